@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks that compare VideoAR with its peers on this machine, in one run.",
+        subcommands: [DecodeBench.self]
+    )
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import VideoIO
+
+struct ClipsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clips",
+        abstract: "Cut a file into training clips and show (or write) them.",
+        discussion: """
+        Prints each clip's bucket, start time and the presentation time of every source frame
+        chosen. With --out, writes each clip as MP4 plus a contact-sheet PNG to check by eye.
+        """
+    )
+
+    @Argument(help: "A video or image file.", completion: .file())
+    var file: String
+
+    @Option(help: "Target frame rate; frames are picked by nearest presentation time.")
+    var fps: Double = 8
+
+    @Option(help: "Frames per clip: 1 + 4k (17, 33, 49, 65).")
+    var frames: Int = 17
+
+    @Option(name: .customLong("size"), help: "Bucket size √(H·W); repeat for several (default 256).")
+    var sizes: [Int] = []
+
+    @Option(help: "Comma-separated aspect ratios to snap to.")
+    var aspects: String = AspectRatio.defaults.map(\.description).joined(separator: ",")
+
+    @Option(help: "Sampled frames between clip starts (default: --frames, i.e. back to back).")
+    var stride: Int?
+
+    @Option(help: "At most this many clips per bucket.")
+    var maxClips: Int?
+
+    @Option(help: "Largest enlargement allowed; 1 skips buckets larger than the source.")
+    var maxUpscale: Double = 1
+
+    @Option(help: "Decoder threads (0 = automatic).")
+    var threads: Int = 0
+
+    @Option(help: "Write clip-BUCKET-N.mp4 and .png here.", completion: .directory)
+    var out: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.makeLogger("videoar.clips")
+        var aspectList: [AspectRatio] = []
+        for text in aspects.split(separator: ",") {
+            guard let aspect = AspectRatio(String(text.trimmingCharacters(in: .whitespaces))) else {
+                throw ValidationError("--aspects: '\(text)' is not an aspect ratio; write W:H, e.g. 16:9")
+            }
+            aspectList.append(aspect)
+        }
+        let configuration = ClipConfiguration(
+            fps: fps, frames: frames, stride: stride, maxClips: maxClips,
+            buckets: BucketPolicy(sizes: sizes.isEmpty ? [256] : sizes, aspectRatios: aspectList, maxUpscale: maxUpscale),
+            decoderThreads: threads)
+        let reader: ClipReader
+        do {
+            reader = try ClipReader(path: file, configuration: configuration, logger: logger)
+        } catch let error as VideoIOError {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        let media = reader.media
+        print("\(file): \(media.width)×\(media.height), \(media.isStillImage ? "still image" : formatSeconds(media.duration))")
+        for bucket in reader.buckets { print("  bucket \(bucket)") }
+        for skipped in reader.skippedBuckets { print("  skipped \(skipped)") }
+
+        while let clip = try reader.next() {
+            let times = clip.frameTimes.map { String(format: "%.3f", $0) }.joined(separator: " ")
+            print(String(format: "clip %@ #%d  start %.3f s  %d frames  source pts: %@",
+                         clip.bucket.slug, clip.index, clip.startTime, clip.frameCount, times))
+            if let out {
+                let base = "\(out)/clip-\(clip.bucket.slug)-\(String(format: "%03d", clip.index))"
+                let writer = try VideoWriter(path: base + ".mp4", width: clip.width, height: clip.height, fps: clip.fps)
+                for t in 0..<clip.frameCount { try writer.append(rgb: clip.frame(t)) }
+                try writer.finish()
+                let sheet = contactSheet(of: clip)
+                try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
+            }
+        }
+        guard let outcome = reader.outcome else { return }
+        print("\(outcome.totalClips) clip(s) from \(outcome.decodedFrames) decoded frames (\(outcome.sampledFrames) sampled at \(fps) fps)")
+        for note in outcome.notes { print("note: \(note)") }
+        if let reason = outcome.noClipReason { print("no clips: \(reason)") }
+        if let damage = outcome.damage {
+            printError("stopped early at \(formatSeconds(outcome.stoppedAt)): \(damage)")
+            throw ExitCode(2)
+        }
+        if let out { print("wrote \(outcome.totalClips) MP4 + PNG pair(s) to \(out)") }
+    }
+}

@@ -1,0 +1,2 @@
+import ArgumentParser
+struct DecodeBench: ParsableCommand { static let configuration = CommandConfiguration(commandName: "decode") }

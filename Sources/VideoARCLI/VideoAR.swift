@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VideoIO
+
+@main
+struct VideoAR: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "videoar",
+        abstract: "The data engine for autoregressive video generation: video in, clips and tokens out.",
+        discussion: """
+        Start with `videoar probe FILE` to see what a file holds and `videoar clips FILE --out DIR`
+        to see the clips VideoAR would train on (MP4 plus a contact-sheet PNG per clip).
+        """,
+        subcommands: [ProbeCommand.self, ClipsCommand.self, BenchCommand.self]
+    )
+}
+
+/// Options every command shares.
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Log debug detail to stderr.")
+    var verbose = false
+
+    func makeLogger(_ label: String) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
+}
+
+/// Writes to stderr without buffering (progress and errors).
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+func formatSeconds(_ value: Double?) -> String {
+    guard let value else { return "?" }
+    return String(format: "%.3f s", value)
+}

@@ -1,0 +1,98 @@
+/// What clips to cut from each source.
+///
+/// Decoded from YAML by the daemon; every field has a default so an empty document is
+/// a valid configuration.
+public struct ClipConfiguration: Sendable, Codable, Equatable {
+    /// Target frame rate; frames are chosen by nearest presentation time.
+    public var fps: Double
+    /// Frames per clip, T = 1 + 4k (17, 33, 49, 65) so the causal tokenizer's
+    /// 4× temporal compression has a first frame of its own.
+    public var frames: Int
+    /// Sampled frames between the starts of consecutive clips; nil means `frames`
+    /// (non-overlapping, back to back).
+    public var stride: Int?
+    /// At most this many clips per bucket per source; nil for no limit.
+    public var maxClips: Int?
+    /// Bucket sizes, aspect ratios and the enlargement limit.
+    public var buckets: BucketPolicy
+    /// Decoder threads: 0 lets FFmpeg choose (frame and slice threading), 1 is single-threaded.
+    public var decoderThreads: Int
+    /// Stop at the first damaged picture (keeping complete clips before it) rather
+    /// than letting the decoder conceal damage into clips.
+    public var stopOnDamage: Bool
+
+    public init(fps: Double = 8, frames: Int = 17, stride: Int? = nil, maxClips: Int? = nil,
+                buckets: BucketPolicy = BucketPolicy(), decoderThreads: Int = 0, stopOnDamage: Bool = true) {
+        self.fps = fps
+        self.frames = frames
+        self.stride = stride
+        self.maxClips = maxClips
+        self.buckets = buckets
+        self.decoderThreads = decoderThreads
+        self.stopOnDamage = stopOnDamage
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case fps, frames, stride, maxClips = "max_clips", buckets, decoderThreads = "decoder_threads"
+        case stopOnDamage = "stop_on_damage"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ClipConfiguration()
+        fps = try c.decodeIfPresent(Double.self, forKey: .fps) ?? d.fps
+        frames = try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames
+        stride = try c.decodeIfPresent(Int.self, forKey: .stride)
+        maxClips = try c.decodeIfPresent(Int.self, forKey: .maxClips)
+        buckets = try c.decodeIfPresent(BucketPolicy.self, forKey: .buckets) ?? d.buckets
+        decoderThreads = try c.decodeIfPresent(Int.self, forKey: .decoderThreads) ?? d.decoderThreads
+        stopOnDamage = try c.decodeIfPresent(Bool.self, forKey: .stopOnDamage) ?? d.stopOnDamage
+    }
+
+    /// Checks every value; the error names the key and what is allowed.
+    public func validate() throws {
+        func fail(_ message: String) -> VideoIOError { VideoIOError(.invalidConfiguration, message) }
+        guard fps.isFinite, fps > 0, fps <= 1000 else { throw fail("fps must be in (0, 1000], got \(fps)") }
+        guard frames >= 1, (frames - 1) % 4 == 0 else {
+            throw fail("frames must be 1 + 4k (1, 17, 33, 49, 65, …) for the causal tokenizer, got \(frames)")
+        }
+        if let stride, stride < 1 { throw fail("stride must be at least 1, got \(stride)") }
+        if let maxClips, maxClips < 1 { throw fail("max_clips must be at least 1, got \(maxClips)") }
+        guard decoderThreads >= 0 else { throw fail("decoder_threads must be 0 (automatic) or more, got \(decoderThreads)") }
+        guard !buckets.sizes.isEmpty else { throw fail("buckets.sizes must list at least one size") }
+        guard buckets.multiple >= 1 else { throw fail("buckets.multiple must be at least 1") }
+        for size in buckets.sizes where size < buckets.multiple || size > 8192 {
+            throw fail("bucket size \(size) must be between buckets.multiple (\(buckets.multiple)) and 8192")
+        }
+        guard !buckets.aspectRatios.isEmpty else { throw fail("buckets.aspect_ratios must list at least one ratio") }
+        guard buckets.maxUpscale.isFinite, buckets.maxUpscale > 0 else {
+            throw fail("buckets.max_upscale must be positive, got \(buckets.maxUpscale)")
+        }
+    }
+
+    /// The target rate as an exact rational (8 → 8/1, 29.97 → 30000/1001).
+    public var fpsRational: Rational { Rational(approximating: fps) }
+}
+
+extension BucketPolicy {
+    private enum CodingKeys: String, CodingKey {
+        case sizes, aspectRatios = "aspect_ratios", multiple, maxUpscale = "max_upscale"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = BucketPolicy()
+        self.init(sizes: try c.decodeIfPresent([Int].self, forKey: .sizes) ?? d.sizes,
+                  aspectRatios: try c.decodeIfPresent([AspectRatio].self, forKey: .aspectRatios) ?? d.aspectRatios,
+                  multiple: try c.decodeIfPresent(Int.self, forKey: .multiple) ?? d.multiple,
+                  maxUpscale: try c.decodeIfPresent(Double.self, forKey: .maxUpscale) ?? d.maxUpscale)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sizes, forKey: .sizes)
+        try c.encode(aspectRatios, forKey: .aspectRatios)
+        try c.encode(multiple, forKey: .multiple)
+        try c.encode(maxUpscale, forKey: .maxUpscale)
+    }
+}

@@ -1,0 +1,115 @@
+import CFFmpeg
+
+/// Streams decoded pictures of one video stream, in presentation order.
+///
+/// Holds one packet and one frame; a caller that wants to keep a picture moves it out
+/// with `av_frame_move_ref`. Decoding errors are explicit (`AV_EF_EXPLODE`) so damage
+/// stops the stream where it is instead of silently concealed garbage reaching a clip.
+final class VideoDecoder {
+    let file: MediaFile
+    private let context: UnsafeMutablePointer<AVCodecContext>
+    private let packet: UnsafeMutablePointer<AVPacket>
+    private let frame: UnsafeMutablePointer<AVFrame>
+    private var draining = false
+    /// Time (seconds) of the last packet read: where damage is reported.
+    private(set) var lastPacketTime: Double?
+    /// Decoded frames so far.
+    private(set) var framesDecoded = 0
+
+    /// - Parameters:
+    ///   - threads: decoder threads, 0 for FFmpeg's automatic choice.
+    ///   - strict: stop at the first decoding error rather than concealing it.
+    init(file: MediaFile, threads: Int, strict: Bool = true) throws {
+        self.file = file
+        guard let context = avcodec_alloc_context3(file.codec),
+              let packet = av_packet_alloc(), let frame = av_frame_alloc() else {
+            throw VideoIOError(.io, "out of memory creating the decoder", file: file.path)
+        }
+        self.context = context
+        self.packet = packet
+        self.frame = frame
+        var rc = avcodec_parameters_to_context(context, file.stream.pointee.codecpar)
+        if rc >= 0 {
+            context.pointee.pkt_timebase = file.stream.pointee.time_base
+            context.pointee.thread_count = Int32(max(0, threads))
+            context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
+            context.pointee.max_pixels = Int64(file.limits.maxPixels)
+            if strict { context.pointee.err_recognition |= AV_EF_EXPLODE }
+            FFmpeg.clearLastLogMessage()
+            rc = avcodec_open2(context, file.codec, nil)
+        }
+        if rc < 0 {
+            throw VideoIOError(.unsupported, "could not open the \(file.info.codec) decoder", file: file.path,
+                               cause: FFmpeg.cause(rc), ffmpegCode: rc)
+        }
+    }
+
+    deinit {
+        var context: UnsafeMutablePointer<AVCodecContext>? = context
+        avcodec_free_context(&context)
+        var packet: UnsafeMutablePointer<AVPacket>? = packet
+        av_packet_free(&packet)
+        var frame: UnsafeMutablePointer<AVFrame>? = frame
+        av_frame_free(&frame)
+    }
+
+    /// The next picture (owned by the decoder, valid until the next call), or nil at the end.
+    func next() throws -> UnsafeMutablePointer<AVFrame>? {
+        while true {
+            let rc = avcodec_receive_frame(context, frame)
+            if rc >= 0 {
+                if cffmpeg_frame_is_corrupt(frame) != 0 {
+                    throw VideoIOError(.corrupt, "the decoder flagged a damaged picture", file: file.path,
+                                       cause: FFmpeg.takeLastLogMessage())
+                }
+                try MediaFile.checkSize(width: Int(frame.pointee.width), height: Int(frame.pointee.height),
+                                        limits: file.limits, path: file.path)
+                framesDecoded += 1
+                return frame
+            }
+            if rc == FFmpeg.eof { return nil }
+            if rc != FFmpeg.eagain { throw decodingError(rc) }
+            if draining { return nil }
+            try feed()
+        }
+    }
+
+    /// Reads packets until one of our stream is accepted by the decoder, or signals the end.
+    private func feed() throws {
+        while true {
+            FFmpeg.clearLastLogMessage()
+            let rc = av_read_frame(file.format, packet)
+            if rc == FFmpeg.eof {
+                avcodec_send_packet(context, nil)
+                draining = true
+                return
+            }
+            if rc < 0 { throw readingError(rc) }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == file.streamIndex else { continue }
+            if packet.pointee.pts != FFmpeg.noPTS || packet.pointee.dts != FFmpeg.noPTS {
+                let ts = packet.pointee.pts != FFmpeg.noPTS ? packet.pointee.pts : packet.pointee.dts
+                lastPacketTime = Double(ts) * file.timeBase.doubleValue
+            }
+            let sent = avcodec_send_packet(context, packet)
+            if sent < 0 && sent != FFmpeg.eagain { throw decodingError(sent) }
+            return
+        }
+    }
+
+    private func decodingError(_ rc: Int32) -> VideoIOError {
+        VideoIOError(.corrupt, "the \(file.info.codec) bitstream is damaged", file: file.path,
+                     cause: FFmpeg.cause(rc), ffmpegCode: rc)
+    }
+
+    private func readingError(_ rc: Int32) -> VideoIOError {
+        if FFmpeg.isErrno(rc, EIO, ENXIO, ESTALE, ENODEV) {
+            return VideoIOError(.io, "reading the file failed", file: file.path, cause: FFmpeg.cause(rc), ffmpegCode: rc)
+        }
+        return VideoIOError(.corrupt, "the container is damaged", file: file.path, cause: FFmpeg.cause(rc), ffmpegCode: rc)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
