@@ -37,7 +37,10 @@ let package = Package(
         ),
         .testTarget(
             name: "VideoIOTests",
-            dependencies: ["VideoIO"]
+            dependencies: [
+                "VideoIO",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -78,11 +78,11 @@ static inline int cffmpeg_frame_is_corrupt(const AVFrame *frame) {
 
 // ---- Log capture -------------------------------------------------------------
 // FFmpeg reports the useful half of many errors ("moov atom not found") only
-// through av_log. We keep the last error-level line per thread so the Swift side
+// through av_log. We keep the error-level lines per thread (since the last clear) so the Swift side
 // can attach it to the error it throws, and print to stderr only when asked.
 
 static inline char *cffmpeg_last_log_buffer(void) {
-    static _Thread_local char buffer[512];
+    static _Thread_local char buffer[1024];
     return buffer;
 }
 
@@ -102,8 +102,16 @@ static inline void cffmpeg_log_callback(void *avcl, int level, const char *fmt, 
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
     if (level <= AV_LOG_ERROR && n > 0) {
+        // Keep every error line since the last clear, joined by "; ", as far as they fit.
         char *buffer = cffmpeg_last_log_buffer();
-        memcpy(buffer, line, n + 1);
+        size_t used = strlen(buffer);
+        size_t room = 1024 - used;
+        if (used > 0 && room > 3) { memcpy(buffer + used, "; ", 3); used += 2; room -= 2; }
+        if (room > 1) {
+            size_t copy = n < room - 1 ? n : room - 1;
+            memcpy(buffer + used, line, copy);
+            buffer[used + copy] = 0;
+        }
     }
     if (level <= *cffmpeg_echo_level()) fprintf(stderr, "[ffmpeg] %s\n", line);
 }
@@ -115,6 +123,7 @@ static inline void cffmpeg_install_log_capture(int echo_level) {
     av_log_set_callback(cffmpeg_log_callback);
 }
 
+/// Error lines logged on this thread since the last clear, joined by "; ".
 static inline const char *cffmpeg_last_log_message(void) { return cffmpeg_last_log_buffer(); }
 static inline void cffmpeg_clear_last_log_message(void) { cffmpeg_last_log_buffer()[0] = 0; }
 

@@ -23,7 +23,7 @@ struct GlobalOptions: ParsableArguments {
 
     func makeLogger(_ label: String) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = verbose ? .debug : .warning
+        logger.logLevel = verbose ? .debug : .error
         return logger
     }
 }

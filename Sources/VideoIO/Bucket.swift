@@ -123,8 +123,9 @@ public struct BucketPolicy: Sendable, Codable, Equatable {
                 fitting.append(bucket)
             } else {
                 let limit = maxUpscale == 1 ? "no enlargement allowed (max-upscale 1)" : "max-upscale is \(maxUpscale)"
-                skipped.append(Skipped(bucket: bucket, reason: String(
-                    format: "the %d×%d source would need %.2f× enlargement; %@", width, height, scale, limit)))
+                let needed = String(format: "%.2f", scale)
+                skipped.append(Skipped(bucket: bucket,
+                    reason: "the \(width)×\(height) source would need \(needed)× enlargement; \(limit)"))
             }
         }
         return (fitting, skipped)

@@ -198,7 +198,7 @@ public final class ClipReader {
             let tb = file.timeBase.doubleValue
             let at = hasHeld ? Double(heldTimestamp) * tb : (decoder.lastPacketTime ?? 0)
             stoppedAt = at
-            if error.code != .truncated {
+            if !error.message.contains(" ends at ") {
                 error.message += String(format: " (reading stopped at %.2f s)", at)
             }
             damage = error

@@ -48,13 +48,21 @@ final class MediaFile {
         try Self.checkStreamSizes(context, limits: limits, path: path)
 
         let (index, codec) = try Self.bestVideoStream(context, path: path)
+        let info = Self.describe(context, stream: index, path: path, fileSize: fileSize)
+        if info.width <= 0 || info.height <= 0 {
+            // FFmpeg refused the picture header (our pixel cap or its own sanity limit) or never found one.
+            let cause = FFmpeg.takeLastLogMessage()
+            if let cause, cause.contains("max pixel count") || cause.contains("Picture size") {
+                throw VideoIOError(.tooLarge, "the picture header claims a frame size past the caps "
+                    + "(max \(limits.maxPixels) pixels); refused before decoding", file: path, cause: cause)
+            }
+            throw VideoIOError(.corrupt, "the video stream has no usable frame size", file: path, cause: cause)
+        }
+        // Every throw is above this line: once all properties are set, deinit owns the context.
         self.format = context
         self.streamIndex = index
         self.codec = codec
-        self.info = Self.describe(context, stream: index, path: path, fileSize: fileSize)
-        if info.width <= 0 || info.height <= 0 {
-            throw VideoIOError(.corrupt, "the video stream has no frame size", file: path)
-        }
+        self.info = info
         success = true
     }
 
@@ -88,7 +96,7 @@ final class MediaFile {
         if FFmpeg.isErrno(rc, ENOENT, EACCES, EIO, EISDIR, ENXIO, EPERM) {
             return VideoIOError(.io, "could not open the file", file: path, cause: cause, ffmpegCode: rc)
         }
-        if cause.contains("moov atom not found") {
+        if cause.contains("moov atom not found") && startsWithMP4Box(path) {
             return VideoIOError(.truncated,
                 "the MP4/MOV index (moov atom) is missing: the file was cut off before it was finished "
                 + "(an interrupted download or copy, or a recording that was never closed)",
@@ -99,6 +107,16 @@ final class MediaFile {
                                 cause: cause, ffmpegCode: rc)
         }
         return VideoIOError(.corrupt, "could not open the container", file: path, cause: cause, ffmpegCode: rc)
+    }
+
+    /// Whether the file starts like an MP4/MOV (a known top-level box), so a missing
+    /// index means "cut off" rather than "not an MP4 at all" (random bytes named .mp4).
+    private static func startsWithMP4Box(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 8), head.count == 8 else { return false }
+        let type = String(decoding: head[4..<8], as: UTF8.self)
+        return ["ftyp", "moov", "mdat", "free", "skip", "wide", "pnot", "uuid"].contains(type)
     }
 
     private static func checkStreamSizes(_ context: UnsafeMutablePointer<AVFormatContext>,

@@ -87,6 +87,14 @@ final class VideoDecoder {
             if rc < 0 { throw readingError(rc) }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == file.streamIndex else { continue }
+            if packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0,
+               packet.pointee.pos >= 0, packet.pointee.pos + Int64(packet.pointee.size) >= file.info.fileSize {
+                // The demuxer ran out of file mid-packet ("partial file").
+                let stated = file.info.duration.map { String(format: " (its header states %.2f s)", $0) } ?? ""
+                throw VideoIOError(.truncated,
+                    "the file is cut off: its data ends early\(stated); an interrupted copy or download?",
+                    file: file.path, cause: FFmpeg.takeLastLogMessage())
+            }
             if packet.pointee.pts != FFmpeg.noPTS || packet.pointee.dts != FFmpeg.noPTS {
                 let ts = packet.pointee.pts != FFmpeg.noPTS ? packet.pointee.pts : packet.pointee.dts
                 lastPacketTime = Double(ts) * file.timeBase.doubleValue
@@ -103,10 +111,15 @@ final class VideoDecoder {
     }
 
     private func readingError(_ rc: Int32) -> VideoIOError {
-        if FFmpeg.isErrno(rc, EIO, ENXIO, ESTALE, ENODEV) {
-            return VideoIOError(.io, "reading the file failed", file: file.path, cause: FFmpeg.cause(rc), ffmpegCode: rc)
+        let cause = FFmpeg.cause(rc)
+        if cause.contains("partial file") {
+            return VideoIOError(.truncated, "the file ends in the middle of its data (an interrupted copy or download?)",
+                                file: file.path, cause: cause, ffmpegCode: rc)
         }
-        return VideoIOError(.corrupt, "the container is damaged", file: file.path, cause: FFmpeg.cause(rc), ffmpegCode: rc)
+        if FFmpeg.isErrno(rc, EIO, ENXIO, ESTALE, ENODEV) {
+            return VideoIOError(.io, "reading the file failed", file: file.path, cause: cause, ffmpegCode: rc)
+        }
+        return VideoIOError(.corrupt, "the container is damaged", file: file.path, cause: cause, ffmpegCode: rc)
     }
 }
 

@@ -161,6 +161,8 @@ public final class VideoWriter {
             let rc = avcodec_receive_packet(encoder, packet)
             if rc == FFmpeg.eagain || rc == FFmpeg.eof { return }
             guard rc >= 0 else { throw VideoIOError(.encoder, "encoding failed", file: path, cause: FFmpeg.cause(rc)) }
+            // Every frame lasts one tick of 1/fps; without it the MP4 edit list ends a frame early.
+            if packet.pointee.duration <= 0 { packet.pointee.duration = 1 }
             av_packet_rescale_ts(packet, encoder!.pointee.time_base, stream.pointee.time_base)
             packet.pointee.stream_index = stream.pointee.index
             let written = av_interleaved_write_frame(output, packet)
