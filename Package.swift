@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // FFmpeg's libavformat/libavcodec/libswscale/libavutil, plus a header of
@@ -20,10 +21,13 @@ let package = Package(
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
         ),
+        // Strict decoding of `…Configuration` types: unknown keys and bad values name the key.
+        .target(name: "ConfigCoding"),
         .target(
             name: "VideoIO",
             dependencies: [
                 "CFFmpeg",
+                "ConfigCoding",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -31,7 +35,9 @@ let package = Package(
             name: "VideoARCLI",
             dependencies: [
                 "VideoIO",
+                "ConfigCoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -39,6 +45,8 @@ let package = Package(
             name: "VideoIOTests",
             dependencies: [
                 "VideoIO",
+                "ConfigCoding",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

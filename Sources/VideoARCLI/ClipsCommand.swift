@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigCoding
 import Foundation
 import VideoIO
 
@@ -15,51 +16,78 @@ struct ClipsCommand: ParsableCommand {
     @Argument(help: "A video or image file.", completion: .file())
     var file: String
 
-    @Option(help: "Target frame rate; frames are picked by nearest presentation time.")
-    var fps: Double = 8
+    @Option(help: "A VideoIO configuration (YAML, see Configs/clips.yaml); flags below override it.",
+            completion: .file(extensions: ["yaml", "yml"]))
+    var config: String?
 
-    @Option(help: "Frames per clip: 1 + 4k (17, 33, 49, 65).")
-    var frames: Int = 17
+    @Option(help: "Target frame rate; frames are picked by nearest presentation time. (default: 8)")
+    var fps: Double?
 
-    @Option(name: .customLong("size"), help: "Bucket size √(H·W); repeat for several (default 256).")
+    @Option(help: "Frames per clip: 1 + 4k (17, 33, 49, 65). (default: 17)")
+    var frames: Int?
+
+    @Option(name: .customLong("size"), help: "Bucket size √(H·W); repeat for several. (default: 128, 256, 512)")
     var sizes: [Int] = []
 
-    @Option(help: "Comma-separated aspect ratios to snap to.")
-    var aspects: String = AspectRatio.defaults.map(\.description).joined(separator: ",")
+    @Option(help: "Comma-separated aspect ratios to snap to. (default: 1:1,4:3,3:4,16:9,9:16,21:9)")
+    var aspects: String?
 
-    @Option(help: "Sampled frames between clip starts (default: --frames, i.e. back to back).")
+    @Option(help: "Sampled frames between clip starts. (default: --frames, i.e. back to back)")
     var stride: Int?
 
     @Option(help: "At most this many clips per bucket.")
     var maxClips: Int?
 
-    @Option(help: "Largest enlargement allowed; 1 skips buckets larger than the source.")
-    var maxUpscale: Double = 1
+    @Option(help: "Largest enlargement allowed; 1 skips buckets larger than the source. (default: 1)")
+    var maxUpscale: Double?
 
-    @Option(help: "Decoder threads (0 = automatic).")
-    var threads: Int = 0
+    @Option(help: "Decoder threads, 0 = automatic. (default: 0)")
+    var threads: Int?
 
     @Option(help: "Write clip-BUCKET-N.mp4 and .png here.", completion: .directory)
     var out: String?
 
     @OptionGroup var global: GlobalOptions
 
+    /// The configuration file (or the defaults) with the command-line flags applied.
+    func effectiveConfiguration() throws -> VideoIOConfiguration {
+        var configuration = VideoIOConfiguration()
+        if let config { configuration = try loadConfiguration(VideoIOConfiguration.self, from: config) }
+        if let fps { configuration.clips.fps = fps }
+        if let frames { configuration.clips.frames = frames }
+        if !sizes.isEmpty { configuration.clips.buckets.sizes = sizes }
+        if let aspects {
+            configuration.clips.buckets.aspectRatios = try aspects.split(separator: ",").map { text in
+                guard let aspect = AspectRatio(String(text.trimmingCharacters(in: .whitespaces))) else {
+                    throw ValidationError("--aspects: '\(text)' is not an aspect ratio; write W:H, e.g. 16:9")
+                }
+                return aspect
+            }
+        }
+        if let stride { configuration.clips.stride = stride }
+        if let maxClips { configuration.clips.maxClips = maxClips }
+        if let maxUpscale { configuration.clips.buckets.maxUpscale = maxUpscale }
+        if let threads { configuration.clips.decoderThreads = threads }
+        return configuration
+    }
+
     func run() throws {
         let logger = global.makeLogger("videoar.clips")
-        var aspectList: [AspectRatio] = []
-        for text in aspects.split(separator: ",") {
-            guard let aspect = AspectRatio(String(text.trimmingCharacters(in: .whitespaces))) else {
-                throw ValidationError("--aspects: '\(text)' is not an aspect ratio; write W:H, e.g. 16:9")
-            }
-            aspectList.append(aspect)
+        let settings: VideoIOConfiguration
+        do {
+            settings = try effectiveConfiguration()
+            try settings.validate()
+        } catch let error as ConfigurationError {
+            printError("error: \(error)")
+            throw ExitCode(64)
+        } catch let error as VideoIOError {
+            printError("error: \(error.message)")
+            throw ExitCode(64)
         }
-        let configuration = ClipConfiguration(
-            fps: fps, frames: frames, stride: stride, maxClips: maxClips,
-            buckets: BucketPolicy(sizes: sizes.isEmpty ? [256] : sizes, aspectRatios: aspectList, maxUpscale: maxUpscale),
-            decoderThreads: threads)
+        let configuration = settings.clips
         let reader: ClipReader
         do {
-            reader = try ClipReader(path: file, configuration: configuration, logger: logger)
+            reader = try ClipReader(path: file, configuration: configuration, limits: settings.limits, logger: logger)
         } catch let error as VideoIOError {
             printError("error: \(error)")
             throw ExitCode(1)
@@ -84,7 +112,7 @@ struct ClipsCommand: ParsableCommand {
             }
         }
         guard let outcome = reader.outcome else { return }
-        print("\(outcome.totalClips) clip(s) from \(outcome.decodedFrames) decoded frames (\(outcome.sampledFrames) sampled at \(fps) fps)")
+        print("\(outcome.totalClips) clip(s) from \(outcome.decodedFrames) decoded frames (\(outcome.sampledFrames) sampled at \(configuration.fps) fps)")
         for note in outcome.notes { print("note: \(note)") }
         if let reason = outcome.noClipReason { print("no clips: \(reason)") }
         if let damage = outcome.damage {

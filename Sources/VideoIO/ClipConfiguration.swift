@@ -1,3 +1,5 @@
+import ConfigCoding
+
 /// What clips to cut from each source.
 ///
 /// Decoded from YAML by the daemon; every field has a default so an empty document is
@@ -32,12 +34,13 @@ public struct ClipConfiguration: Sendable, Codable, Equatable {
         self.stopOnDamage = stopOnDamage
     }
 
-    private enum CodingKeys: String, CodingKey {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case fps, frames, stride, maxClips = "max_clips", buckets, decoderThreads = "decoder_threads"
         case stopOnDamage = "stop_on_damage"
     }
 
     public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = ClipConfiguration()
         fps = try c.decodeIfPresent(Double.self, forKey: .fps) ?? d.fps
@@ -75,11 +78,12 @@ public struct ClipConfiguration: Sendable, Codable, Equatable {
 }
 
 extension BucketPolicy {
-    private enum CodingKeys: String, CodingKey {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case sizes, aspectRatios = "aspect_ratios", multiple, maxUpscale = "max_upscale"
     }
 
     public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = BucketPolicy()
         self.init(sizes: try c.decodeIfPresent([Int].self, forKey: .sizes) ?? d.sizes,

@@ -38,6 +38,9 @@ public final class ClipReader {
         public var noClipReason: String?
         /// Other things worth knowing, e.g. the length of a tail too short for a clip.
         public var notes: [String]
+        /// The most pixel bytes the reader held at once (open clip windows plus clips
+        /// waiting to be pulled): bounded by the clip size, not by the file's length.
+        public var peakBufferedBytes: Int
 
         public var totalClips: Int { clips.values.reduce(0, +) }
     }
@@ -55,6 +58,7 @@ public final class ClipReader {
     private var lastInterval: Int64?
     private var sampled = 0
     private var finished = false
+    private var peakBufferedBytes = 0
 
     /// Opens `path` and plans its buckets.
     ///
@@ -100,6 +104,7 @@ public final class ClipReader {
             readyHead = 0
             if finished { return nil }
             try step()
+            trackBufferedBytes()
         }
         defer { readyHead += 1 }
         return ready[readyHead]
@@ -110,6 +115,12 @@ public final class ClipReader {
         var clips: [Clip] = []
         while let clip = try next() { clips.append(clip) }
         return clips
+    }
+
+    private func trackBufferedBytes() {
+        let open = pipelines.reduce(0) { $0 + $1.windows.reduce(0) { $0 + $1.pixels.count } }
+        let waiting = ready[readyHead...].reduce(0) { $0 + $1.pixels.count }
+        peakBufferedBytes = max(peakBufferedBytes, open + waiting)
     }
 
     // MARK: - Decoding loop
@@ -224,9 +235,11 @@ public final class ClipReader {
                                 seconds, sampled, configuration.fps, framesPerClip)
             }
         }
+        trackBufferedBytes()
         for i in pipelines.indices { pipelines[i].windows.removeAll() }
         outcome = Outcome(clips: clips, decodedFrames: decoder.framesDecoded, sampledFrames: sampled,
-                          damage: damage, stoppedAt: stoppedAt, noClipReason: reason, notes: notes)
+                          damage: damage, stoppedAt: stoppedAt, noClipReason: reason, notes: notes,
+                          peakBufferedBytes: peakBufferedBytes)
     }
 
     // MARK: - Clip windows

@@ -1,3 +1,5 @@
+import ConfigCoding
+
 /// What `probe` learns about a media file without decoding it fully.
 public struct MediaInfo: Sendable, Codable, Equatable {
     public var path: String
@@ -56,5 +58,47 @@ public struct VideoIOLimits: Sendable, Codable, Equatable {
     public init(maxDimension: Int = 16_384, maxPixels: Int = 7680 * 4320) {
         self.maxDimension = maxDimension
         self.maxPixels = maxPixels
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxDimension = "max_dimension", maxPixels = "max_pixels"
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = VideoIOLimits()
+        self.init(maxDimension: try c.decodeIfPresent(Int.self, forKey: .maxDimension) ?? d.maxDimension,
+                  maxPixels: try c.decodeIfPresent(Int.self, forKey: .maxPixels) ?? d.maxPixels)
+    }
+}
+
+/// Everything VideoIO reads from a configuration file: the clip shape and the safety caps.
+///
+/// `Configs/clips.yaml` is one of these; the daemon's configuration embeds it.
+public struct VideoIOConfiguration: Sendable, Codable, Equatable {
+    public var clips: ClipConfiguration
+    public var limits: VideoIOLimits
+
+    public init(clips: ClipConfiguration = ClipConfiguration(), limits: VideoIOLimits = VideoIOLimits()) {
+        self.clips = clips
+        self.limits = limits
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case clips, limits }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(clips: try c.decodeIfPresent(ClipConfiguration.self, forKey: .clips) ?? ClipConfiguration(),
+                  limits: try c.decodeIfPresent(VideoIOLimits.self, forKey: .limits) ?? VideoIOLimits())
+    }
+
+    /// Checks every value; the error names the key.
+    public func validate() throws {
+        try clips.validate()
+        guard limits.maxDimension > 0, limits.maxPixels > 0 else {
+            throw VideoIOError(.invalidConfiguration, "limits.max_dimension and limits.max_pixels must be positive")
+        }
     }
 }
