@@ -50,5 +50,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Runs the built `videoar` binary: exit codes, JSON and messages are its contract.
+        .testTarget(
+            name: "VideoARCLITests",
+            dependencies: ["VideoARCLI"]
+        ),
     ]
 )

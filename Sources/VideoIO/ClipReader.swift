@@ -125,23 +125,25 @@ public final class ClipReader {
 
     // MARK: - Decoding loop
 
-    /// Decodes one picture and hands its decided target slots to the pipelines.
+    /// Decodes one picture and hands its decided target slots to the pipelines. Any
+    /// damage ends the read in `outcome`, keeping the clips completed before it.
     private func step() throws {
         if pipelines.isEmpty || pipelines.allSatisfy(\.isDone) {
             finish(damage: nil, note: pipelines.isEmpty ? nil : "stopped after max_clips clips per bucket")
             return
         }
-        let frame: UnsafeMutablePointer<AVFrame>?
         do {
-            frame = try decoder.next()
+            guard let frame = try decoder.next() else {
+                try endOfStream()
+                return
+            }
+            try take(frame)
         } catch let error as VideoIOError {
             finish(damage: error, note: nil)
-            return
         }
-        guard let frame else {
-            try endOfStream()
-            return
-        }
+    }
+
+    private func take(_ frame: UnsafeMutablePointer<AVFrame>) throws {
         let pts = timestamp(of: frame)
         guard sampler.accepts(pts) else {
             logger.debug("dropped a picture whose time does not advance", metadata: ["file": "\(file.path)", "pts": "\(pts)"])

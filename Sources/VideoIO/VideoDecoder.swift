@@ -11,6 +11,8 @@ final class VideoDecoder {
     private let packet: UnsafeMutablePointer<AVPacket>
     private let frame: UnsafeMutablePointer<AVFrame>
     private var draining = false
+    /// A packet the decoder refused with EAGAIN: sent again before reading the next one.
+    private var pending = false
     /// Time (seconds) of the last packet read: where damage is reported.
     private(set) var lastPacketTime: Double?
     /// Decoded frames so far.
@@ -76,6 +78,14 @@ final class VideoDecoder {
 
     /// Reads packets until one of our stream is accepted by the decoder, or signals the end.
     private func feed() throws {
+        if pending {
+            let sent = avcodec_send_packet(context, packet)
+            if sent == FFmpeg.eagain { return }   // still full: the caller drains frames first
+            pending = false
+            av_packet_unref(packet)
+            if sent < 0 { throw decodingError(sent) }
+            return
+        }
         while true {
             FFmpeg.clearLastLogMessage()
             let rc = av_read_frame(file.format, packet)
@@ -85,11 +95,14 @@ final class VideoDecoder {
                 return
             }
             if rc < 0 { throw readingError(rc) }
-            defer { av_packet_unref(packet) }
-            guard packet.pointee.stream_index == file.streamIndex else { continue }
+            guard packet.pointee.stream_index == file.streamIndex else {
+                av_packet_unref(packet)
+                continue
+            }
             if packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0,
                packet.pointee.pos >= 0, packet.pointee.pos + Int64(packet.pointee.size) >= file.info.fileSize {
                 // The demuxer ran out of file mid-packet ("partial file").
+                av_packet_unref(packet)
                 let stated = file.info.duration.map { String(format: " (its header states %.2f s)", $0) } ?? ""
                 throw VideoIOError(.truncated,
                     "the file is cut off: its data ends early\(stated); an interrupted copy or download?",
@@ -100,7 +113,12 @@ final class VideoDecoder {
                 lastPacketTime = Double(ts) * file.timeBase.doubleValue
             }
             let sent = avcodec_send_packet(context, packet)
-            if sent < 0 && sent != FFmpeg.eagain { throw decodingError(sent) }
+            if sent == FFmpeg.eagain {
+                pending = true   // keep the packet; frames must be received first
+                return
+            }
+            av_packet_unref(packet)
+            if sent < 0 { throw decodingError(sent) }
             return
         }
     }
