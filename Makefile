@@ -2,16 +2,21 @@
 SWIFT ?= swift
 CONFIG ?= Configs/clips.yaml
 
-.PHONY: run test build setup samples bench clean
+.PHONY: run test build setup python-deps samples bench clean
 
 ## run: set up a fresh machine, build, and cut the sample videos into clips with previews in data/preview
 run: setup build samples
 	bash Scripts/demo $(CONFIG)
 
 ## test: set up a fresh machine and run the whole test suite
-test: setup
+test: setup python-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+# Python packages some tests compare against (interop with Python's safetensors/NumPy).
+python-deps:
+	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore safetensors numpy \
+	  || echo "python-deps: PyPI unreachable; the Python interop tests will be skipped"
 
 setup:
 	bash Scripts/bootstrap

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "videoar", targets: ["VideoARCLI"]),
         .library(name: "VideoIO", targets: ["VideoIO"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,6 +22,20 @@ let package = Package(
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
         ),
+        // LibTorch (Debian libtorch-dev, CPU) behind a C bridge that catches every C++ exception.
+        .target(
+            name: "CTorch",
+            cxxSettings: [
+                .unsafeFlags(["-isystem", "/usr/include/torch/csrc/api/include", "-Wno-deprecated-declarations"]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+            ]
+        ),
+        // Tensors, autograd and AdamW in Swift, over CTorch.
+        .target(name: "Tensor", dependencies: ["CTorch", "AtomicFiles"]),
+        // Crash-safe file writes: temporary name, fsync, rename.
+        .target(name: "AtomicFiles"),
         // Strict decoding of `…Configuration` types: unknown keys and bad values name the key.
         .target(name: "ConfigCoding"),
         .target(
@@ -28,6 +43,7 @@ let package = Package(
             dependencies: [
                 "CFFmpeg",
                 "ConfigCoding",
+                "AtomicFiles",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -50,10 +66,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         // Runs the built `videoar` binary: exit codes, JSON and messages are its contract.
         .testTarget(
             name: "VideoARCLITests",
             dependencies: ["VideoARCLI"]
         ),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

@@ -1,3 +1,4 @@
+import AtomicFiles
 import CFFmpeg
 import Foundation
 
@@ -153,7 +154,11 @@ public final class VideoWriter {
         rc = avio_closep(&output!.pointee.pb)
         guard rc >= 0 else { throw VideoIOError(.io, "could not close the file", file: path, cause: FFmpeg.cause(rc)) }
         finished = true
-        try AtomicFile.commit(temporary, to: path)
+        do {
+            try AtomicFile.publish(temporary, to: path)
+        } catch let error as AtomicFileError {
+            throw VideoIOError(.io, error.message, file: path)
+        }
     }
 
     private func drain() throws {
@@ -212,7 +217,11 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
     if rc >= 0 { rc = avcodec_send_frame(context, nil) }
     if rc >= 0 { rc = avcodec_receive_packet(context, packet) }
     guard rc >= 0 else { throw VideoIOError(.encoder, "PNG encoding failed", file: path, cause: FFmpeg.cause(rc)) }
-    try AtomicFile.write(UnsafeRawBufferPointer(start: packet!.pointee.data, count: Int(packet!.pointee.size)), to: path)
+    do {
+        try AtomicFile.write(UnsafeRawBufferPointer(start: packet!.pointee.data, count: Int(packet!.pointee.size)), to: path)
+    } catch let error as AtomicFileError {
+        throw VideoIOError(.io, error.message, file: path)
+    }
 }
 
 /// Lays a clip's frames out in a grid (row by row, in time order) so a person can

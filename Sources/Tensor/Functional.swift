@@ -1,0 +1,115 @@
+// Neural-network building blocks as functions of tensors (PyTorch's torch.nn.functional).
+
+/// How `interpolate` resamples.
+public enum InterpolationMode: Sendable {
+    /// Averages the input cells each output cell covers (PyTorch's "area"): anti-aliased shrinking.
+    case area
+    /// Bilinear over the last two dimensions (4-D input).
+    case bilinear
+    /// Trilinear over the last three dimensions (5-D input).
+    case trilinear
+    /// Nearest neighbour over the last two (4-D) or three (5-D) dimensions.
+    case nearest
+}
+
+extension Tensor {
+    public func matmul(_ other: Tensor) throws -> Tensor { try ATen.matmul.tensor([.tensor(self), .tensor(other)]) }
+
+    /// x · weightᵀ + bias. weight: [out, in].
+    public func linear(weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
+        try ATen.linear.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none])
+    }
+
+    /// input [N, C, H, W], weight [O, C/groups, kH, kW].
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
+                       dilation: [Int] = [1, 1], groups: Int = 1) throws -> Tensor {
+        try ATen.conv2d.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
+                                .ints(stride), .ints(padding), .ints(dilation), .int(groups)])
+    }
+
+    /// input [N, C, T, H, W], weight [O, C/groups, kT, kH, kW].
+    public func conv3d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1], padding: [Int] = [0, 0, 0],
+                       dilation: [Int] = [1, 1, 1], groups: Int = 1) throws -> Tensor {
+        try ATen.conv3d.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
+                                .ints(stride), .ints(padding), .ints(dilation), .int(groups)])
+    }
+
+    /// input [N, C, T, H, W], weight [C, O/groups, kT, kH, kW].
+    public func convTranspose3d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1], padding: [Int] = [0, 0, 0],
+                                outputPadding: [Int] = [0, 0, 0], groups: Int = 1, dilation: [Int] = [1, 1, 1]) throws -> Tensor {
+        try ATen.convTranspose3d.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
+                                         .ints(stride), .ints(padding), .ints(outputPadding), .int(groups), .ints(dilation)])
+    }
+
+    /// Group normalisation over channel groups of [N, C, …].
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Double = 1e-6) throws -> Tensor {
+        try ATen.groupNorm.tensor([.tensor(self), .int(groups), weight.map { .tensor($0) } ?? .none,
+                                   bias.map { .tensor($0) } ?? .none, .double(eps)])
+    }
+
+    /// Layer normalisation over the trailing `normalizedShape`.
+    public func layerNorm(_ normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Double = 1e-5) throws -> Tensor {
+        try ATen.layerNorm.tensor([.tensor(self), .ints(normalizedShape), weight.map { .tensor($0) } ?? .none,
+                                   bias.map { .tensor($0) } ?? .none, .double(eps)])
+    }
+
+    /// RMS normalisation over the last dimension: x / √(mean(x²) + eps) · weight.
+    public func rmsNorm(weight: Tensor?, eps: Double = 1e-6) throws -> Tensor {
+        let normalised = try self * (self * self).mean(dims: [-1], keepDim: true).add(eps).rsqrt()
+        return try weight.map { try normalised * $0 } ?? normalised
+    }
+
+    /// self + value (a named form for chaining).
+    public func add(_ value: Double) throws -> Tensor { try self + value }
+
+    /// Resamples the spatial (4-D) or spatio-temporal (5-D) dimensions to `size`.
+    public func interpolate(size: [Int], mode: InterpolationMode, alignCorners: Bool = false) throws -> Tensor {
+        switch (mode, rank) {
+        case (.area, 4): return try ATen.adaptiveAvgPool2d.tensor([.tensor(self), .ints(size)])
+        case (.area, 5): return try ATen.adaptiveAvgPool3d.tensor([.tensor(self), .ints(size)])
+        case (.bilinear, 4): return try ATen.upsampleBilinear2d.tensor([.tensor(self), .ints(size), .bool(alignCorners), .none])
+        case (.trilinear, 5): return try ATen.upsampleTrilinear3d.tensor([.tensor(self), .ints(size), .bool(alignCorners), .none])
+        case (.nearest, 4): return try ATen.upsampleNearest2d.tensor([.tensor(self), .ints(size), .none])
+        case (.nearest, 5): return try ATen.upsampleNearest3d.tensor([.tensor(self), .ints(size), .none])
+        default:
+            throw TorchError(.operation, "interpolate: \(mode) needs a \(mode == .trilinear ? 5 : 4)-D input, got shape \(shape)")
+        }
+    }
+
+    /// Rows of `self` ([vocab, dim]) picked by integer `indices`.
+    public func embedding(_ indices: Tensor) throws -> Tensor { try ATen.embedding.tensor([.tensor(self), .tensor(indices)]) }
+
+    /// Zeroes elements with probability `p` (and rescales) when `training`.
+    public func dropout(_ p: Double, training: Bool) throws -> Tensor {
+        guard training, p > 0 else { return self }
+        return try ATen.dropout.tensor([.tensor(self), .double(p), .bool(true)])
+    }
+}
+
+/// Scaled dot-product attention. q: [..., Lq, D], k, v: [..., Lk, D]; `mask` is true where a
+/// query may attend (broadcast to [..., Lq, Lk]). Composed from matmul and softmax: the
+/// fused kernel arrived in LibTorch 2.0, after Debian's 1.13.
+public func attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil) throws -> Tensor {
+    let d = Double(query.shape.last ?? 1)
+    var scores = try query.matmul(key.transposed(-2, -1)) * (1 / d.squareRoot())
+    if let mask { scores = try scores.maskedFill(mask.logicalNot(), -Double.infinity) }
+    return try scores.softmax(dim: -1).matmul(value)
+}
+
+/// Losses, averaged over elements.
+public enum Loss {
+    public static func l1(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
+        try ATen.l1Loss.tensor([.tensor(prediction), .tensor(target)])
+    }
+    public static func mse(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
+        try ATen.mseLoss.tensor([.tensor(prediction), .tensor(target)])
+    }
+    /// Binary cross-entropy on logits (targets in [0, 1]).
+    public static func binaryCrossEntropy(logits: Tensor, targets: Tensor) throws -> Tensor {
+        try ATen.bceWithLogits.tensor([.tensor(logits), .tensor(targets)])
+    }
+    /// Cross-entropy of logits [N, C] against class indices [N].
+    public static func crossEntropy(logits: Tensor, targets: Tensor) throws -> Tensor {
+        try ATen.crossEntropy.tensor([.tensor(logits), .tensor(targets)])
+    }
+}

@@ -1,0 +1,76 @@
+import CTorch
+import Foundation
+
+/// Process-wide LibTorch settings.
+public enum Torch {
+    /// Intra-op threads. LibTorch's default here is 1 of 2 cores, so set it explicitly.
+    public static var threads: Int {
+        get { Int(ctorch_get_num_threads()) }
+        set { ctorch_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// Cores available to this process.
+    public static var availableCores: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// "1.13.0".
+    public static var version: String { String(cString: ctorch_version()) }
+
+    /// LibTorch's build configuration text.
+    public static var buildConfiguration: String {
+        guard let text = ctorch_config() else { return "" }
+        defer { ctorch_free_string(text) }
+        return String(cString: text)
+    }
+
+    /// The BLAS library actually loaded (Debian's LibTorch uses whatever libblas.so.3 points at).
+    public static var blasLibrary: String {
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return "unknown" }
+        for line in maps.split(separator: "\n") {
+            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/") else { continue }
+            let name = path.split(separator: "/").last.map(String.init) ?? ""
+            if name.hasPrefix("libopenblas") || name.hasPrefix("libblas") || name.hasPrefix("libmkl") || name.hasPrefix("libblis") {
+                return String(path)
+            }
+        }
+        return "not loaded yet"
+    }
+
+    /// Seeds LibTorch's global generator (prefer explicit `Generator`s).
+    public static func manualSeed(_ seed: UInt64) { ctorch_manual_seed(seed) }
+
+    /// Whether operations are recorded for autograd on this thread.
+    public static var isGradEnabled: Bool { ctorch_is_grad_enabled() }
+}
+
+/// Runs `body` without recording operations for autograd (evaluation, weight updates).
+public func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
+    let previous = ctorch_set_grad_enabled(false)
+    defer { _ = ctorch_set_grad_enabled(previous) }
+    return try body()
+}
+
+/// A random-number generator with an explicit seed: the same seed gives the same numbers.
+public final class Generator: @unchecked Sendable {
+    let handle: OpaquePointer
+
+    public init(seed: UInt64) {
+        handle = ctorch_generator_new(seed)!
+    }
+
+    deinit { ctorch_generator_free(handle) }
+
+    /// The generator's full state, for resumable training.
+    public var state: [UInt8] {
+        get {
+            let n = Int(ctorch_generator_get_state(handle, nil, 0))
+            var bytes = [UInt8](repeating: 0, count: max(n, 0))
+            _ = bytes.withUnsafeMutableBytes { ctorch_generator_get_state(handle, $0.baseAddress, Int64($0.count)) }
+            return bytes
+        }
+    }
+
+    public func restore(_ state: [UInt8]) throws {
+        let rc = state.withUnsafeBytes { ctorch_generator_set_state(handle, $0.baseAddress, Int64($0.count)) }
+        guard rc == 0 else { throw TorchError.last("restoring a generator state") }
+    }
+}
