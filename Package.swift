@@ -8,11 +8,13 @@ let package = Package(
         .executable(name: "videoar", targets: ["VideoARCLI"]),
         .library(name: "VideoIO", targets: ["VideoIO"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // FFmpeg's libavformat/libavcodec/libswscale/libavutil, plus a header of
@@ -36,6 +38,15 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CTorch", "AtomicFiles"]),
         // Crash-safe file writes: temporary name, fsync, rename.
         .target(name: "AtomicFiles"),
+        // The causal 3D multi-scale tokenizer (encoder, BSQ quantizer, decoder).
+        .target(
+            name: "Tokenizer",
+            dependencies: [
+                "Tensor", "ConfigCoding",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Strict decoding of `…Configuration` types: unknown keys and bad values name the key.
         .target(name: "ConfigCoding"),
         .target(
@@ -67,6 +78,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(
+            name: "TokenizerTests",
+            dependencies: [
+                "Tokenizer", "Tensor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Runs the built `videoar` binary: exit codes, JSON and messages are its contract.
         .testTarget(
             name: "VideoARCLITests",

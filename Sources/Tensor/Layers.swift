@@ -59,16 +59,38 @@ public final class Conv3d: Module {
     /// Input frames before the first one that a causal output needs: kT − 1.
     public var temporalContext: Int { kernel.time - 1 }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    /// x: [N, C, T, H, W]. With a `cache`, the frames this layer has already seen in earlier
+    /// calls stand in for the zero padding, so feeding a video chunk by chunk gives exactly
+    /// the output of feeding it whole (chunks must keep the temporal stride's phase).
+    public func callAsFunction(_ x: Tensor, cache: CausalCache? = nil) throws -> Tensor {
         let p = kernel.space / 2
-        if causal {
-            // F.pad order: (W before, W after, H before, H after, T before, T after).
-            let padded = try x.padded([p, p, p, p, kernel.time - 1, 0])
-            return try padded.conv3d(weight: weight, bias: bias, stride: [stride.time, stride.space, stride.space])
+        let strides = [stride.time, stride.space, stride.space]
+        guard causal else {
+            return try x.conv3d(weight: weight, bias: bias, stride: strides, padding: [kernel.time / 2, p, p])
         }
-        return try x.conv3d(weight: weight, bias: bias, stride: [stride.time, stride.space, stride.space],
-                            padding: [kernel.time / 2, p, p])
+        // F.pad order: (W before, W after, H before, H after, T before, T after).
+        let input: Tensor
+        if let cache, let tail = cache.tails[ObjectIdentifier(self)] {
+            input = try Tensor.cat([tail, x.padded([p, p, p, p])], dim: 2)
+        } else {
+            input = try x.padded([p, p, p, p, kernel.time - 1, 0])
+        }
+        let output = try input.conv3d(weight: weight, bias: bias, stride: strides)
+        if let cache {
+            // Keep the frames the next window starts in: everything from the first unused window start.
+            let length = input.shape[2]
+            let windows = output.shape[2]
+            let next = windows * stride.time
+            cache.tails[ObjectIdentifier(self)] = try input.slice(dim: 2, Swift.min(next, length)..<length)
+        }
+        return output
     }
+}
+
+/// The frames causal layers keep between chunks of one video (see `Conv3d`).
+public final class CausalCache {
+    var tails: [ObjectIdentifier: Tensor] = [:]
+    public init() {}
 }
 
 /// Group normalisation over [N, C, …] with a learned per-channel scale and shift.

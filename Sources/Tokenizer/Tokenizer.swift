@@ -1,0 +1,185 @@
+import Crypto
+import Foundation
+import Logging
+import Tensor
+
+/// The causal 3D multi-scale tokenizer: video ↔ bits.
+///
+/// Encoding maps a clip of T = 1 + τk frames to T′ = 1 + k latent frames of H/16 × W/16
+/// d-vectors, then quantizes each latent frame over the scale schedule (see
+/// `MultiScaleBSQ`). Everything it produces carries its `identity`.
+///
+/// Immutable once made (weights are frozen, gradients off), so one tokenizer can serve
+/// several threads at once.
+public final class Tokenizer: Module, @unchecked Sendable {
+    public let configuration: TokenizerConfiguration
+    let encoder: CausalEncoder
+    let decoder: CausalDecoder
+    let _quantizer: MultiScaleBSQ
+    public private(set) var identity: TokenizerIdentity
+
+    /// A tokenizer from a configuration, with the deterministic seeded initialisation
+    /// (labelled untrained) or the weights of a checkpoint written by `save(to:)`.
+    public init(configuration: TokenizerConfiguration = TokenizerConfiguration(), checkpoint: String? = nil,
+                logger: Logger) throws {
+        var configuration = configuration
+        var weights: SafeTensors.File? = nil
+        if let checkpoint {
+            do { weights = try SafeTensors.read(checkpoint) } catch let error as TorchError {
+                throw TokenizerError(.checkpoint, "cannot read \(checkpoint)", cause: "\(error)")
+            }
+            guard let text = weights?.metadata[Self.configKey],
+                  let stored = try? JSONDecoder().decode(TokenizerConfiguration.self, from: Data(text.utf8)) else {
+                throw TokenizerError(.checkpoint, "\(checkpoint) has no tokenizer configuration in its metadata")
+            }
+            configuration = stored
+        }
+        try configuration.validate()
+        self.configuration = configuration
+        let generator = Generator(seed: configuration.seed)
+        encoder = try CausalEncoder(configuration, generator: generator)
+        decoder = try CausalDecoder(configuration, generator: generator)
+        _quantizer = MultiScaleBSQ(dim: configuration.latentDim, decay: configuration.codeDecay)
+        identity = TokenizerIdentity(id: "", name: configuration.name, trained: false)
+        if let weights {
+            do { try load(weights.tensors) } catch let error as TorchError {
+                throw TokenizerError(.checkpoint, "\(checkpoint!) does not fit configuration '\(configuration.name)'", cause: "\(error)")
+            }
+        }
+        let trained = weights?.metadata[Self.trainedKey] == "true"
+        identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
+        for parameter in parameters() { parameter.requiresGrad = false }
+        logger.debug("tokenizer ready", metadata: ["tokenizer": "\(identity)", "parameters": "\(parameterCount)"])
+    }
+
+    static let configKey = "videoar.tokenizer.config"
+    static let trainedKey = "videoar.tokenizer.trained"
+
+    /// Writes the weights and configuration as safetensors (atomically).
+    public func save(to path: String, trained: Bool) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let config = String(decoding: try encoder.encode(configuration), as: UTF8.self)
+        let tensors = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
+        try SafeTensors.write(tensors, metadata: [Self.configKey: config, Self.trainedKey: trained ? "true" : "false",
+                                                  "videoar.format": "tokenizer-v1"], to: path)
+    }
+
+    private func contentHash() throws -> String {
+        var hasher = SHA256()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        hasher.update(data: try encoder.encode(configuration))
+        for (name, tensor) in namedParameters().sorted(by: { $0.name < $1.name }) {
+            hasher.update(data: Data(name.utf8))
+            var bytes = [UInt8](repeating: 0, count: tensor.count * tensor.dtype.byteSize)
+            try bytes.withUnsafeMutableBytes { try tensor.copyBytes(into: $0) }
+            hasher.update(data: bytes)
+        }
+        return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: - Video ↔ tensors
+
+    /// uint8 [T, H, W, 3] → float [1, 3, T, H, W] in [−1, 1].
+    static func normalize(_ video: Tensor) throws -> Tensor {
+        try (video.to(.float32) / 127.5 - 1).permuted([3, 0, 1, 2]).unsqueezed(dim: 0).contiguous()
+    }
+
+    /// float [1, 3, T, H, W] → uint8 [T, H, W, 3].
+    static func denormalize(_ x: Tensor) throws -> Tensor {
+        try ((x.clamp(min: -1, max: 1) + 1) * 127.5).rounded().squeezed(dim: 0).permuted([1, 2, 3, 0]).to(.uint8).contiguous()
+    }
+
+    /// Checks a uint8 [T, H, W, 3] video against the tokenizer's factors.
+    func check(_ video: Tensor) throws {
+        let s = video.shape
+        let f = configuration.spatialFactor, tau = configuration.temporalFactor
+        guard s.count == 4, s[3] == 3 else { throw TokenizerError(.input, "a video must be uint8 [T, H, W, 3], got \(s)") }
+        guard s[1] % f == 0, s[2] % f == 0 else {
+            throw TokenizerError(.input, "height and width must be multiples of \(f), got \(s[1])×\(s[2])")
+        }
+        guard (s[0] - 1) % tau == 0 else {
+            throw TokenizerError(.input, "frames must be 1 + \(tau)k (1, \(1 + tau), \(1 + 2 * tau), …), got \(s[0])")
+        }
+    }
+
+    // MARK: - Encode / decode
+
+    /// Latent features [1, d, T′, H′, W′] (before quantization).
+    func features(_ video: Tensor, cache: CausalCache? = nil) throws -> Tensor {
+        try encoder(Self.normalize(video), cache: cache)
+    }
+
+    /// Quantizes latent features; M = 1 × T′ frames, each on its own.
+    func quantize(_ latent: Tensor, measure: Bool = false) throws -> (MultiScaleBSQ.Output, ScaleSchedule) {
+        let s = latent.shape                                                    // [1, d, T′, H′, W′]
+        let frames = try latent.permuted([0, 2, 1, 3, 4]).reshaped([s[0] * s[2], s[1], s[3], s[4]])
+        let schedule = ScaleSchedule(height: s[3], width: s[4], sides: configuration.scaleSides)
+        return (try _quantizer.quantize(frames, schedule: schedule, measure: measure), schedule)
+    }
+
+    /// Tokens of a uint8 [T, H, W, 3] video.
+    public func encode(_ video: Tensor) throws -> TokenClip {
+        try check(video)
+        return try withoutGrad { try tokens(from: features(video), frames: video.shape[0]) }
+    }
+
+    /// The same tokens as `encode`, computed `chunkFrames` at a time (first chunk 1 + τk
+    /// frames, then τk each), holding only one chunk of activations.
+    public func encode(_ video: Tensor, chunkFrames: Int) throws -> TokenClip {
+        try check(video)
+        let tau = configuration.temporalFactor
+        guard chunkFrames >= tau, chunkFrames % tau == 0 else {
+            throw TokenizerError(.input, "chunk_frames must be a positive multiple of \(tau), got \(chunkFrames)")
+        }
+        let total = video.shape[0]
+        return try withoutGrad {
+            let cache = CausalCache()
+            var pieces: [Tensor] = []
+            var start = 0
+            while start < total {
+                let end = min(total, start == 0 ? 1 + chunkFrames : start + chunkFrames)
+                pieces.append(try features(video.slice(dim: 0, start..<end), cache: cache))
+                start = end
+            }
+            return try tokens(from: Tensor.cat(pieces, dim: 2), frames: total)
+        }
+    }
+
+    private func tokens(from latent: Tensor, frames: Int) throws -> TokenClip {
+        let (output, schedule) = try quantize(latent)
+        let s = latent.shape                                                    // [1, d, T′, H′, W′]
+        // Per scale [T′, d, h, w] → [T′, h·w, d]; then join scales along tokens.
+        let perScale = try output.bits.map { try $0.flattened(from: 2).transposed(1, 2) }
+        return TokenClip(tokenizer: identity, frames: frames, latentFrames: s[2], latentHeight: s[3], latentWidth: s[4],
+                         schedule: schedule, bitsPerToken: s[1], bits: try Tensor.cat(perScale, dim: 1).contiguous())
+    }
+
+    /// The quantized latent [1, d, T′, H′, W′] the bits stand for.
+    func latent(of tokens: TokenClip) throws -> Tensor {
+        let grid = ScaleSchedule.Scale(height: tokens.latentHeight, width: tokens.latentWidth)
+        let perScale = try tokens.schedule.scales.indices.map { k in
+            try Tensor.stack((0..<tokens.latentFrames).map { try tokens.bits(frame: $0, scale: k) }, dim: 0)
+        }
+        let frames = try _quantizer.dequantize(perScale, schedule: tokens.schedule, grid: grid)   // [T′, d, H′, W′]
+        return try frames.permuted([1, 0, 2, 3]).unsqueezed(dim: 0)
+    }
+
+    /// Video uint8 [T, H, W, 3] from tokens.
+    public func decode(_ tokens: TokenClip) throws -> Tensor {
+        guard tokens.tokenizer.id == identity.id else {
+            throw TokenizerError(.input, "these tokens come from tokenizer \(tokens.tokenizer.id), this is \(identity.id)")
+        }
+        return try withoutGrad { try Self.denormalize(decoder(latent(of: tokens))) }
+    }
+
+    /// decode(encode(video)).
+    public func reconstruct(_ video: Tensor) throws -> Tensor { try decode(encode(video)) }
+}
+
+/// Peak signal-to-noise ratio in dB between two uint8 videos of the same shape.
+public func psnr(_ a: Tensor, _ b: Tensor) throws -> Double {
+    let mse = try ((a.to(.float64) - b.to(.float64)).pow(2)).mean().item()
+    return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
+}

@@ -1,0 +1,111 @@
+import ConfigCoding
+
+/// The shape of a causal 3D multi-scale tokenizer. Decoded from `Configs/tokenizer/*.yaml`.
+///
+/// The layout follows Infinity's image tokenizer made causal in time (method §2): levels of
+/// ResNet blocks at growing widths, a stride-2 downsample between levels (so 5 levels give
+/// the spatial factor 16), temporal stride 2 on the last two downsamples (17 → 9 → 5
+/// latent frames, the first frame encoded alone). A CPU-sized tokenizer shrinks widths,
+/// not structure.
+public struct TokenizerConfiguration: Sendable, Codable, Equatable {
+    /// A name for people ("cpu-small").
+    public var name: String
+    /// Channels of the first level.
+    public var baseChannels: Int
+    /// Width of each level as a multiple of `baseChannels`; levels − 1 downsamples.
+    public var channelMultipliers: [Int]
+    /// ResNet blocks per level.
+    public var resBlocks: Int
+    /// Which downsamples (0-based) also halve time.
+    public var temporalDownsamples: [Int]
+    /// d: bits per token (the latent dimension).
+    public var latentDim: Int
+    /// Groups of the (per-frame) group normalisation.
+    public var normGroups: Int
+    /// Side lengths of the square scale schedule, truncated at the latent grid (Infinity's list).
+    public var scaleSides: [Int]
+    /// Code magnitude at scale k is √(h_k·w_k / (H·W)) · code_decay^k (see Quantizer.swift).
+    public var codeDecay: Double
+    /// Seed of the deterministic initialisation used when no checkpoint is given.
+    public var seed: UInt64
+
+    public init(name: String = "cpu-small", baseChannels: Int = 16, channelMultipliers: [Int] = [1, 2, 4, 4, 4],
+                resBlocks: Int = 1, temporalDownsamples: [Int] = [2, 3], latentDim: Int = 16, normGroups: Int = 8,
+                scaleSides: [Int] = [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64], codeDecay: Double = 0.8, seed: UInt64 = 0) {
+        self.name = name
+        self.baseChannels = baseChannels
+        self.channelMultipliers = channelMultipliers
+        self.resBlocks = resBlocks
+        self.temporalDownsamples = temporalDownsamples
+        self.latentDim = latentDim
+        self.normGroups = normGroups
+        self.scaleSides = scaleSides
+        self.codeDecay = codeDecay
+        self.seed = seed
+    }
+
+    /// Pixels per latent cell along each side.
+    public var spatialFactor: Int { 1 << (channelMultipliers.count - 1) }
+    /// Frames per latent frame after the first.
+    public var temporalFactor: Int { 1 << temporalDownsamples.count }
+
+    /// Latent frames for `frames` input frames: 1 + (T − 1) / τ.
+    public func latentFrames(_ frames: Int) -> Int { 1 + (frames - 1) / temporalFactor }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, baseChannels = "base_channels", channelMultipliers = "channel_multipliers", resBlocks = "res_blocks"
+        case temporalDownsamples = "temporal_downsamples", latentDim = "latent_dim", normGroups = "norm_groups"
+        case scaleSides = "scale_sides", codeDecay = "code_decay", seed
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TokenizerConfiguration()
+        self.init(
+            name: try c.decodeIfPresent(String.self, forKey: .name) ?? d.name,
+            baseChannels: try c.decodeIfPresent(Int.self, forKey: .baseChannels) ?? d.baseChannels,
+            channelMultipliers: try c.decodeIfPresent([Int].self, forKey: .channelMultipliers) ?? d.channelMultipliers,
+            resBlocks: try c.decodeIfPresent(Int.self, forKey: .resBlocks) ?? d.resBlocks,
+            temporalDownsamples: try c.decodeIfPresent([Int].self, forKey: .temporalDownsamples) ?? d.temporalDownsamples,
+            latentDim: try c.decodeIfPresent(Int.self, forKey: .latentDim) ?? d.latentDim,
+            normGroups: try c.decodeIfPresent(Int.self, forKey: .normGroups) ?? d.normGroups,
+            scaleSides: try c.decodeIfPresent([Int].self, forKey: .scaleSides) ?? d.scaleSides,
+            codeDecay: try c.decodeIfPresent(Double.self, forKey: .codeDecay) ?? d.codeDecay,
+            seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed)
+    }
+
+    /// Checks the values; the message names the key.
+    public func validate() throws {
+        func fail(_ m: String) -> TokenizerError { TokenizerError(.configuration, m) }
+        guard channelMultipliers.count >= 2 else { throw fail("channel_multipliers needs at least 2 levels") }
+        guard baseChannels >= 1, channelMultipliers.allSatisfy({ $0 >= 1 }) else { throw fail("channel widths must be positive") }
+        for multiplier in channelMultipliers where (baseChannels * multiplier) % normGroups != 0 {
+            throw fail("norm_groups (\(normGroups)) must divide every level's width; \(baseChannels * multiplier) does not split")
+        }
+        guard Set(temporalDownsamples).count == temporalDownsamples.count,
+              temporalDownsamples.allSatisfy({ (0..<(channelMultipliers.count - 1)).contains($0) }) else {
+            throw fail("temporal_downsamples must name distinct downsamples in 0..<\(channelMultipliers.count - 1)")
+        }
+        guard latentDim >= 1, latentDim <= 64 else { throw fail("latent_dim must be in 1...64, got \(latentDim)") }
+        guard resBlocks >= 1 else { throw fail("res_blocks must be at least 1") }
+        guard scaleSides.first == 1, zip(scaleSides, scaleSides.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw fail("scale_sides must start at 1 and increase")
+        }
+        guard codeDecay > 0, codeDecay <= 1 else { throw fail("code_decay must be in (0, 1]") }
+    }
+}
+
+/// A tokenizer failure with a code, a message and the cause.
+public struct TokenizerError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case configuration, input, checkpoint }
+    public var code: Code
+    public var message: String
+    public var cause: String?
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import Tensor
+import Testing
+import Yams
+@testable import Tokenizer
+
+@Suite("Causal 3D multi-scale tokenizer")
+struct TokenizerTests {
+    static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    /// Small widths so the suite runs in seconds; the structure is the real one.
+    static let small = TokenizerConfiguration(name: "test-small", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2],
+                                              latentDim: 8, normGroups: 4, seed: 11)
+    static let tokenizer: Tokenizer = try! Tokenizer(configuration: small, logger: logger)
+
+    /// A smooth moving pattern, uint8 [T, H, W, 3].
+    static func video(frames: Int, height: Int, width: Int, seed: UInt64 = 1) throws -> Tensor {
+        let g = Generator(seed: seed)
+        let base = try Tensor.rand([frames, 3, 4, 4], generator: g)
+            .interpolate(size: [height, width], mode: .bilinear)                // [T, 3, H, W]
+        return try (base * 255).rounded().clamp(min: 0, max: 255).permuted([0, 2, 3, 1]).to(.uint8).contiguous()
+    }
+
+    @Test("shapes for every bucket: the grid is H/16 × W/16 × (1 + (T−1)/4) and decoding restores the shape",
+          arguments: [(17, 128, 128), (17, 96, 176), (17, 176, 96), (1, 128, 128), (33, 64, 64)])
+    func shapes(frames: Int, height: Int, width: Int) throws {
+        let video = try Self.video(frames: frames, height: height, width: width)
+        let tokens = try Self.tokenizer.encode(video)
+        #expect(tokens.latentFrames == 1 + (frames - 1) / 4)
+        #expect(tokens.latentHeight == height / 16 && tokens.latentWidth == width / 16)
+        #expect(tokens.schedule.scales.last == ScaleSchedule.Scale(height: height / 16, width: width / 16))
+        #expect(tokens.schedule.scales.first == ScaleSchedule.Scale(height: 1, width: 1))
+        #expect(tokens.bits.shape == [tokens.latentFrames, tokens.schedule.tokensPerFrame, 8])
+        #expect(tokens.bits.dtype == .uint8)
+        #expect(try tokens.bits.max().item() <= 1)
+        let decoded = try Self.tokenizer.decode(tokens)
+        #expect(decoded.shape == video.shape && decoded.dtype == .uint8)
+    }
+
+    @Test("the schedule of a 128² clip is 1, 2, 4, 6, 8; a 16:9 grid scales both sides")
+    func schedules() {
+        #expect(ScaleSchedule(height: 8, width: 8, sides: Self.small.scaleSides).description == "1×1, 2×2, 4×4, 6×6, 8×8")
+        let wide = ScaleSchedule(height: 12, width: 21, sides: Self.small.scaleSides)
+        #expect(wide.scales.first?.height == 1 && wide.scales.last == ScaleSchedule.Scale(height: 12, width: 21))
+        #expect(zip(wide.scales, wide.scales.dropFirst()).allSatisfy { $0.width <= $1.width && $0.height <= $1.height })
+    }
+
+    @Test("causality: changing frame k never changes latents or tokens of earlier latent frames")
+    func causality() throws {
+        let video = try Self.video(frames: 17, height: 64, width: 64)
+        var frames = try video.split(size: 1, dim: 0)
+        frames[9] = try Self.video(frames: 1, height: 64, width: 64, seed: 99)    // latent frame 3 covers 9…12
+        let changed = try Tensor.cat(frames, dim: 0)
+        let a = try withoutGrad { try Self.tokenizer.features(video) }
+        let b = try withoutGrad { try Self.tokenizer.features(changed) }
+        #expect(try (a.slice(dim: 2, 0..<3) - b.slice(dim: 2, 0..<3)).abs().max().item() == 0)
+        #expect(try (a.slice(dim: 2, 3..<5) - b.slice(dim: 2, 3..<5)).abs().max().item() > 0)
+        let ta = try Self.tokenizer.encode(video), tb = try Self.tokenizer.encode(changed)
+        #expect(try ta.bits.slice(dim: 0, 0..<3).equal(tb.bits.slice(dim: 0, 0..<3)).to(.int64).sum().item()
+                == Double(3 * ta.schedule.tokensPerFrame * 8))
+    }
+
+    @Test("chunked causal encoding gives the tokens of encoding the clip whole", arguments: [4, 8, 16])
+    func chunked(chunk: Int) throws {
+        let video = try Self.video(frames: 33, height: 64, width: 64)
+        let whole = try Self.tokenizer.encode(video)
+        let pieces = try Self.tokenizer.encode(video, chunkFrames: chunk)
+        #expect(pieces.bits.shape == whole.bits.shape)
+        let same = try pieces.bits.equal(whole.bits).to(.int64).sum().item()
+        #expect(same == Double(whole.bitCount))
+        let fa = try withoutGrad { try Self.tokenizer.features(video) }
+        let cache = CausalCache()
+        let fb = try withoutGrad {
+            try Tensor.cat([Self.tokenizer.features(video.slice(dim: 0, 0..<(1 + chunk)), cache: cache),
+                            Self.tokenizer.features(video.slice(dim: 0, (1 + chunk)..<33), cache: cache)], dim: 2)
+        }
+        #expect(try (fa - fb).abs().max().item() < 1e-5)
+    }
+
+    @Test("quantizer: the mean residual norm never grows over scales, and the bits rebuild the quantized latent")
+    func quantizer() throws {
+        let video = try Self.video(frames: 17, height: 128, width: 128)
+        let latent = try withoutGrad { try Self.tokenizer.features(video) }
+        let (output, schedule) = try withoutGrad { try Self.tokenizer.quantize(latent, measure: true) }
+        #expect(output.residualNorms.count == schedule.scales.count + 1)
+        for (before, after) in zip(output.residualNorms, output.residualNorms.dropFirst()) {
+            #expect(after <= before + 1e-6, "\(output.residualNorms)")
+        }
+        #expect(output.residualNorms.last! < 0.8 * output.residualNorms.first!)
+        // Σ upsampled codes == the quantized latent, and the TokenClip's bits give it back.
+        let grid = ScaleSchedule.Scale(height: 8, width: 8)
+        let rebuilt = try Self.tokenizer._quantizer.dequantize(output.bits, schedule: schedule, grid: grid)
+        #expect(try (rebuilt - output.quantized).abs().max().item() < 1e-5)
+        let tokens = try Self.tokenizer.encode(video)
+        let fromTokens = try Self.tokenizer.latent(of: tokens)                 // [1, d, T′, H′, W′]
+        let expected = try output.quantized.reshaped([1, 5, 8, 8, 8]).permuted([0, 2, 1, 3, 4])
+        #expect(try (fromTokens - expected).abs().max().item() < 1e-5)
+    }
+
+    @Test("bits ↔ codes: each scale's bits are the signs of its residual, and read back per frame and scale")
+    func bitsAndCodes() throws {
+        let video = try Self.video(frames: 5, height: 64, width: 64)
+        let tokens = try Self.tokenizer.encode(video)
+        let latent = try withoutGrad { try Self.tokenizer.features(video) }
+        let (output, _) = try withoutGrad { try Self.tokenizer.quantize(latent) }
+        for k in tokens.schedule.scales.indices {
+            for t in 0..<tokens.latentFrames {
+                let fromClip = try tokens.bits(frame: t, scale: k)
+                let fromQuantizer = try output.bits[k].select(dim: 0, t)
+                #expect(try fromClip.equal(fromQuantizer).logicalNot().to(.int64).sum().item() == 0)
+            }
+        }
+        // The first scale's bits are the signs of the frame's mean normalised feature.
+        let mean = try output.normalized.mean(dims: [2, 3], keepDim: true)
+        #expect(try mean.greater(0).to(.uint8).equal(output.bits[0]).logicalNot().to(.int64).sum().item() == 0)
+    }
+
+    @Test("gradients flow through the quantizer (straight-through)")
+    func straightThrough() throws {
+        let latent = try Tensor.randn([2, 8, 4, 4], generator: Generator(seed: 3)).requiringGrad()
+        let schedule = ScaleSchedule(height: 4, width: 4, sides: [1, 2, 4])
+        let output = try Self.tokenizer._quantizer.quantize(latent, schedule: schedule)
+        try (output.quantized * output.quantized).sum().backward()
+        let grad = try #require(latent.grad)
+        #expect(try grad.abs().sum().item() > 0)
+    }
+
+    @Test("identity: a content hash that changes with weights; untrained outputs say so; checkpoints round-trip")
+    func identityAndCheckpoint() throws {
+        let a = Self.tokenizer.identity
+        #expect(a.id.count == 16 && !a.trained)
+        #expect(a.description.contains("UNTRAINED"))
+        var other = Self.small
+        other.seed = 12
+        let b = try Tokenizer(configuration: other, logger: Self.logger).identity
+        #expect(a.id != b.id)
+
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(getpid()).safetensors").path
+        try Self.tokenizer.save(to: path, trained: true)
+        let loaded = try Tokenizer(checkpoint: path, logger: Self.logger)
+        #expect(loaded.configuration == Self.small)
+        #expect(loaded.identity.id == a.id)
+        #expect(loaded.identity.trained)
+        let video = try Self.video(frames: 5, height: 64, width: 64)
+        let tokens = try loaded.encode(video)
+        #expect(try tokens.bits.equal(Self.tokenizer.encode(video).bits).logicalNot().to(.int64).sum().item() == 0)
+        #expect(throws: TokenizerError.self) { try Tokenizer(checkpoint: "/nonexistent.safetensors", logger: Self.logger) }
+    }
+
+    @Test("bad input is a clear error", arguments: [(16, 64, 64), (17, 60, 64), (5, 64, 48 + 8)])
+    func badInput(frames: Int, height: Int, width: Int) throws {
+        let video = try Tensor.zeros([frames, height, width, 3], dtype: .uint8)
+        #expect(throws: TokenizerError.self) { try Self.tokenizer.encode(video) }
+    }
+
+    @Test("the shipped configs decode; cpu-small states the defaults", arguments: ["cpu-small", "paper"])
+    func configs(name: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("Configs/tokenizer/\(name).yaml"), encoding: .utf8)
+        let configuration = try YAMLDecoder().decode(TokenizerConfiguration.self, from: text)
+        try configuration.validate()
+        #expect(configuration.name == name)
+        if name == "cpu-small" { #expect(configuration == TokenizerConfiguration()) }
+        #expect(configuration.spatialFactor == 16 && configuration.temporalFactor == 4)
+        #expect(configuration.latentFrames(17) == 5)
+        #expect(throws: (any Error).self) { try YAMLDecoder().decode(TokenizerConfiguration.self, from: "latent_dims: 8") }
+    }
+}
