@@ -62,6 +62,8 @@ let package = Package(
             name: "VideoARCLI",
             dependencies: [
                 "VideoIO",
+                "Tensor",
+                "Tokenizer",
                 "ConfigCoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),

@@ -143,6 +143,7 @@ int64_t ctorch_tensor_shape(const ctorch_tensor *t, int64_t *sizes, int64_t capa
 }
 
 int32_t ctorch_tensor_dtype(const ctorch_tensor *t) { return static_cast<int32_t>(t->t.scalar_type()); }
+bool ctorch_tensor_is_cpu(const ctorch_tensor *t) { return t->t.device().is_cpu(); }
 int64_t ctorch_tensor_numel(const ctorch_tensor *t) { return t->t.numel(); }
 
 char *ctorch_tensor_device(const ctorch_tensor *t) {
@@ -241,11 +242,34 @@ char *ctorch_op_schema(const ctorch_op *op) {
     }, (char *)nullptr);
 }
 
-ctorch_args *ctorch_args_new(void) { return new ctorch_args(); }
-void ctorch_args_free(ctorch_args *a) { delete a; }
+// One spare argument list and one spare result list per thread: every operator call
+// needs both, and recycling them keeps malloc off the per-op path.
+namespace {
+thread_local std::unique_ptr<ctorch_args> spare_args;
+thread_local std::unique_ptr<ctorch_results> spare_results;
+} // namespace
+
+ctorch_args *ctorch_args_new(void) {
+    if (spare_args) return spare_args.release();
+    auto a = new ctorch_args();
+    a->items.reserve(8);
+    return a;
+}
+
+void ctorch_args_free(ctorch_args *a) {
+    if (!a) return;
+    a->items.clear();
+    if (!spare_args) spare_args.reset(a); else delete a;
+}
+
+static ctorch_results *make_results(std::vector<c10::IValue> &&stack) {
+    ctorch_results *r = spare_results ? spare_results.release() : new ctorch_results();
+    r->values = std::move(stack);
+    return r;
+}
 
 static void push(ctorch_args *a, const char *name, c10::IValue v) {
-    a->items.push_back({name ? name : "", name != nullptr, std::move(v)});
+    a->items.push_back({name ? std::string(name) : std::string(), name != nullptr, std::move(v)});
 }
 void ctorch_args_tensor(ctorch_args *a, const char *name, const ctorch_tensor *t) { push(a, name, t->t); }
 void ctorch_args_int(ctorch_args *a, const char *name, int64_t v) { push(a, name, v); }
@@ -273,6 +297,21 @@ ctorch_results *ctorch_op_call(const ctorch_op *op, const ctorch_args *a) {
         const auto &arguments = schema.arguments();
         std::vector<c10::IValue> stack;
         stack.reserve(arguments.size());
+        bool all_positional = true;
+        for (const auto &item : a->items) all_positional = all_positional && !item.named;
+        if (all_positional && a->items.size() <= arguments.size()) {
+            // The common case: arguments in schema order, the rest from the schema's defaults.
+            size_t i = 0;
+            for (; i < a->items.size(); i++) stack.push_back(coerce(a->items[i].value, arguments[i].type(), arguments[i].name()));
+            for (; i < arguments.size(); i++) {
+                if (!arguments[i].default_value()) {
+                    throw std::runtime_error(schema.name() + ": missing argument '" + arguments[i].name() + "'");
+                }
+                stack.push_back(*arguments[i].default_value());
+            }
+            op->handle.callBoxed(&stack);
+            return make_results(std::move(stack));
+        }
         size_t positional = 0;
         while (positional < a->items.size() && !a->items[positional].named) positional++;
         if (positional > arguments.size()) {
@@ -303,11 +342,15 @@ ctorch_results *ctorch_op_call(const ctorch_op *op, const ctorch_args *a) {
             if (!known) throw std::runtime_error(schema.name() + ": no argument named '" + a->items[k].name + "'");
         }
         op->handle.callBoxed(&stack);
-        return new ctorch_results{std::move(stack)};
+        return make_results(std::move(stack));
     }, (ctorch_results *)nullptr);
 }
 
-void ctorch_results_free(ctorch_results *r) { delete r; }
+void ctorch_results_free(ctorch_results *r) {
+    if (!r) return;
+    r->values.clear();
+    if (!spare_results) spare_results.reset(r); else delete r;
+}
 int64_t ctorch_results_count(const ctorch_results *r) { return (int64_t)r->values.size(); }
 int32_t ctorch_results_kind(const ctorch_results *r, int64_t i) {
     const auto &v = r->values[i];

@@ -66,6 +66,7 @@ enum ATen {
     static let linear = Operator("aten::linear")
     static let conv2d = Operator("aten::conv2d")
     static let conv3d = Operator("aten::conv3d")
+    static let mkldnnConvolution = Operator("aten::mkldnn_convolution")
     static let convTranspose3d = Operator("aten::conv_transpose3d", "input")
     static let groupNorm = Operator("aten::group_norm")
     static let layerNorm = Operator("aten::layer_norm")

@@ -10,7 +10,11 @@ public final class Linear: Module {
         self.bias = bias ? try Initializer.uniformFanIn([outFeatures], fanIn: inFeatures, generator: generator) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let y = try x.linear(weight: weight, bias: bias)
+        FLOPCounter.add(2 * Double(y.count) * Double(weight.shape[1]))
+        return y
+    }
 }
 
 /// 2-D convolution with "same" padding for odd kernels. x: [N, C, H, W].
@@ -76,6 +80,7 @@ public final class Conv3d: Module {
             input = try x.padded([p, p, p, p, kernel.time - 1, 0])
         }
         let output = try input.conv3d(weight: weight, bias: bias, stride: strides)
+        FLOPCounter.add(2 * Double(output.count) * Double(weight.count / weight.shape[0]))
         if let cache {
             // Keep the frames the next window starts in: everything from the first unused window start.
             let length = input.shape[2]

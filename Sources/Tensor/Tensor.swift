@@ -74,6 +74,9 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
 
     public var description: String { "Tensor(\(dtype), \(shape), \(device))" }
 
+    /// True for CPU tensors (cheaper than comparing `device`).
+    var isOnCPU: Bool { ctorch_tensor_is_cpu(handle) }
+
     // MARK: Reading
 
     /// The elements as a flat array (converted to `T`'s dtype first if needed).

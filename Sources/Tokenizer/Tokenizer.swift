@@ -106,6 +106,13 @@ public final class Tokenizer: Module, @unchecked Sendable {
 
     // MARK: - Encode / decode
 
+    /// The encoder's continuous output [1, d, T′, H′, W′] for a uint8 [T, H, W, 3] video,
+    /// before quantization (for inspection and benchmarks).
+    public func latentFeatures(_ video: Tensor) throws -> Tensor {
+        try check(video)
+        return try withoutGrad { try features(video) }
+    }
+
     /// Latent features [1, d, T′, H′, W′] (before quantization).
     func features(_ video: Tensor, cache: CausalCache? = nil) throws -> Tensor {
         try encoder(Self.normalize(video), cache: cache)

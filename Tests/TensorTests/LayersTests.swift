@@ -1,5 +1,5 @@
 import Testing
-import Tensor
+@testable import Tensor
 
 @Suite("Layers and functional blocks")
 struct LayersTests {
@@ -106,5 +106,30 @@ struct LayersTests {
         for tensor in conv.parameters() + norm.parameters() {
             #expect(try tensor.grad.map { try $0.abs().sum().item() > 0 } == true)
         }
+    }
+}
+
+@Suite("oneDNN convolution path")
+struct OneDNNTests {
+    @Test("convolutions through oneDNN equal LibTorch's generic conv2d/conv3d, forward and backward",
+          arguments: [([1, 3, 19, 34, 34], [16, 3, 3, 3, 3], [1, 1, 1]), ([1, 16, 9, 18, 18], [16, 16, 3, 3, 3], [2, 2, 2]),
+                      ([1, 8, 20, 20], [4, 8, 3, 3], [2, 2])])
+    func sameAsGeneric(input: [Int], kernel: [Int], stride: [Int]) throws {
+        try #require(Tensor.useOneDNN, "this LibTorch has oneDNN")
+        let g = Generator(seed: 4)
+        let x = try Tensor.randn(input, generator: g).requiringGrad()
+        let w = try Tensor.randn(kernel, generator: g).requiringGrad()
+        let generic = input.count == 5 ? ATen.conv3d : ATen.conv2d
+        let reference = try generic.tensor([.tensor(x), .tensor(w), .none, .ints(stride)])
+        let fast = input.count == 5 ? try x.conv3d(weight: w, stride: stride) : try x.conv2d(weight: w, stride: stride)
+        #expect(fast.shape == reference.shape)
+        let scale = try reference.abs().max().item()
+        #expect(try (fast - reference).abs().max().item() < 1e-5 * scale)
+        try fast.sum().backward()
+        let gradFast = try #require(w.grad).cloned()
+        w.zeroGrad()
+        try reference.sum().backward()
+        let gradReference = try #require(w.grad)
+        #expect(try (gradFast - gradReference).abs().max().item() < 1e-4 * gradReference.abs().max().item())
     }
 }

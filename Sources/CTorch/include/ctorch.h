@@ -52,6 +52,7 @@ int64_t ctorch_tensor_dim(const ctorch_tensor *t);
 /// Writes up to `capacity` sizes; returns the number of dimensions.
 int64_t ctorch_tensor_shape(const ctorch_tensor *t, int64_t *sizes, int64_t capacity);
 int32_t ctorch_tensor_dtype(const ctorch_tensor *t);
+bool ctorch_tensor_is_cpu(const ctorch_tensor *t);
 int64_t ctorch_tensor_numel(const ctorch_tensor *t);
 /// "cpu", "cuda:0", … (malloc'ed; free with ctorch_free_string).
 char *ctorch_tensor_device(const ctorch_tensor *t);

@@ -1,0 +1,159 @@
+import ArgumentParser
+import ConfigCoding
+import Foundation
+import Logging
+import Tensor
+import Tokenizer
+import VideoIO
+
+/// Options shared by the commands that run the tokenizer.
+struct TokenizerOptions: ParsableArguments {
+    @Option(help: "Tokenizer weights (safetensors written by VideoAR); without it, the seeded untrained initialisation.",
+            completion: .file(extensions: ["safetensors"]))
+    var checkpoint: String?
+
+    @Option(name: .customLong("tokenizer-config"), help: "Tokenizer layout (YAML, see Configs/tokenizer/); ignored with --checkpoint.",
+            completion: .file(extensions: ["yaml", "yml"]))
+    var tokenizerConfig: String?
+
+    @Option(help: "Bucket size √(H·W).")
+    var size: Int = 128
+
+    @Option(help: "Frames per clip: 1 + 4k.")
+    var frames: Int = 17
+
+    @Option(help: "Target frame rate.")
+    var fps: Double = 8
+
+    @Option(help: "Clips to process from the file.")
+    var maxClips: Int = 1
+
+    @Option(help: "LibTorch intra-op threads (default: all cores).")
+    var threads: Int?
+
+    func makeTokenizer(logger: Logger) throws -> Tokenizer {
+        Torch.threads = threads ?? Torch.availableCores
+        var configuration = TokenizerConfiguration()
+        if let tokenizerConfig, checkpoint == nil {
+            configuration = try loadConfiguration(TokenizerConfiguration.self, from: tokenizerConfig)
+        }
+        return try Tokenizer(configuration: configuration, checkpoint: checkpoint, logger: logger)
+    }
+
+    func clips(of file: String, logger: Logger) throws -> (ClipReader, [Clip]) {
+        let reader = try ClipReader(path: file, configuration: ClipConfiguration(
+            fps: fps, frames: frames, maxClips: maxClips, buckets: BucketPolicy(sizes: [size])), logger: logger)
+        return (reader, try reader.readAll())
+    }
+}
+
+/// A clip's pixels as a uint8 [T, H, W, 3] tensor.
+func videoTensor(_ clip: Clip) throws -> Tensor {
+    try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
+}
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Encode a file's clips into multi-scale bit tokens and summarise the token grid."
+    )
+
+    @Argument(help: "A video or image file.", completion: .file())
+    var file: String
+
+    @OptionGroup var options: TokenizerOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.makeLogger("videoar.tokenize")
+        let tokenizer = try options.makeTokenizer(logger: logger)
+        print("tokenizer \(tokenizer.identity)")
+        let (reader, clips) = try options.clips(of: file, logger: logger)
+        if clips.isEmpty {
+            print("no clips: \(reader.outcome?.noClipReason ?? "nothing decoded")")
+            throw ExitCode(1)
+        }
+        for clip in clips {
+            let video = try videoTensor(clip)
+            let start = DispatchTime.now()
+            let tokens = try tokenizer.encode(video)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            let pixels = Double(clip.frameCount * clip.width * clip.height)
+            print("clip \(clip.bucket.slug) #\(clip.index)  start \(String(format: "%.3f", clip.startTime)) s  "
+                  + "\(clip.frameCount)×\(clip.height)×\(clip.width) → latent \(tokens.latentFrames)×\(tokens.latentHeight)×\(tokens.latentWidth)")
+            print("  scales per frame: \(tokens.schedule)  (\(tokens.schedule.scales.count) scales, \(tokens.schedule.tokensPerFrame) tokens)")
+            print("  \(tokens.tokenCount) tokens × \(tokens.bitsPerToken) bits = \(tokens.bitCount) bits"
+                  + String(format: " (%.4f bits/pixel, %.0f× smaller than RGB)", Double(tokens.bitCount) / pixels,
+                           pixels * 24 / Double(tokens.bitCount)))
+            let ones = try tokens.bits.to(.float32).mean().item()
+            print(String(format: "  share of 1 bits %.3f, encoded in %.2f s", ones, seconds))
+        }
+    }
+}
+
+struct ReconstructCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconstruct",
+        abstract: "Encode and decode a file's clips; write original | reconstruction side by side and print PSNR."
+    )
+
+    @Argument(help: "A video or image file.", completion: .file())
+    var file: String
+
+    @Option(help: "Folder for recon-BUCKET-N.mp4 and .png.", completion: .directory)
+    var out: String
+
+    @OptionGroup var options: TokenizerOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.makeLogger("videoar.reconstruct")
+        let tokenizer = try options.makeTokenizer(logger: logger)
+        print("tokenizer \(tokenizer.identity)")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let (reader, clips) = try options.clips(of: file, logger: logger)
+        if clips.isEmpty {
+            print("no clips: \(reader.outcome?.noClipReason ?? "nothing decoded")")
+            throw ExitCode(1)
+        }
+        var total = 0.0
+        for clip in clips {
+            let original = try videoTensor(clip)
+            let tokens = try tokenizer.encode(original)
+            let rebuilt = try tokenizer.decode(tokens)
+            let quality = try psnr(original, rebuilt)
+            total += quality
+            let sideBySide = try Tensor.cat([original, rebuilt], dim: 2)          // [T, H, 2W, 3]
+            let pixels: [UInt8] = try sideBySide.scalars()
+            let base = "\(out)/recon-\(clip.bucket.slug)-\(String(format: "%03d", clip.index))"
+            let writer = try VideoWriter(path: base + ".mp4", width: clip.width * 2, height: clip.height, fps: clip.fps)
+            let frameBytes = clip.width * 2 * clip.height * 3
+            for t in 0..<clip.frameCount { try writer.append(rgb: pixels[(t * frameBytes)..<((t + 1) * frameBytes)]) }
+            try writer.finish()
+            let sheet = try sideBySideSheet(pixels, frames: clip.frameCount, width: clip.width * 2, height: clip.height)
+            try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
+            let bpp = Double(tokens.bitCount) / Double(clip.frameCount * clip.width * clip.height)
+            print("clip \(clip.bucket.slug) #\(clip.index)  " + String(format: "PSNR %.2f dB  (%d bits, %.4f bits/pixel)", quality, tokens.bitCount, bpp)
+                  + "  → \(base).mp4, .png")
+        }
+        print(String(format: "mean PSNR %.2f dB over %d clip(s)", total / Double(clips.count), clips.count)
+              + (tokenizer.identity.trained ? "" : " — UNTRAINED tokenizer: the reconstruction is noise until a checkpoint is given"))
+    }
+
+    /// Rows of side-by-side frames, 3 per row.
+    private func sideBySideSheet(_ pixels: [UInt8], frames: Int, width: Int, height: Int) throws -> (rgb: [UInt8], width: Int, height: Int) {
+        let columns = min(3, frames), rows = (frames + columns - 1) / columns, gap = 2
+        let sheetWidth = columns * width + (columns + 1) * gap
+        let sheetHeight = rows * height + (rows + 1) * gap
+        var sheet = [UInt8](repeating: 40, count: sheetWidth * sheetHeight * 3)
+        for t in 0..<frames {
+            let x0 = gap + (t % columns) * (width + gap), y0 = gap + (t / columns) * (height + gap)
+            for y in 0..<height {
+                let from = (t * height + y) * width * 3
+                let to = ((y0 + y) * sheetWidth + x0) * 3
+                sheet.replaceSubrange(to..<(to + width * 3), with: pixels[from..<(from + width * 3)])
+            }
+        }
+        return (sheet, sheetWidth, sheetHeight)
+    }
+}
