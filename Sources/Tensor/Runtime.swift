@@ -22,17 +22,29 @@ public enum Torch {
         return String(cString: text)
     }
 
-    /// The BLAS library actually loaded (Debian's LibTorch uses whatever libblas.so.3 points at).
+    /// The BLAS implementation actually loaded, e.g. "OpenBLAS (…/openblas-pthread/libopenblasp-r0.3.21.so)".
+    /// Debian's LibTorch uses whatever libblas.so.3 points at; the reference BLAS is ~30× slower.
     public static var blasLibrary: String {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return "unknown" }
-        for line in maps.split(separator: "\n") {
-            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/") else { continue }
+        // /proc files report size 0, so read them line by line rather than by size.
+        guard let file = fopen("/proc/self/maps", "r") else { return "unknown" }
+        defer { fclose(file) }
+        var paths: [String] = []
+        var line: UnsafeMutablePointer<CChar>? = nil
+        var capacity = 0
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let path = text.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/") else { continue }
             let name = path.split(separator: "/").last.map(String.init) ?? ""
-            if name.hasPrefix("libopenblas") || name.hasPrefix("libblas") || name.hasPrefix("libmkl") || name.hasPrefix("libblis") {
-                return String(path)
+            if ["libopenblas", "libblas", "libmkl", "libblis"].contains(where: name.hasPrefix), !paths.contains(String(path)) {
+                paths.append(String(path))
             }
         }
-        return "not loaded yet"
+        free(line)
+        if let openblas = paths.first(where: { $0.contains("openblas") }) { return "OpenBLAS (\(openblas))" }
+        if let mkl = paths.first(where: { $0.contains("mkl") }) { return "MKL (\(mkl))" }
+        if let blis = paths.first(where: { $0.contains("blis") }) { return "BLIS (\(blis))" }
+        if let other = paths.first { return "reference or unknown BLAS (\(other)); install libopenblas0-pthread" }
+        return "none loaded yet"
     }
 
     /// Seeds LibTorch's global generator (prefer explicit `Generator`s).

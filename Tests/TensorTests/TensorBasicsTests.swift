@@ -64,6 +64,12 @@ struct TensorBasicsTests {
         #expect(try (a + 1).sum().item() == 12)
     }
 
+    @Test("LibTorch runs on OpenBLAS (the reference BLAS is ~30× slower), and says so")
+    func blas() throws {
+        _ = try Tensor.ones([64, 64]).matmul(Tensor.ones([64, 64]))
+        #expect(Torch.blasLibrary.hasPrefix("OpenBLAS"), "\(Torch.blasLibrary)")
+    }
+
     @Test("the thread count is what we set")
     func threads() {
         let before = Torch.threads

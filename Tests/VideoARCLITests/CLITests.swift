@@ -87,4 +87,25 @@ struct CLITests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("no clips: too short"))
     }
+
+    @Test("tokenize prints the token grid and says the seeded tokenizer is untrained")
+    func tokenize() throws {
+        let result = try Self.videoar("tokenize", Self.sample, "--size", "128", "--frames", "17")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("UNTRAINED"))
+        #expect(result.stdout.contains("17×96×176 → latent 5×6×11"))
+        #expect(result.stdout.contains("bits/pixel"))
+    }
+
+    @Test("reconstruct writes original | reconstruction side by side and prints PSNR")
+    func reconstruct() throws {
+        let out = Self.work.appendingPathComponent("recon").path
+        let result = try Self.videoar("reconstruct", Self.sample, "--size", "128", "--out", out)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("PSNR"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(files == ["recon-128-16x9-176x96-000.mp4", "recon-128-16x9-176x96-000.png"])
+        let probe = try Self.videoar("probe", "--json", out + "/" + files[0])
+        #expect(probe.stdout.contains("\"width\" : 352"))
+    }
 }
