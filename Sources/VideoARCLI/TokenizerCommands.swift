@@ -40,10 +40,19 @@ struct TokenizerOptions: ParsableArguments {
         return try Tokenizer(configuration: configuration, checkpoint: checkpoint, logger: logger)
     }
 
-    func clips(of file: String, logger: Logger) throws -> (ClipReader, [Clip]) {
+    /// The tokenizer (its identity printed first, so every output says whether it is
+    /// trained) and the file's clips; exits 1 with the reason when there are none.
+    func prepare(_ file: String, logger: Logger) throws -> (Tokenizer, [Clip]) {
+        let tokenizer = try makeTokenizer(logger: logger)
+        print("tokenizer \(tokenizer.identity)")
         let reader = try ClipReader(path: file, configuration: ClipConfiguration(
             fps: fps, frames: frames, maxClips: maxClips, buckets: BucketPolicy(sizes: [size])), logger: logger)
-        return (reader, try reader.readAll())
+        let clips = try reader.readAll()
+        if clips.isEmpty {
+            print("no clips: \(reader.outcome?.noClipReason ?? "nothing decoded")")
+            throw ExitCode(1)
+        }
+        return (tokenizer, clips)
     }
 }
 
@@ -65,14 +74,7 @@ struct TokenizeCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let logger = global.makeLogger("videoar.tokenize")
-        let tokenizer = try options.makeTokenizer(logger: logger)
-        print("tokenizer \(tokenizer.identity)")
-        let (reader, clips) = try options.clips(of: file, logger: logger)
-        if clips.isEmpty {
-            print("no clips: \(reader.outcome?.noClipReason ?? "nothing decoded")")
-            throw ExitCode(1)
-        }
+        let (tokenizer, clips) = try options.prepare(file, logger: global.makeLogger("videoar.tokenize"))
         for clip in clips {
             let video = try videoTensor(clip)
             let start = DispatchTime.now()
@@ -107,15 +109,8 @@ struct ReconstructCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let logger = global.makeLogger("videoar.reconstruct")
-        let tokenizer = try options.makeTokenizer(logger: logger)
-        print("tokenizer \(tokenizer.identity)")
+        let (tokenizer, clips) = try options.prepare(file, logger: global.makeLogger("videoar.reconstruct"))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let (reader, clips) = try options.clips(of: file, logger: logger)
-        if clips.isEmpty {
-            print("no clips: \(reader.outcome?.noClipReason ?? "nothing decoded")")
-            throw ExitCode(1)
-        }
         var total = 0.0
         for clip in clips {
             let original = try videoTensor(clip)
