@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // FFmpeg's libavformat/libavcodec/libswscale/libavutil, plus a header of
@@ -46,6 +47,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The SQLite catalog (GRDB, WAL); its schema is Schemas/catalog.sql.
+        .target(
+            name: "Catalog",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            resources: [.copy("catalog.sql")]
         ),
         // Strict decoding of `…Configuration` types: unknown keys and bad values name the key.
         .target(name: "ConfigCoding"),
@@ -80,6 +87,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(
             name: "TokenizerTests",
             dependencies: [

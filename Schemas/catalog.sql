@@ -1,0 +1,1 @@
+../Sources/Catalog/catalog.sql

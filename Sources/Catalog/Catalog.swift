@@ -1,0 +1,281 @@
+import Foundation
+import GRDB
+
+/// The SQLite catalog (WAL, through GRDB): sources, captions, clips, shards and tokenizers.
+///
+/// Every state change is one transaction, so a crash at any moment leaves the catalog
+/// either before or after a change, never between. Several processes may open the same
+/// catalog (the daemon and the query commands): readers never block the writer.
+public final class Catalog: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the catalog at `path` and applies pending migrations.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator().migrate(pool)
+        } catch {
+            throw CatalogError(.open, "cannot open the catalog at \(path)", cause: "\(error)")
+        }
+    }
+
+    /// The migrations in `catalog.sql`: one per "-- migration: NAME" section, in order.
+    static func migrations() throws -> [(name: String, sql: String)] {
+        guard let url = Bundle.module.url(forResource: "catalog", withExtension: "sql"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw CatalogError(.open, "catalog.sql is missing from the Catalog module's resources")
+        }
+        // A section starts at a line that is exactly "-- migration: NAME".
+        var result: [(name: String, sql: String)] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("-- migration: ") {
+                result.append((String(line.dropFirst("-- migration: ".count)).trimmingCharacters(in: .whitespaces), ""))
+            } else if !result.isEmpty {
+                result[result.count - 1].sql += line + "\n"
+            }
+        }
+        return result
+    }
+
+    static func migrator() throws -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (name, sql) in try migrations() {
+            migrator.registerMigration(name) { db in try db.execute(sql: sql) }
+        }
+        return migrator
+    }
+
+    static var now: Double { Date().timeIntervalSince1970 }
+
+    // MARK: - Sources
+
+    /// What `register` found.
+    public enum Registration: Equatable, Sendable {
+        case new(Int64)
+        case unchanged(Int64)
+        /// Same path, different size or mtime: back to pending, its old clips retired.
+        case changed(Int64)
+    }
+
+    /// Records a complete file seen in an ingest folder.
+    public func register(path: String, size: Int64, mtime: Double) throws -> Registration {
+        try pool.write { db in
+            let now = Self.now
+            if var existing = try SourceRecord.filter(Column("path") == path).fetchOne(db) {
+                let id = existing.id!
+                if existing.size == size && existing.mtime == mtime && existing.state != .retired { return .unchanged(id) }
+                try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [id])
+                existing.size = size
+                existing.mtime = mtime
+                existing.contentHash = nil
+                existing.aliasOf = nil
+                existing.state = .pending
+                existing.errorCode = nil
+                existing.error = nil
+                existing.attempts = 0
+                existing.nextAttemptAt = nil
+                existing.updatedAt = now
+                try existing.update(db)
+                return .changed(id)
+            }
+            var record = SourceRecord(id: nil, path: path, size: size, mtime: mtime, contentHash: nil, aliasOf: nil,
+                                      state: .pending, errorCode: nil, error: nil, attempts: 0, nextAttemptAt: nil,
+                                      container: nil, codec: nil, width: nil, height: nil, duration: nil, fps: nil,
+                                      frameCount: nil, hasAudio: nil, createdAt: now, updatedAt: now)
+            try record.insert(db)
+            return .new(record.id!)
+        }
+    }
+
+    /// A file that disappeared: its clips leave the trainable set.
+    public func retire(path: String) throws {
+        try pool.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path]) else { return }
+            try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
+        }
+    }
+
+    /// After a crash: sources left `processing` go back to `pending`. Returns how many.
+    @discardableResult
+    public func recoverInterrupted() throws -> Int {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE sources SET state = 'pending', updated_at = ? WHERE state = 'processing'",
+                           arguments: [Self.now])
+            return db.changesCount
+        }
+    }
+
+    /// Takes the next source to work on (pending, or failed and due), marking it processing.
+    public func claimNext() throws -> SourceRecord? {
+        try pool.write { db in
+            let now = Self.now
+            guard var source = try SourceRecord.fetchOne(db, sql: """
+                SELECT * FROM sources
+                WHERE state = 'pending' OR (state = 'failed' AND next_attempt_at <= ?)
+                ORDER BY state = 'failed', id LIMIT 1
+                """, arguments: [now]) else { return nil }
+            source.state = .processing
+            source.attempts += 1
+            source.updatedAt = now
+            try source.update(db)
+            return source
+        }
+    }
+
+    public func source(id: Int64) throws -> SourceRecord? {
+        try pool.read { db in try SourceRecord.fetchOne(db, key: id) }
+    }
+
+    public func source(path: String) throws -> SourceRecord? {
+        try pool.read { db in try SourceRecord.filter(Column("path") == path).fetchOne(db) }
+    }
+
+    /// Records probe results (or any other field change) of a source.
+    public func update(_ source: SourceRecord) throws {
+        var source = source
+        source.updatedAt = Self.now
+        try pool.write { db in try source.update(db) }
+    }
+
+    /// Records a source's content hash. If another live source already has the same bytes,
+    /// this one becomes its alias (done, no clips of its own) and the other's id is returned.
+    public func setContentHash(_ hash: String, of id: Int64) throws -> Int64? {
+        try pool.write { db in
+            let twin = try Int64.fetchOne(db, sql: """
+                SELECT id FROM sources
+                WHERE content_hash = ? AND id != ? AND alias_of IS NULL AND state IN ('pending', 'processing', 'done')
+                ORDER BY id LIMIT 1
+                """, arguments: [hash, id])
+            if let twin {
+                try db.execute(sql: """
+                    UPDATE sources SET content_hash = ?, alias_of = ?, state = 'done', updated_at = ? WHERE id = ?
+                    """, arguments: [hash, twin, Self.now, id])
+            } else {
+                try db.execute(sql: "UPDATE sources SET content_hash = ?, updated_at = ? WHERE id = ?",
+                               arguments: [hash, Self.now, id])
+            }
+            return twin
+        }
+    }
+
+    /// How processing a source ended (when its clips were not all sealed yet, see `seal`).
+    public enum Outcome: Sendable {
+        case done
+        /// Permanent: never retried.
+        case rejected(code: String, message: String)
+        /// Retryable: retried after `retryAt` unless `attempts` reached `maxAttempts` (then rejected).
+        case failed(code: String, message: String, retryAt: Double, maxAttempts: Int)
+    }
+
+    public func finish(_ id: Int64, _ outcome: Outcome) throws {
+        try pool.write { db in
+            let now = Self.now
+            switch outcome {
+            case .done:
+                try db.execute(sql: "UPDATE sources SET state = 'done', error_code = NULL, error = NULL, updated_at = ? WHERE id = ?",
+                               arguments: [now, id])
+            case .rejected(let code, let message):
+                try db.execute(sql: "UPDATE sources SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE id = ?",
+                               arguments: [code, message, now, id])
+            case .failed(let code, let message, let retryAt, let maxAttempts):
+                try db.execute(sql: """
+                    UPDATE sources SET state = CASE WHEN attempts >= ? THEN 'rejected' ELSE 'failed' END,
+                        error_code = ?, error = CASE WHEN attempts >= ? THEN ? || ' (gave up after ' || attempts || ' attempts)' ELSE ? END,
+                        next_attempt_at = ?, updated_at = ?
+                    WHERE id = ?
+                    """, arguments: [maxAttempts, code, maxAttempts, message, message, retryAt, now, id])
+            }
+        }
+    }
+
+    // MARK: - Tokenizers, shards and clips
+
+    public func register(tokenizer: TokenizerRecord) throws {
+        try pool.write { db in try tokenizer.insert(db, onConflict: .ignore) }
+    }
+
+    /// Records a sealed shard and its clips, and marks `completing` sources done — one
+    /// transaction, after the shard file is durably in place.
+    @discardableResult
+    public func seal(_ shard: ShardRecord, clips: [ClipRecord], completing: [Int64] = []) throws -> ShardRecord {
+        try pool.write { db in
+            var shard = shard
+            try shard.insert(db)
+            for var clip in clips {
+                clip.shardId = shard.id!
+                try clip.insert(db)
+            }
+            for id in completing {
+                try db.execute(sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'",
+                               arguments: [Self.now, id])
+            }
+            return shard
+        }
+    }
+
+    /// The ids of clips of `source` already in sealed shards (for resuming without duplicates).
+    public func recordedClipIDs(source: Int64) throws -> Set<Int64> {
+        try pool.read { db in
+            Set(try Int64.fetchAll(db, sql: "SELECT id FROM clips WHERE source_id = ? AND retired = 0", arguments: [source]))
+        }
+    }
+
+    public func shards(includingRetired: Bool = false) throws -> [ShardRecord] {
+        try pool.read { db in
+            try ShardRecord.fetchAll(db, sql: includingRetired ? "SELECT * FROM shards ORDER BY id"
+                                     : "SELECT * FROM shards WHERE state = 'sealed' ORDER BY id")
+        }
+    }
+
+    public func shard(path: String) throws -> ShardRecord? {
+        try pool.read { db in try ShardRecord.filter(Column("path") == path).fetchOne(db) }
+    }
+
+    /// The clips stored in a shard, by row.
+    public func clips(inShard id: Int64) throws -> [ClipRecord] {
+        try pool.read { db in try ClipRecord.fetchAll(db, sql: "SELECT * FROM clips WHERE shard_id = ? ORDER BY row", arguments: [id]) }
+    }
+
+    public func tokenizer(id: String) throws -> TokenizerRecord? {
+        try pool.read { db in try TokenizerRecord.fetchOne(db, key: id) }
+    }
+
+    // MARK: - Captions
+
+    /// Attaches a caption to the source at `path`; false when no such source is registered yet.
+    @discardableResult
+    public func addCaption(path: String, text: String, origin: String) throws -> Bool {
+        try pool.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path]) else { return false }
+            try db.execute(sql: "INSERT OR IGNORE INTO captions (source_id, text, origin) VALUES (?, ?, ?)",
+                           arguments: [id, text, origin])
+            return true
+        }
+    }
+
+    public func captions(source: Int64) throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT text FROM captions WHERE source_id = ? ORDER BY id", arguments: [source]) }
+    }
+}
+
+/// A catalog failure with a code, a message and the cause.
+public struct CatalogError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case open, query, integrity }
+    public var code: Code
+    public var message: String
+    public var cause: String?
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
+}

@@ -1,0 +1,97 @@
+-- The VideoAR catalog: the single source of truth for resume, dedup and what is trainable.
+-- Applied by Sources/Catalog/Catalog.swift: each "-- migration: NAME" section runs once,
+-- in order, inside one transaction. Never edit a released section; append a new one.
+
+-- migration: v1
+CREATE TABLE tokenizers (
+    id          TEXT PRIMARY KEY,              -- content hash of configuration + weights
+    name        TEXT NOT NULL,
+    config      TEXT NOT NULL,                 -- the configuration as JSON
+    trained     INTEGER NOT NULL,              -- 0: seeded initialisation (tokens are noise)
+    created_at  REAL NOT NULL
+);
+
+CREATE TABLE sources (
+    id              INTEGER PRIMARY KEY,
+    path            TEXT NOT NULL UNIQUE,
+    size            INTEGER NOT NULL,
+    mtime           REAL NOT NULL,
+    content_hash    TEXT,                      -- SHA-256 hex of the bytes, once read
+    alias_of        INTEGER REFERENCES sources(id),   -- same bytes as that source: no clips of its own
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'processing', 'done', 'failed', 'rejected', 'retired')),
+    error_code      TEXT,
+    error           TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,                      -- failed sources wait until then (backoff)
+    container       TEXT,
+    codec           TEXT,
+    width           INTEGER,
+    height          INTEGER,
+    duration        REAL,
+    fps             REAL,
+    frame_count     INTEGER,
+    has_audio       INTEGER,
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL
+);
+CREATE INDEX sources_by_state ON sources(state, next_attempt_at);
+CREATE INDEX sources_by_hash ON sources(content_hash);
+
+CREATE TABLE captions (
+    id          INTEGER PRIMARY KEY,
+    source_id   INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    text        TEXT NOT NULL,
+    origin      TEXT NOT NULL,                 -- e.g. "sidecar:clip.txt", "manifest:captions.jsonl"
+    UNIQUE (source_id, origin, text)
+);
+CREATE VIRTUAL TABLE captions_fts USING fts5(text, content = 'captions', content_rowid = 'id');
+CREATE TRIGGER captions_fts_insert AFTER INSERT ON captions BEGIN
+    INSERT INTO captions_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER captions_fts_delete AFTER DELETE ON captions BEGIN
+    INSERT INTO captions_fts(captions_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+
+CREATE TABLE shards (
+    id            INTEGER PRIMARY KEY,
+    path          TEXT NOT NULL UNIQUE,        -- relative to the data folder
+    bucket        TEXT NOT NULL,               -- e.g. "256-16x9-336x192"
+    size          INTEGER NOT NULL,            -- the bucket's √(H·W): 128, 256, 512
+    width         INTEGER NOT NULL,
+    height        INTEGER NOT NULL,
+    frames        INTEGER NOT NULL,
+    fps           REAL NOT NULL,
+    tokenizer_id  TEXT NOT NULL REFERENCES tokenizers(id),
+    clip_count    INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,               -- of the whole file
+    state         TEXT NOT NULL CHECK (state IN ('sealed', 'retired')),
+    created_at    REAL NOT NULL
+);
+CREATE INDEX shards_by_bucket ON shards(size, frames, state);
+
+CREATE TABLE clips (
+    id            INTEGER PRIMARY KEY,         -- stable: hash of (content, bucket, frames, fps, index, tokenizer)
+    source_id     INTEGER NOT NULL REFERENCES sources(id),
+    bucket        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    width         INTEGER NOT NULL,
+    height        INTEGER NOT NULL,
+    aspect        TEXT NOT NULL,               -- "16:9"
+    frames        INTEGER NOT NULL,
+    fps           REAL NOT NULL,
+    clip_index    INTEGER NOT NULL,            -- position among the source's clips in this bucket
+    start_time    REAL NOT NULL,
+    end_time      REAL NOT NULL,
+    duration      REAL NOT NULL,
+    tokens        INTEGER NOT NULL,
+    shard_id      INTEGER NOT NULL REFERENCES shards(id),
+    row           INTEGER NOT NULL,            -- row in the shard's tensors
+    retired       INTEGER NOT NULL DEFAULT 0,  -- 1 once its source changed or was removed
+    UNIQUE (shard_id, row)
+);
+-- The query command's filters: size, frames, duration, aspect; live clips only.
+CREATE INDEX clips_by_size ON clips(size, frames, duration) WHERE retired = 0;
+CREATE INDEX clips_by_frames ON clips(frames, duration) WHERE retired = 0;
+CREATE INDEX clips_by_aspect ON clips(aspect, duration) WHERE retired = 0;
+CREATE INDEX clips_by_source ON clips(source_id);

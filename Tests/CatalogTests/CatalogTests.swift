@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+@testable import Catalog
+
+@Suite("Catalog")
+struct CatalogTests {
+    static func fresh() throws -> Catalog {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite").path
+        return try Catalog(path: path)
+    }
+
+    static let tokenizer = TokenizerRecord(id: "abcd", name: "t", config: "{}", trained: false, createdAt: 0)
+
+    /// Seals one shard holding `count` clips of `source` in the given bucket.
+    @discardableResult
+    static func seal(_ catalog: Catalog, source: Int64, size: Int = 128, frames: Int = 17, aspect: String = "1:1",
+                     count: Int, firstID: Int64, path: String, duration: Double = 2.125) throws -> ShardRecord {
+        try catalog.register(tokenizer: tokenizer)
+        let shard = ShardRecord(path: path, bucket: "\(size)-x", size: size, width: size, height: size, frames: frames, fps: 8,
+                                tokenizerId: "abcd", clipCount: count, bytes: 100, sha256: "00", createdAt: 0)
+        let clips = (0..<count).map { i in
+            ClipRecord(id: firstID + Int64(i), sourceId: source, bucket: "\(size)-x", size: size, width: size, height: size,
+                       aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
+                       endTime: Double(i + 1) * duration, tokens: 605, row: i)
+        }
+        return try catalog.seal(shard, clips: clips, completing: [source])
+    }
+
+    @Test("the migrations applied are exactly Schemas/catalog.sql")
+    func schemaFile() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("Schemas/catalog.sql"), encoding: .utf8)
+        let migrations = try Catalog.migrations()
+        #expect(migrations.map(\.name) == ["v1"])
+        #expect(text.contains(migrations[0].sql.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(migrations[0].sql.contains("CREATE TABLE clips"))
+        // Reopening applies nothing twice.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reopen-\(UUID().uuidString).sqlite").path
+        _ = try Catalog(path: path)
+        _ = try Catalog(path: path)
+    }
+
+    @Test("registering: new, unchanged, changed (old clips retired, back to pending)")
+    func registration() throws {
+        let catalog = try Self.fresh()
+        guard case .new(let id) = try catalog.register(path: "/in/a.mp4", size: 10, mtime: 1) else { Issue.record("not new"); return }
+        #expect(try catalog.register(path: "/in/a.mp4", size: 10, mtime: 1) == .unchanged(id))
+        _ = try catalog.claimNext()
+        try Self.seal(catalog, source: id, count: 3, firstID: 1, path: "s1.safetensors")
+        #expect(try catalog.source(id: id)?.state == .done)
+        #expect(try catalog.query(ClipQuery()).totalClips == 3)
+        #expect(try catalog.register(path: "/in/a.mp4", size: 11, mtime: 2) == .changed(id))
+        #expect(try catalog.source(id: id)?.state == .pending)
+        #expect(try catalog.query(ClipQuery()).totalClips == 0)
+    }
+
+    @Test("claiming takes pending sources in order; an interruption puts processing ones back")
+    func claimAndRecover() throws {
+        let catalog = try Self.fresh()
+        for name in ["a", "b", "c"] { _ = try catalog.register(path: "/in/\(name).mp4", size: 1, mtime: 1) }
+        let first = try #require(try catalog.claimNext())
+        #expect(first.path == "/in/a.mp4" && first.state == .processing && first.attempts == 1)
+        _ = try catalog.claimNext()
+        #expect(try catalog.recoverInterrupted() == 2)
+        #expect(try catalog.claimNext()?.path == "/in/a.mp4")
+    }
+
+    @Test("the same bytes under a second name become an alias")
+    func aliases() throws {
+        let catalog = try Self.fresh()
+        _ = try catalog.register(path: "/in/a.mp4", size: 1, mtime: 1)
+        _ = try catalog.register(path: "/in/copy.mp4", size: 1, mtime: 2)
+        let a = try #require(try catalog.claimNext()), b = try #require(try catalog.claimNext())
+        #expect(try catalog.setContentHash("h1", of: a.id!) == nil)
+        #expect(try catalog.setContentHash("h1", of: b.id!) == a.id)
+        let alias = try #require(try catalog.source(id: b.id!))
+        #expect(alias.state == .done && alias.aliasOf == a.id)
+    }
+
+    @Test("failures retry with backoff until the attempt cap, then reject with the reason")
+    func retries() throws {
+        let catalog = try Self.fresh()
+        _ = try catalog.register(path: "/in/a.mp4", size: 1, mtime: 1)
+        for attempt in 1...3 {
+            let source = try #require(try catalog.claimNext(), "attempt \(attempt)")
+            try catalog.finish(source.id!, .failed(code: "io", message: "disk went away", retryAt: 0, maxAttempts: 3))
+        }
+        let source = try #require(try catalog.source(path: "/in/a.mp4"))
+        #expect(source.state == .rejected)
+        #expect(source.error?.contains("gave up after 3 attempts") == true)
+        #expect(try catalog.claimNext() == nil)
+        // A failure not yet due is not claimed.
+        _ = try catalog.register(path: "/in/b.mp4", size: 1, mtime: 1)
+        let b = try #require(try catalog.claimNext())
+        try catalog.finish(b.id!, .failed(code: "io", message: "later", retryAt: Date().timeIntervalSince1970 + 3600, maxAttempts: 5))
+        #expect(try catalog.claimNext() == nil)
+    }
+
+    @Test("query by size, frames, duration, aspect and caption, with totals")
+    func queries() throws {
+        let catalog = try Self.fresh()
+        _ = try catalog.register(path: "/in/cats.mp4", size: 1, mtime: 1)
+        _ = try catalog.register(path: "/in/dogs.mp4", size: 1, mtime: 1)
+        let cats = try #require(try catalog.claimNext()).id!, dogs = try #require(try catalog.claimNext()).id!
+        try Self.seal(catalog, source: cats, size: 128, frames: 17, aspect: "1:1", count: 4, firstID: 100, path: "a.safetensors")
+        try Self.seal(catalog, source: dogs, size: 256, frames: 33, aspect: "16:9", count: 2, firstID: 200, path: "b.safetensors",
+                      duration: 4.125)
+        #expect(try catalog.addCaption(path: "/in/cats.mp4", text: "two cats playing in the garden", origin: "sidecar"))
+        #expect(try catalog.addCaption(path: "/in/dogs.mp4", text: "a dog running on a beach", origin: "sidecar"))
+        #expect(try !catalog.addCaption(path: "/in/unknown.mp4", text: "x", origin: "sidecar"))
+
+        #expect(try catalog.query(ClipQuery(size: 128)).totalClips == 4)
+        #expect(try catalog.query(ClipQuery(frames: 33)).totalClips == 2)
+        #expect(try catalog.query(ClipQuery(minFrames: 20)).totalClips == 2)
+        #expect(try catalog.query(ClipQuery(minDuration: 3)).totalClips == 2)
+        #expect(try catalog.query(ClipQuery(maxDuration: 3)).totalClips == 4)
+        #expect(try catalog.query(ClipQuery(aspect: "16:9")).totalClips == 2)
+        let result = try catalog.query(ClipQuery(caption: "cats"))
+        #expect(result.totalClips == 4 && result.totalTokens == 4 * 605)
+        #expect(abs(result.totalSeconds - 4 * 2.125) < 1e-9)
+        #expect(result.shardPaths == ["a.safetensors"])
+        #expect(result.clips.first?.sourcePath == "/in/cats.mp4")
+        #expect(try catalog.query(ClipQuery(caption: "beach", frames: 33)).totalClips == 2)
+        #expect(try catalog.query(ClipQuery(size: 128, caption: "beach")).totalClips == 0)
+        #expect(throws: CatalogError.self) { try catalog.query(ClipQuery(caption: "\"unbalanced")) }
+
+        let status = try catalog.status()
+        #expect(status.sources[.done] == 2)
+        #expect(status.shards == 2)
+        #expect(status.clipsByBucket.map(\.clips) == [4, 2])
+    }
+
+    @Test("a second connection (another process) reads while the first writes")
+    func concurrentReaders() throws {
+        let writer = try Self.fresh()
+        let reader = try Catalog(path: writer.path)
+        _ = try writer.register(path: "/in/a.mp4", size: 1, mtime: 1)
+        #expect(try reader.source(path: "/in/a.mp4") != nil)
+        #expect(try reader.status().sources[.pending] == 1)
+    }
+}
+
+extension ClipQuery {
+    init(caption: String, frames: Int) { self.init(frames: frames, caption: caption) }
+}
