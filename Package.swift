@@ -54,6 +54,11 @@ let package = Package(
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("catalog.sql")]
         ),
+        // Token shards: safetensors files of packed bits, one bucket and tokenizer each.
+        .target(
+            name: "Shards",
+            dependencies: ["Tensor", "Tokenizer", "AtomicFiles", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Strict decoding of `…Configuration` types: unknown keys and bad values name the key.
         .target(name: "ConfigCoding"),
         .target(
@@ -88,6 +93,10 @@ let package = Package(
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
+        .testTarget(
+            name: "ShardsTests",
+            dependencies: ["Shards", "Tokenizer", "Tensor", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "TokenizerTests",
             dependencies: [

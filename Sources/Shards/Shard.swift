@@ -1,0 +1,193 @@
+import AtomicFiles
+import Crypto
+import Foundation
+import Tensor
+import Tokenizer
+
+/// What every clip in a shard shares: bucket, clip shape, tokenizer and token layout.
+public struct ShardLayout: Sendable, Equatable, Hashable {
+    public var bucket: String
+    public var size: Int
+    public var width: Int
+    public var height: Int
+    public var frames: Int
+    public var fps: Double
+    public var tokenizerID: String
+    public var tokenizerName: String
+    public var tokenizerTrained: Bool
+    public var latentFrames: Int
+    public var latentHeight: Int
+    public var latentWidth: Int
+    /// (h, w) of every scale, coarse to fine.
+    public var scales: [[Int]]
+    public var bitsPerToken: Int
+
+    public var tokensPerFrame: Int { scales.reduce(0) { $0 + $1[0] * $1[1] } }
+    /// Bits of one clip: latent frames × tokens per frame × d.
+    public var bitsPerClip: Int { latentFrames * tokensPerFrame * bitsPerToken }
+    /// Bytes of one clip's packed bits (8 per byte, most significant first).
+    public var bytesPerClip: Int { (bitsPerClip + 7) / 8 }
+
+    public init(bucket: String, size: Int, width: Int, height: Int, frames: Int, fps: Double, tokens: TokenClip) {
+        self.bucket = bucket
+        self.size = size
+        self.width = width
+        self.height = height
+        self.frames = frames
+        self.fps = fps
+        tokenizerID = tokens.tokenizer.id
+        tokenizerName = tokens.tokenizer.name
+        tokenizerTrained = tokens.tokenizer.trained
+        latentFrames = tokens.latentFrames
+        latentHeight = tokens.latentHeight
+        latentWidth = tokens.latentWidth
+        scales = tokens.schedule.scales.map { [$0.height, $0.width] }
+        bitsPerToken = tokens.bitsPerToken
+    }
+
+    static let formatVersion = "1"
+
+    /// The shard's `__metadata__` (safetensors metadata values are strings).
+    var metadata: [String: String] {
+        let schedule = String(decoding: try! JSONSerialization.data(withJSONObject: scales), as: UTF8.self)
+        return [
+            "format": "videoar-shard", "format_version": Self.formatVersion,
+            "bucket": bucket, "size": String(size), "width": String(width), "height": String(height),
+            "frames": String(frames), "fps": String(fps),
+            "tokenizer_id": tokenizerID, "tokenizer_name": tokenizerName, "tokenizer_trained": String(tokenizerTrained),
+            "latent_frames": String(latentFrames), "latent_height": String(latentHeight), "latent_width": String(latentWidth),
+            "scale_schedule": schedule, "tokens_per_frame": String(tokensPerFrame), "bits_per_token": String(bitsPerToken),
+            "bits_per_clip": String(bitsPerClip), "bit_order": "big", "layout": "[latent_frame, token, bit]",
+        ]
+    }
+
+    init(metadata m: [String: String], path: String) throws {
+        func value(_ key: String) throws -> String {
+            guard let v = m[key] else { throw ShardError(.format, "\(path): metadata '\(key)' is missing") }
+            return v
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = Int(try value(key)) else { throw ShardError(.format, "\(path): metadata '\(key)' is not an integer") }
+            return v
+        }
+        guard m["format"] == "videoar-shard" else { throw ShardError(.format, "\(path) is not a VideoAR shard") }
+        guard m["format_version"] == Self.formatVersion else {
+            throw ShardError(.format, "\(path): shard format \(m["format_version"] ?? "?") is not supported (this build reads \(Self.formatVersion))")
+        }
+        bucket = try value("bucket")
+        size = try int("size"); width = try int("width"); height = try int("height"); frames = try int("frames")
+        fps = Double(try value("fps")) ?? 0
+        tokenizerID = try value("tokenizer_id"); tokenizerName = try value("tokenizer_name")
+        tokenizerTrained = try value("tokenizer_trained") == "true"
+        latentFrames = try int("latent_frames"); latentHeight = try int("latent_height"); latentWidth = try int("latent_width")
+        bitsPerToken = try int("bits_per_token")
+        guard let schedule = try JSONSerialization.jsonObject(with: Data(try value("scale_schedule").utf8)) as? [[Int]] else {
+            throw ShardError(.format, "\(path): scale_schedule is not a list of [h, w]")
+        }
+        scales = schedule
+    }
+}
+
+/// Accumulates clips of one layout and writes them as one safetensors shard.
+public final class ShardWriter {
+    public let layout: ShardLayout
+    private var packed: [UInt8] = []
+    public private(set) var clipIDs: [Int64] = []
+
+    public init(layout: ShardLayout) { self.layout = layout }
+
+    public var count: Int { clipIDs.count }
+    public var byteCount: Int { packed.count + clipIDs.count * 8 }
+
+    /// Adds a clip's tokens (which must match the layout); returns its row.
+    @discardableResult
+    public func append(id: Int64, tokens: TokenClip) throws -> Int {
+        guard tokens.tokenizer.id == layout.tokenizerID, tokens.latentFrames == layout.latentFrames,
+              tokens.schedule.scales.map({ [$0.height, $0.width] }) == layout.scales, tokens.bitsPerToken == layout.bitsPerToken else {
+            throw ShardError(.layout, "tokens of clip \(id) do not match the shard layout of bucket \(layout.bucket)")
+        }
+        let bits: [UInt8] = try tokens.bits.scalars()
+        packed.append(contentsOf: Self.pack(bits, bytes: layout.bytesPerClip))
+        clipIDs.append(id)
+        return clipIDs.count - 1
+    }
+
+    /// 0/1 bytes → packed bits, most significant bit first (NumPy's packbits default).
+    static func pack(_ bits: [UInt8], bytes: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: bytes)
+        for (i, bit) in bits.enumerated() where bit != 0 { out[i >> 3] |= 0x80 >> UInt8(i & 7) }
+        return out
+    }
+
+    /// Writes the shard atomically to `path` and returns its size and SHA-256.
+    public func write(to path: String) throws -> (bytes: Int64, sha256: String) {
+        guard !clipIDs.isEmpty else { throw ShardError(.layout, "an empty shard is not written") }
+        let tokens = try Tensor.fromBytes(packed, dtype: .uint8, shape: [count, layout.bytesPerClip])
+        let ids = try Tensor(clipIDs, shape: [count])
+        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+                                                withIntermediateDirectories: true)
+        try SafeTensors.write(["tokens": tokens, "clip_ids": ids], metadata: layout.metadata, to: path)
+        return try Shard.digest(path)
+    }
+}
+
+/// A sealed shard read back.
+public struct Shard {
+    public let path: String
+    public let layout: ShardLayout
+    /// uint8 [N, bytes_per_clip].
+    public let tokens: Tensor
+    public let clipIDs: [Int64]
+
+    public init(path: String) throws {
+        let file: SafeTensors.File
+        do { file = try SafeTensors.read(path) } catch {
+            throw ShardError(.format, "\(path) is not a readable safetensors file", cause: "\(error)")
+        }
+        self.path = path
+        layout = try ShardLayout(metadata: file.metadata, path: path)
+        guard let tokens = file.tensors["tokens"], let ids = file.tensors["clip_ids"],
+              tokens.dtype == .uint8, ids.dtype == .int64, tokens.rank == 2, ids.rank == 1,
+              tokens.shape[0] == ids.shape[0], tokens.shape[1] == layout.bytesPerClip else {
+            throw ShardError(.format, "\(path): expected tokens uint8 [N, \(layout.bytesPerClip)] and clip_ids int64 [N]")
+        }
+        self.tokens = tokens
+        clipIDs = try ids.scalars()
+    }
+
+    public var count: Int { clipIDs.count }
+
+    /// The bits of row `row`, uint8 0/1 [latent frames, tokens per frame, d].
+    public func bits(row: Int) throws -> Tensor {
+        let bytes: [UInt8] = try tokens.select(dim: 0, row).scalars()
+        var bits = [UInt8](repeating: 0, count: layout.bitsPerClip)
+        for i in bits.indices { bits[i] = (bytes[i >> 3] >> (7 - UInt8(i & 7))) & 1 }
+        return try Tensor(bits, shape: [layout.latentFrames, layout.tokensPerFrame, layout.bitsPerToken])
+    }
+
+    /// Size and SHA-256 of a file, read in 1 MiB blocks.
+    public static func digest(_ path: String) throws -> (bytes: Int64, sha256: String) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ShardError(.io, "cannot open \(path)") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        var total: Int64 = 0
+        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
+            hasher.update(data: block)
+            total += Int64(block.count)
+        }
+        return (total, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+}
+
+public struct ShardError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case format, layout, io, mismatch }
+    public var code: Code
+    public var message: String
+    public var cause: String?
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
+}
