@@ -59,6 +59,15 @@ let package = Package(
             name: "Shards",
             dependencies: ["Tensor", "Tokenizer", "AtomicFiles", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The ingestion pipeline and daemon: files → clips → tokens → shards, in the catalog.
+        .target(
+            name: "Ingest",
+            dependencies: [
+                "VideoIO", "Tokenizer", "Tensor", "Shards", "Catalog", "ConfigCoding",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Strict decoding of `…Configuration` types: unknown keys and bad values name the key.
         .target(name: "ConfigCoding"),
         .target(
@@ -76,6 +85,9 @@ let package = Package(
                 "VideoIO",
                 "Tensor",
                 "Tokenizer",
+                "Catalog",
+                "Shards",
+                "Ingest",
                 "ConfigCoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
@@ -93,6 +105,14 @@ let package = Package(
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
+        .testTarget(
+            name: "IngestTests",
+            dependencies: [
+                "Ingest", "Catalog", "Shards", "Tokenizer", "VideoIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .testTarget(
             name: "ShardsTests",
             dependencies: ["Shards", "Tokenizer", "Tensor", .product(name: "Logging", package: "swift-log")]

@@ -168,7 +168,8 @@ public final class Catalog: Sendable {
 
     /// How processing a source ended (when its clips were not all sealed yet, see `seal`).
     public enum Outcome: Sendable {
-        case done
+        /// Every clip sealed; `note` keeps a remark such as partial damage ("truncated at 3.2 s").
+        case done(note: String? = nil)
         /// Permanent: never retried.
         case rejected(code: String, message: String)
         /// Retryable: retried after `retryAt` unless `attempts` reached `maxAttempts` (then rejected).
@@ -179,9 +180,13 @@ public final class Catalog: Sendable {
         try pool.write { db in
             let now = Self.now
             switch outcome {
-            case .done:
-                try db.execute(sql: "UPDATE sources SET state = 'done', error_code = NULL, error = NULL, updated_at = ? WHERE id = ?",
-                               arguments: [now, id])
+            case .done(let note):
+                if note == nil {
+                    try db.execute(sql: "UPDATE sources SET state = 'done', error_code = NULL, error = NULL, updated_at = ? WHERE id = ?",
+                                   arguments: [now, id])
+                } else {
+                    try db.execute(sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ?", arguments: [now, id])
+                }
             case .rejected(let code, let message):
                 try db.execute(sql: "UPDATE sources SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE id = ?",
                                arguments: [code, message, now, id])

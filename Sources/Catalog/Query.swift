@@ -51,6 +51,9 @@ public struct ClipQueryResult: Sendable {
 }
 
 extension Catalog {
+    /// States in pipeline order, for listings.
+    public static let SourceStateOrder: [SourceRecord.State] = [.pending, .processing, .done, .failed, .rejected, .retired]
+
     public func query(_ query: ClipQuery) throws -> ClipQueryResult {
         var conditions = ["c.retired = 0"]
         var arguments: [any DatabaseValueConvertible] = []

@@ -12,7 +12,9 @@ struct VideoAR: ParsableCommand {
         Start with `videoar probe FILE` to see what a file holds and `videoar clips FILE --out DIR`
         to see the clips VideoAR would train on (MP4 plus a contact-sheet PNG per clip).
         """,
-        subcommands: [ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self, BenchCommand.self]
+        subcommands: [ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self,
+                      IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self, InspectCommand.self,
+                      BenchCommand.self]
     )
 }
 

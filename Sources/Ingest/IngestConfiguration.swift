@@ -1,0 +1,128 @@
+import ConfigCoding
+import Tokenizer
+import VideoIO
+
+/// Everything `videoar serve` and `videoar ingest` need. Every key has a default, so no
+/// configuration at all serves `./ingest` into `./data`. See Configs/daemon.yaml.
+public struct IngestConfiguration: Sendable, Codable, Equatable {
+    /// Folders watched (recursively) for new videos and images.
+    public var ingestFolders: [String]
+    /// Where the catalog (catalog.sqlite) and the shards (shards/…) live.
+    public var dataFolder: String
+    /// Clip shape, buckets and safety caps.
+    public var video: VideoIOConfiguration
+    /// The tokenizer: a checkpoint, or a layout for the seeded (untrained) initialisation.
+    public var tokenizer: TokenizerSelection
+    /// LibTorch intra-op threads; 0 means all cores.
+    public var threads: Int
+    public var shards: ShardPolicy
+    public var retry: RetryPolicy
+
+    public struct TokenizerSelection: Sendable, Codable, Equatable {
+        public var checkpoint: String?
+        public var config: String?
+        public init(checkpoint: String? = nil, config: String? = nil) { self.checkpoint = checkpoint; self.config = config }
+        enum CodingKeys: String, CodingKey, CaseIterable { case checkpoint, config }
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(checkpoint: try c.decodeIfPresent(String.self, forKey: .checkpoint),
+                      config: try c.decodeIfPresent(String.self, forKey: .config))
+        }
+    }
+
+    /// When an open shard is sealed.
+    public struct ShardPolicy: Sendable, Codable, Equatable {
+        public var maxBytes: Int
+        public var maxClips: Int
+        public init(maxBytes: Int = 64 << 20, maxClips: Int = 4096) { self.maxBytes = maxBytes; self.maxClips = maxClips }
+        enum CodingKeys: String, CodingKey, CaseIterable { case maxBytes = "max_bytes", maxClips = "max_clips" }
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = ShardPolicy()
+            self.init(maxBytes: try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? d.maxBytes,
+                      maxClips: try c.decodeIfPresent(Int.self, forKey: .maxClips) ?? d.maxClips)
+        }
+    }
+
+    /// Retryable (I/O) failures: attempts capped, exponential backoff.
+    public struct RetryPolicy: Sendable, Codable, Equatable {
+        public var maxAttempts: Int
+        public var backoffSeconds: Double
+        public init(maxAttempts: Int = 5, backoffSeconds: Double = 30) { self.maxAttempts = maxAttempts; self.backoffSeconds = backoffSeconds }
+        enum CodingKeys: String, CodingKey, CaseIterable { case maxAttempts = "max_attempts", backoffSeconds = "backoff_seconds" }
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = RetryPolicy()
+            self.init(maxAttempts: try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? d.maxAttempts,
+                      backoffSeconds: try c.decodeIfPresent(Double.self, forKey: .backoffSeconds) ?? d.backoffSeconds)
+        }
+    }
+
+    /// The daemon's clip defaults: 8 fps, 17 frames, buckets 128 and 256 (512 is slow on a CPU).
+    public static let defaultVideo: VideoIOConfiguration = {
+        var video = VideoIOConfiguration()
+        video.clips.buckets.sizes = [128, 256]
+        return video
+    }()
+
+    public init(ingestFolders: [String] = ["./ingest"], dataFolder: String = "./data",
+                video: VideoIOConfiguration = IngestConfiguration.defaultVideo,
+                tokenizer: TokenizerSelection = TokenizerSelection(), threads: Int = 0,
+                shards: ShardPolicy = ShardPolicy(), retry: RetryPolicy = RetryPolicy()) {
+        self.ingestFolders = ingestFolders
+        self.dataFolder = dataFolder
+        self.video = video
+        self.tokenizer = tokenizer
+        self.threads = threads
+        self.shards = shards
+        self.retry = retry
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case ingestFolders = "ingest_folders", dataFolder = "data_folder", video, tokenizer, threads, shards, retry
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = IngestConfiguration()
+        self.init(ingestFolders: try c.decodeIfPresent([String].self, forKey: .ingestFolders) ?? d.ingestFolders,
+                  dataFolder: try c.decodeIfPresent(String.self, forKey: .dataFolder) ?? d.dataFolder,
+                  video: try c.decodeIfPresent(VideoIOConfiguration.self, forKey: .video) ?? d.video,
+                  tokenizer: try c.decodeIfPresent(TokenizerSelection.self, forKey: .tokenizer) ?? d.tokenizer,
+                  threads: try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads,
+                  shards: try c.decodeIfPresent(ShardPolicy.self, forKey: .shards) ?? d.shards,
+                  retry: try c.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? d.retry)
+    }
+
+    /// Checks every value; the message names the key.
+    public func validate() throws {
+        func fail(_ m: String) -> IngestError { IngestError(.configuration, m) }
+        guard !ingestFolders.isEmpty else { throw fail("ingest_folders must list at least one folder") }
+        guard !dataFolder.isEmpty else { throw fail("data_folder must not be empty") }
+        guard threads >= 0 else { throw fail("threads must be 0 (all cores) or more") }
+        guard shards.maxBytes >= 1024, shards.maxClips >= 1 else { throw fail("shards.max_bytes must be ≥ 1024 and shards.max_clips ≥ 1") }
+        guard retry.maxAttempts >= 1, retry.backoffSeconds >= 0 else { throw fail("retry.max_attempts must be ≥ 1 and retry.backoff_seconds ≥ 0") }
+        do { try video.validate() } catch let error as VideoIOError { throw fail("video.\(error.message)") }
+    }
+
+    public var catalogPath: String { dataFolder + "/catalog.sqlite" }
+    public var shardFolder: String { dataFolder + "/shards" }
+}
+
+/// An ingest failure with a code, a message and the cause.
+public struct IngestError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case configuration, io, pipeline }
+    public var code: Code
+    public var message: String
+    public var cause: String?
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
+}

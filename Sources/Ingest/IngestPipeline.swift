@@ -1,0 +1,287 @@
+import Catalog
+import Crypto
+import Foundation
+import Logging
+import Shards
+import Tensor
+import Tokenizer
+import VideoIO
+
+/// files → clips → tokens → shards, indexed in the catalog.
+///
+/// Crash safety comes from the order of writes, not from luck:
+/// 1. a shard is written under a temporary name, fsynced and renamed into place;
+/// 2. only then one catalog transaction records the shard, its clips and the sources it completes;
+/// 3. on start, shard files the catalog does not list as sealed are deleted, and sources left
+///    `processing` go back to `pending`;
+/// 4. clip ids are hashes of (content, bucket, frames, fps, index, tokenizer), so reprocessing a
+///    source skips the clips already sealed: nothing is duplicated, nothing is lost.
+/// A source is `done` once every clip it produced is in a sealed shard.
+public final class IngestPipeline {
+    public let configuration: IngestConfiguration
+    public let catalog: Catalog
+    public let tokenizer: Tokenizer
+    private let logger: Logger
+    private var writers: [ShardLayout: Open] = [:]
+    /// Clips of each source still in open (unsealed) shards.
+    private var openClips: [Int64: Int] = [:]
+    /// Sources whose clips are all produced, waiting for their last shard to be sealed.
+    private var finished: Set<Int64> = []
+
+    private struct Open {
+        let writer: ShardWriter
+        var clips: [ClipRecord] = []
+    }
+
+    /// Progress of a run, for status lines and summaries.
+    public struct Progress: Sendable {
+        public var sources = 0, done = 0, rejected = 0, failed = 0, aliases = 0
+        public var clips = 0, skippedClips = 0, shards = 0
+        public var videoSeconds = 0.0
+        public var current: String?
+    }
+    public private(set) var progress = Progress()
+
+    public init(configuration: IngestConfiguration, catalog: Catalog, tokenizer: Tokenizer, logger: Logger) throws {
+        self.configuration = configuration
+        self.catalog = catalog
+        self.tokenizer = tokenizer
+        self.logger = logger
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let config = String(decoding: try encoder.encode(tokenizer.configuration), as: UTF8.self)
+        try catalog.register(tokenizer: TokenizerRecord(id: tokenizer.identity.id, name: tokenizer.identity.name, config: config,
+                                                        trained: tokenizer.identity.trained, createdAt: Date().timeIntervalSince1970))
+    }
+
+    // MARK: - Start-up
+
+    /// Deletes shard files (and temporaries) the catalog does not list; puts interrupted
+    /// sources back to pending. Returns (files removed, sources recovered).
+    @discardableResult
+    public func recover() throws -> (removed: Int, recovered: Int) {
+        let sealed = Set(try catalog.shards(includingRetired: true).map(\.path))
+        var removed = 0
+        let root = configuration.shardFolder
+        if let enumerator = FileManager.default.enumerator(atPath: root) {
+            while let item = enumerator.nextObject() as? String {
+                let full = root + "/" + item
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                if !sealed.contains("shards/" + item) {
+                    try? FileManager.default.removeItem(atPath: full)
+                    removed += 1
+                    logger.info("removed an unsealed shard file", metadata: ["path": "\(full)"])
+                }
+            }
+        }
+        return (removed, try catalog.recoverInterrupted())
+    }
+
+    // MARK: - Scanning
+
+    /// Registers every media candidate under `paths` (files or folders, recursively) and
+    /// attaches captions found next to them. Hidden files, `*.part`, `*.tmp` and caption
+    /// files are never media.
+    @discardableResult
+    public func scan(_ paths: [String]) throws -> Int {
+        var registered = 0
+        for path in paths {
+            for file in Self.candidates(under: path) {
+                guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
+                      let size = (attributes[.size] as? NSNumber)?.int64Value,
+                      let modified = attributes[.modificationDate] as? Date else { continue }
+                let registration = try catalog.register(path: file, size: size, mtime: modified.timeIntervalSince1970)
+                if case .unchanged = registration {} else { registered += 1 }
+                for caption in Captions.find(for: file) {
+                    try catalog.addCaption(path: file, text: caption.text, origin: caption.origin)
+                }
+            }
+        }
+        return registered
+    }
+
+    /// Whether a file name is one the pipeline must leave alone (still being written, hidden, captions).
+    public static func isIgnored(_ path: String) -> Bool {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        return name.hasPrefix(".") || name.hasSuffix(".part") || name.hasSuffix(".tmp") || name.hasSuffix(".crdownload")
+            || Captions.isCaptionFile(path)
+    }
+
+    static func candidates(under path: String) -> [String] {
+        var isDirectory: ObjCBool = false
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else { return [] }
+        if !isDirectory.boolValue { return isIgnored(absolute) ? [] : [absolute] }
+        var files: [String] = []
+        let enumerator = FileManager.default.enumerator(at: URL(fileURLWithPath: absolute), includingPropertiesForKeys: [.isRegularFileKey],
+                                                        options: [.skipsHiddenFiles])
+        while let url = enumerator?.nextObject() as? URL {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            if !isIgnored(url.path) { files.append(url.standardizedFileURL.path) }
+        }
+        return files.sorted()
+    }
+
+    // MARK: - Processing
+
+    /// Processes every claimable source, then seals every open shard.
+    public func processAll(onProgress: (Progress) -> Void = { _ in }) throws {
+        while let source = try catalog.claimNext() {
+            progress.current = source.path
+            onProgress(progress)
+            try process(source)
+            onProgress(progress)
+        }
+        progress.current = nil
+        try sealAll()
+        onProgress(progress)
+    }
+
+    /// Processes one claimed source.
+    public func process(_ source: SourceRecord) throws {
+        let id = source.id!
+        progress.sources += 1
+        // 1. Content hash: the same bytes under another name become an alias.
+        let hash: String
+        do { hash = try Self.sha256(of: source.path) } catch {
+            try fail(source, code: "io", message: "cannot read the file: \(error)")
+            return
+        }
+        if let twin = try catalog.setContentHash(hash, of: id) {
+            progress.aliases += 1
+            progress.done += 1
+            logger.info("same bytes as another source: recorded as an alias", metadata: ["path": "\(source.path)", "of": "\(twin)"])
+            return
+        }
+        // 2. Open, probe, plan buckets.
+        let reader: ClipReader
+        do {
+            reader = try ClipReader(path: source.path, configuration: configuration.video.clips,
+                                    limits: configuration.video.limits, logger: logger)
+        } catch let error as VideoIOError {
+            if error.isRetryable { try fail(source, code: error.code.rawValue, message: error.message) }
+            else { try reject(id, code: error.code.rawValue, message: error.message) }
+            return
+        }
+        var updated = try catalog.source(id: id) ?? source
+        let media = reader.media
+        updated.container = media.container
+        updated.codec = media.codec
+        updated.width = media.width
+        updated.height = media.height
+        updated.duration = media.duration
+        updated.fps = media.averageFrameRate
+        updated.frameCount = media.frameCount
+        updated.hasAudio = media.hasAudio
+        try catalog.update(updated)
+
+        // 3. Clips → tokens → open shards (skipping clips sealed by an earlier attempt).
+        let recorded = try catalog.recordedClipIDs(source: id)
+        var produced = 0
+        do {
+            while let clip = try reader.next() {
+                let clipID = Self.clipID(hash: hash, clip: clip, tokenizer: tokenizer.identity.id)
+                produced += 1
+                if recorded.contains(clipID) { progress.skippedClips += 1; continue }
+                let video = try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
+                let tokens = try tokenizer.encode(video)
+                let layout = ShardLayout(bucket: clip.bucket.slug, size: clip.bucket.size, width: clip.width, height: clip.height,
+                                         frames: clip.frameCount, fps: clip.fps, tokens: tokens)
+                var open = writers[layout] ?? Open(writer: ShardWriter(layout: layout))
+                let row = try open.writer.append(id: clipID, tokens: tokens)
+                open.clips.append(ClipRecord(id: clipID, sourceId: id, bucket: clip.bucket.slug, size: clip.bucket.size,
+                                             width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
+                                             frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
+                                             startTime: clip.startTime, endTime: clip.endTime, tokens: tokens.tokenCount, row: row))
+                writers[layout] = open
+                openClips[id, default: 0] += 1
+                progress.clips += 1
+                progress.videoSeconds += clip.duration
+                if open.writer.count >= configuration.shards.maxClips || open.writer.byteCount >= configuration.shards.maxBytes {
+                    try seal(layout)
+                }
+            }
+        } catch {
+            // Tokenizer or shard failures are ours, not the file's: retry later.
+            try fail(source, code: "pipeline", message: "\(error)")
+            return
+        }
+
+        // 4. Outcome.
+        let outcome = reader.outcome!
+        if produced == 0 {
+            try reject(id, code: outcome.damage?.code.rawValue ?? "no-clips", message: outcome.noClipReason ?? "no clips")
+            return
+        }
+        if let damage = outcome.damage {
+            updated = try catalog.source(id: id) ?? updated
+            updated.errorCode = "partial-" + damage.code.rawValue
+            updated.error = damage.message + " — kept the \(produced) complete clip(s) before it"
+            try catalog.update(updated)
+        }
+        if openClips[id, default: 0] == 0 {
+            try catalog.finish(id, .done(note: updated.error))
+            progress.done += 1
+        } else {
+            finished.insert(id)
+        }
+    }
+
+    /// Seals every open shard (end of a run, shutdown).
+    public func sealAll() throws {
+        for layout in Array(writers.keys) { try seal(layout) }
+    }
+
+    private func seal(_ layout: ShardLayout) throws {
+        guard let open = writers.removeValue(forKey: layout), open.writer.count > 0 else { return }
+        let stamp = String(format: "%.0f", Date().timeIntervalSince1970 * 1000)
+        let relative = "shards/\(layout.bucket)-f\(layout.frames)/\(layout.tokenizerID)/shard-\(stamp)-\(UInt32.random(in: 0...UInt32.max)).safetensors"
+        let (bytes, sha) = try open.writer.write(to: configuration.dataFolder + "/" + relative)
+        for clip in open.clips { openClips[clip.sourceId, default: 0] -= 1 }
+        let completing = finished.filter { openClips[$0, default: 0] <= 0 }
+        let record = ShardRecord(path: relative, bucket: layout.bucket, size: layout.size, width: layout.width, height: layout.height,
+                                 frames: layout.frames, fps: layout.fps, tokenizerId: layout.tokenizerID, clipCount: open.writer.count,
+                                 bytes: bytes, sha256: sha, createdAt: Date().timeIntervalSince1970)
+        try catalog.seal(record, clips: open.clips, completing: Array(completing))
+        finished.subtract(completing)
+        for id in completing { openClips[id] = nil }
+        progress.done += completing.count
+        progress.shards += 1
+        logger.info("sealed a shard", metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])
+    }
+
+    private func reject(_ id: Int64, code: String, message: String) throws {
+        try catalog.finish(id, .rejected(code: code, message: message))
+        progress.rejected += 1
+        logger.notice("rejected", metadata: ["source": "\(id)", "code": "\(code)", "reason": "\(message)"])
+    }
+
+    private func fail(_ source: SourceRecord, code: String, message: String) throws {
+        let delay = configuration.retry.backoffSeconds * pow(2, Double(max(0, source.attempts - 1)))
+        try catalog.finish(source.id!, .failed(code: code, message: message, retryAt: Date().timeIntervalSince1970 + delay,
+                                               maxAttempts: configuration.retry.maxAttempts))
+        progress.failed += 1
+        logger.warning("failed; will retry", metadata: ["path": "\(source.path)", "code": "\(code)", "reason": "\(message)"])
+    }
+
+    // MARK: - Identities
+
+    static func sha256(of path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw IngestError(.io, "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty { hasher.update(data: block) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A stable 63-bit id: the same clip of the same bytes with the same tokenizer always gets it.
+    static func clipID(hash: String, clip: Clip, tokenizer: String) -> Int64 {
+        let key = "\(hash)|\(clip.bucket.slug)|\(clip.frameCount)|\(clip.fps)|\(clip.index)|\(tokenizer)"
+        let digest = SHA256.hash(data: Data(key.utf8))
+        let value = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } & 0x7FFF_FFFF_FFFF_FFFF
+        return Int64(max(value, 1))
+    }
+}

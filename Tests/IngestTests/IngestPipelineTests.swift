@@ -1,0 +1,165 @@
+import Catalog
+import Foundation
+import Logging
+import Shards
+import Testing
+import Tokenizer
+import VideoIO
+@testable import Ingest
+
+@Suite("Ingest pipeline")
+struct IngestPipelineTests {
+    static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    static let tokenizer = try! Tokenizer(configuration: TokenizerConfiguration(
+        name: "ingest-test", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2], latentDim: 8, normGroups: 4), logger: logger)
+
+    /// A folder of inputs: 3 good videos (one with a .txt caption, one listed in captions.jsonl),
+    /// a byte-identical copy, a text file named .mp4 and a 3-frame video.
+    static func corpus() throws -> String {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString)").path
+        let input = root + "/in"
+        try FileManager.default.createDirectory(atPath: input + "/nested", withIntermediateDirectories: true)
+        for (name, seconds, size) in [("a.mp4", 7, "160x120"), ("b.mp4", 3, "192x108"), ("nested/c.mkv", 4, "176x144")] {
+            try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=15:duration=\(seconds)",
+                               "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", input + "/" + name])
+        }
+        try FileManager.default.copyItem(atPath: input + "/a.mp4", toPath: input + "/nested/a-copy.mp4")
+        try "a dog chasing a red ball".write(toFile: input + "/a.txt", atomically: true, encoding: .utf8)
+        try #"{"file": "b.mp4", "caption": "waves on a beach at sunset"}"#.write(toFile: input + "/captions.jsonl", atomically: true, encoding: .utf8)
+        try "just some notes".write(toFile: input + "/notes.mp4", atomically: true, encoding: .utf8)
+        try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=1", "-frames:v", "3",
+                           "-c:v", "libx264", "-pix_fmt", "yuv420p", input + "/short.mp4"])
+        try "partial".write(toFile: input + "/incoming.mp4.part", atomically: true, encoding: .utf8)
+        return root
+    }
+
+    static func run(_ tool: String, _ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + arguments
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { throw IngestError(.io, "\(tool) failed") }
+    }
+
+    static func pipeline(_ root: String, maxClips: Int = 4096) throws -> IngestPipeline {
+        var configuration = IngestConfiguration(ingestFolders: [root + "/in"], dataFolder: root + "/data")
+        configuration.video.clips.buckets.sizes = [128]
+        configuration.shards.maxClips = maxClips
+        try FileManager.default.createDirectory(atPath: configuration.dataFolder, withIntermediateDirectories: true)
+        let catalog = try Catalog(path: configuration.catalogPath)
+        return try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
+    }
+
+    /// Every sealed shard matches the catalog: size, hash, rows and ids.
+    static func verify(_ pipeline: IngestPipeline) throws -> Int {
+        var clips = 0
+        for shard in try pipeline.catalog.shards() {
+            let path = pipeline.configuration.dataFolder + "/" + shard.path
+            let digest = try Shard.digest(path)
+            #expect(digest.bytes == shard.bytes && digest.sha256 == shard.sha256)
+            let file = try Shard(path: path)
+            #expect(try pipeline.catalog.clips(inShard: shard.id!).map(\.id) == file.clipIDs)
+            clips += file.count
+        }
+        return clips
+    }
+
+    @Test("a folder becomes sealed shards: good files done, duplicates aliased, bad files rejected with reasons")
+    func endToEnd() throws {
+        let root = try Self.corpus()
+        let pipeline = try Self.pipeline(root, maxClips: 3)
+        #expect(try pipeline.scan([root + "/in"]) == 6)         // .part, .txt and .jsonl are not media
+        try pipeline.processAll()
+        let catalog = pipeline.catalog
+
+        func state(_ name: String) throws -> SourceRecord? { try catalog.source(path: URL(fileURLWithPath: root + "/in/" + name).standardizedFileURL.path) }
+        #expect(try state("a.mp4")?.state == .done)
+        #expect(try state("b.mp4")?.state == .done)
+        #expect(try state("nested/c.mkv")?.state == .done)
+        let copy = try #require(try state("nested/a-copy.mp4"))
+        let original = try #require(try state("a.mp4"))
+        #expect(copy.state == .done && copy.aliasOf == original.id)
+        #expect(try state("notes.mp4")?.state == .rejected)
+        #expect(try state("notes.mp4")?.errorCode == "unsupported")
+        let short = try #require(try state("short.mp4"))
+        #expect(short.state == .rejected && short.error?.contains("too short") == true)
+
+        // a: 7 s → 56 frames → 3 clips; b: 3 s → 1; c: 4 s → 1. The copy adds none.
+        let all = try catalog.query(ClipQuery())
+        #expect(all.totalClips == 5)
+        #expect(try Self.verify(pipeline) == 5)
+        #expect(try catalog.shards().count >= 2)                // max 3 clips per shard
+        #expect(try catalog.query(ClipQuery(caption: "dog")).totalClips == 3)
+        #expect(try catalog.query(ClipQuery(caption: "beach")).totalClips == 1)
+        #expect(try catalog.query(ClipQuery(aspect: "16:9")).totalClips == 1)
+        #expect(try catalog.query(ClipQuery(size: 256)).totalClips == 0)
+
+        // A second run finds nothing new.
+        #expect(try pipeline.scan([root + "/in"]) == 0)
+        try pipeline.processAll()
+        #expect(try catalog.query(ClipQuery()).totalClips == 5)
+    }
+
+    @Test("an interrupted run resumes without losing or duplicating a clip, and stray shard files are removed")
+    func resume() throws {
+        let root = try Self.corpus()
+        do {
+            // Process a.mp4 (3 clips, shards of 2) and "crash": its first two clips are in a sealed
+            // shard, the third only in memory, and a.mp4 is still `processing`.
+            let first = try Self.pipeline(root, maxClips: 2)
+            try first.scan([root + "/in"])
+            let a = try #require(try first.catalog.claimNext())
+            #expect(a.path.hasSuffix("/a.mp4"))
+            try first.process(a)
+            #expect(try first.catalog.query(ClipQuery()).totalClips == 2)
+        }
+        // A shard written but never recorded (crash between the rename and the catalog transaction).
+        let stray = root + "/data/shards/x/stray.safetensors"
+        try FileManager.default.createDirectory(atPath: root + "/data/shards/x", withIntermediateDirectories: true)
+        try "junk".write(toFile: stray, atomically: true, encoding: .utf8)
+
+        let second = try Self.pipeline(root, maxClips: 2)
+        let (removed, recovered) = try second.recover()
+        #expect(removed == 1 && !FileManager.default.fileExists(atPath: stray))
+        #expect(recovered >= 1)
+        try second.processAll()
+        // a's first two clips were sealed before the "crash"; only its third is redone.
+        #expect(second.progress.skippedClips == 2)
+        let sources = try second.catalog.status().sources
+        #expect(sources[.processing] == nil && sources[.pending] == nil)
+        #expect(try second.catalog.query(ClipQuery()).totalClips == 5)
+        #expect(try Self.verify(second) == 5)
+    }
+
+    @Test("a changed file is re-ingested and its old clips retired")
+    func changedFile() throws {
+        let root = try Self.corpus()
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        let b = root + "/in/b.mp4"
+        try Self.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=192x108:rate=15:duration=6",
+                                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", b])
+        #expect(try pipeline.scan([root + "/in"]) == 1)
+        try pipeline.processAll()
+        let bPath = URL(fileURLWithPath: b).standardizedFileURL.path
+        let clips = try pipeline.catalog.query(ClipQuery(limit: 100)).clips.filter { $0.sourcePath == bPath }
+        #expect(clips.count == 2)                                // 6 s → 48 frames → 2 clips, the old one retired
+    }
+
+    @Test("the shipped Configs/daemon.yaml states the defaults; unknown keys are named", arguments: ["daemon.yaml"])
+    func configuration(name: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("Configs/\(name)"), encoding: .utf8)
+        let decoded = try decodeYAML(text)
+        #expect(decoded == IngestConfiguration())
+        #expect(throws: (any Error).self) { try decodeYAML("shards:\n  max_clip: 3\n") }
+    }
+}
+
+import Yams
+
+func decodeYAML(_ text: String) throws -> IngestConfiguration {
+    try YAMLDecoder().decode(IngestConfiguration.self, from: text)
+}
