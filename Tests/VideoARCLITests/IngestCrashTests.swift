@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// `videoar ingest` killed with SIGKILL at random moments, then run to completion, ends
+/// exactly like an uninterrupted run: same clips, nothing duplicated, every shard verifies.
+@Suite("Crash safety of videoar ingest")
+struct IngestCrashTests {
+    static func corpus() throws -> String {
+        let folder = CLITests.work.appendingPathComponent("crash-corpus").path
+        if FileManager.default.fileExists(atPath: folder + "/done") { return folder }
+        try FileManager.default.createDirectory(atPath: folder + "/in", withIntermediateDirectories: true)
+        for i in 0..<8 {
+            _ = try CLITests.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                "testsrc2=size=\(160 + 16 * (i % 3))x120:rate=15:duration=\(3 + i % 4)",
+                "-vf", "hue=h=\(i * 40)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                folder + "/in/video\(i).mp4"])
+        }
+        try "x".write(toFile: folder + "/done", atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    static func config(_ folder: String) throws -> String {
+        let path = folder + "/daemon.yaml"
+        try """
+        video:
+          clips:
+            buckets:
+              sizes: [128]
+        shards:
+          max_clips: 3
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Total clips and sealed shards reported by `query --format json`.
+    static func totals(_ data: String, config: String) throws -> (clips: Int, ids: Set<Int>) {
+        let result = try CLITests.videoar("query", "--config", config, "--data", data, "--format", "json", "--limit", "1000")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let clips = json["clips"] as? [[String: Any]] ?? []
+        return (json["total_clips"] as? Int ?? -1, Set(clips.compactMap { $0["id"] as? Int }))
+    }
+
+    @Test("kill -9 at random points, three times, then finish: the same clips as a clean run, verify clean")
+    func killNine() throws {
+        let corpus = try Self.corpus()
+        let config = try Self.config(corpus)
+        let clean = CLITests.work.appendingPathComponent("crash-clean-\(UUID().uuidString)").path
+        let first = try CLITests.videoar("ingest", corpus + "/in", "--config", config, "--data", clean)
+        #expect(first.status == 0, "\(first.stderr)")
+        let expected = try Self.totals(clean, config: config)
+        #expect(expected.clips > 8)
+
+        let crashed = CLITests.work.appendingPathComponent("crash-killed-\(UUID().uuidString)").path
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<3 {
+            let process = Process()
+            process.executableURL = CLITests.binary
+            process.arguments = ["ingest", corpus + "/in", "--config", config, "--data", crashed]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // A clean run of this corpus takes ~4 s, so every kill lands mid-run.
+            usleep(UInt32.random(in: 300_000...2_000_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal, "round \(round) finished before it was killed")
+        }
+        let final = try CLITests.videoar("ingest", corpus + "/in", "--config", config, "--data", crashed)
+        #expect(final.status == 0, "\(final.stderr)")
+        let after = try Self.totals(crashed, config: config)
+        #expect(after.clips == expected.clips)
+        #expect(after.ids == expected.ids)
+        let verify = try CLITests.videoar("verify", "--config", config, "--data", crashed)
+        #expect(verify.status == 0, "\(verify.stdout)")
+        let status = try CLITests.videoar("status", "--config", config, "--data", crashed)
+        #expect(status.stdout.contains("pending 0, processing 0, done 8"), "\(status.stdout)")
+    }
+}
