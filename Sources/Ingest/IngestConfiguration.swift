@@ -17,6 +17,33 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
     public var threads: Int
     public var shards: ShardPolicy
     public var retry: RetryPolicy
+    public var watch: WatchPolicy
+
+    /// How the daemon decides a file is complete, and how often it looks again.
+    public struct WatchPolicy: Sendable, Codable, Equatable {
+        /// A file is picked up once its size and mtime have not changed for this long.
+        public var stableSeconds: Double
+        /// Full rescan of the ingest folders (a safety net for lost inotify events, network filesystems).
+        public var rescanSeconds: Double
+        /// Open shards are sealed after this long without new clips, so sources complete.
+        public var idleSealSeconds: Double
+        public init(stableSeconds: Double = 5, rescanSeconds: Double = 60, idleSealSeconds: Double = 30) {
+            self.stableSeconds = stableSeconds
+            self.rescanSeconds = rescanSeconds
+            self.idleSealSeconds = idleSealSeconds
+        }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case stableSeconds = "stable_seconds", rescanSeconds = "rescan_seconds", idleSealSeconds = "idle_seal_seconds"
+        }
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = WatchPolicy()
+            self.init(stableSeconds: try c.decodeIfPresent(Double.self, forKey: .stableSeconds) ?? d.stableSeconds,
+                      rescanSeconds: try c.decodeIfPresent(Double.self, forKey: .rescanSeconds) ?? d.rescanSeconds,
+                      idleSealSeconds: try c.decodeIfPresent(Double.self, forKey: .idleSealSeconds) ?? d.idleSealSeconds)
+        }
+    }
 
     public struct TokenizerSelection: Sendable, Codable, Equatable {
         public var checkpoint: String?
@@ -71,7 +98,7 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
     public init(ingestFolders: [String] = ["./ingest"], dataFolder: String = "./data",
                 video: VideoIOConfiguration = IngestConfiguration.defaultVideo,
                 tokenizer: TokenizerSelection = TokenizerSelection(), threads: Int = 0,
-                shards: ShardPolicy = ShardPolicy(), retry: RetryPolicy = RetryPolicy()) {
+                shards: ShardPolicy = ShardPolicy(), retry: RetryPolicy = RetryPolicy(), watch: WatchPolicy = WatchPolicy()) {
         self.ingestFolders = ingestFolders
         self.dataFolder = dataFolder
         self.video = video
@@ -79,10 +106,11 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
         self.threads = threads
         self.shards = shards
         self.retry = retry
+        self.watch = watch
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case ingestFolders = "ingest_folders", dataFolder = "data_folder", video, tokenizer, threads, shards, retry
+        case ingestFolders = "ingest_folders", dataFolder = "data_folder", video, tokenizer, threads, shards, retry, watch
     }
 
     public init(from decoder: Decoder) throws {
@@ -95,7 +123,8 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
                   tokenizer: try c.decodeIfPresent(TokenizerSelection.self, forKey: .tokenizer) ?? d.tokenizer,
                   threads: try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads,
                   shards: try c.decodeIfPresent(ShardPolicy.self, forKey: .shards) ?? d.shards,
-                  retry: try c.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? d.retry)
+                  retry: try c.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? d.retry,
+                  watch: try c.decodeIfPresent(WatchPolicy.self, forKey: .watch) ?? d.watch)
     }
 
     /// Checks every value; the message names the key.
@@ -106,6 +135,9 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
         guard threads >= 0 else { throw fail("threads must be 0 (all cores) or more") }
         guard shards.maxBytes >= 1024, shards.maxClips >= 1 else { throw fail("shards.max_bytes must be ≥ 1024 and shards.max_clips ≥ 1") }
         guard retry.maxAttempts >= 1, retry.backoffSeconds >= 0 else { throw fail("retry.max_attempts must be ≥ 1 and retry.backoff_seconds ≥ 0") }
+        guard watch.stableSeconds >= 0, watch.rescanSeconds > 0, watch.idleSealSeconds >= 0 else {
+            throw fail("watch.stable_seconds and watch.idle_seal_seconds must be ≥ 0, watch.rescan_seconds > 0")
+        }
         do { try video.validate() } catch let error as VideoIOError { throw fail("video.\(error.message)") }
     }
 

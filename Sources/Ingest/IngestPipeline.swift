@@ -138,21 +138,24 @@ public final class IngestPipeline {
         onProgress(progress)
     }
 
-    /// Processes one claimed source.
-    public func process(_ source: SourceRecord) throws {
+    /// Processes one claimed source. `shouldStop` is asked between clips: when it says yes,
+    /// the source is left `processing` (its clips so far are sealed by the caller's
+    /// `sealAll`; `recover` resumes it later without redoing them) and false is returned.
+    @discardableResult
+    public func process(_ source: SourceRecord, shouldStop: () -> Bool = { false }) throws -> Bool {
         let id = source.id!
         progress.sources += 1
         // 1. Content hash: the same bytes under another name become an alias.
         let hash: String
         do { hash = try Self.sha256(of: source.path) } catch {
             try fail(source, code: "io", message: "cannot read the file: \(error)")
-            return
+            return true
         }
         if let twin = try catalog.setContentHash(hash, of: id) {
             progress.aliases += 1
             progress.done += 1
             logger.info("same bytes as another source: recorded as an alias", metadata: ["path": "\(source.path)", "of": "\(twin)"])
-            return
+            return true
         }
         // 2. Open, probe, plan buckets.
         let reader: ClipReader
@@ -162,7 +165,7 @@ public final class IngestPipeline {
         } catch let error as VideoIOError {
             if error.isRetryable { try fail(source, code: error.code.rawValue, message: error.message) }
             else { try reject(id, code: error.code.rawValue, message: error.message) }
-            return
+            return true
         }
         var updated = try catalog.source(id: id) ?? source
         let media = reader.media
@@ -181,6 +184,7 @@ public final class IngestPipeline {
         var produced = 0
         do {
             while let clip = try reader.next() {
+                if shouldStop() { return false }
                 let clipID = Self.clipID(hash: hash, clip: clip, tokenizer: tokenizer.identity.id)
                 produced += 1
                 if recorded.contains(clipID) { progress.skippedClips += 1; continue }
@@ -205,14 +209,14 @@ public final class IngestPipeline {
         } catch {
             // Tokenizer or shard failures are ours, not the file's: retry later.
             try fail(source, code: "pipeline", message: "\(error)")
-            return
+            return true
         }
 
         // 4. Outcome.
         let outcome = reader.outcome!
         if produced == 0 {
             try reject(id, code: outcome.damage?.code.rawValue ?? "no-clips", message: outcome.noClipReason ?? "no clips")
-            return
+            return true
         }
         if let damage = outcome.damage {
             updated = try catalog.source(id: id) ?? updated
@@ -226,7 +230,11 @@ public final class IngestPipeline {
         } else {
             finished.insert(id)
         }
+        return true
     }
+
+    /// Whether any clip waits in an open shard.
+    public var hasOpenShards: Bool { !writers.isEmpty }
 
     /// Seals every open shard (end of a run, shutdown).
     public func sealAll() throws {

@@ -4,7 +4,7 @@ import Logging
 import VideoIO
 
 @main
-struct VideoAR: ParsableCommand {
+struct VideoAR: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "videoar",
         abstract: "The data engine for autoregressive video generation: video in, clips and tokens out.",
@@ -13,7 +13,7 @@ struct VideoAR: ParsableCommand {
         to see the clips VideoAR would train on (MP4 plus a contact-sheet PNG per clip).
         """,
         subcommands: [ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self,
-                      IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self, InspectCommand.self,
+                      ServeCommand.self, IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self, InspectCommand.self,
                       BenchCommand.self]
     )
 }
