@@ -71,7 +71,7 @@ public final class Catalog: Sendable {
             if var existing = try SourceRecord.filter(Column("path") == path).fetchOne(db) {
                 let id = existing.id!
                 if existing.size == size && existing.mtime == mtime && existing.state != .retired { return .unchanged(id) }
-                try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [id])
+                try Self.retireClips(of: id, in: db)
                 existing.size = size
                 existing.mtime = mtime
                 existing.contentHash = nil
@@ -98,9 +98,22 @@ public final class Catalog: Sendable {
     public func retire(path: String) throws {
         try pool.write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path]) else { return }
-            try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [id])
+            try Self.retireClips(of: id, in: db)
             try db.execute(sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
         }
+    }
+
+    /// Takes a source's clips out of the trainable set and out of the shards' live totals.
+    static func retireClips(of source: Int64, in db: Database) throws {
+        try db.execute(sql: """
+            UPDATE shards SET
+                live_clips = live_clips - (SELECT clips FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1),
+                live_tokens = live_tokens - (SELECT tokens FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1),
+                live_seconds = live_seconds - (SELECT seconds FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1)
+            WHERE id IN (SELECT shard_id FROM shard_sources WHERE source_id = ?1)
+            """, arguments: [source])
+        try db.execute(sql: "DELETE FROM shard_sources WHERE source_id = ?", arguments: [source])
+        try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [source])
     }
 
     /// After a crash: sources left `processing` go back to `pending`. Returns how many.
@@ -213,10 +226,20 @@ public final class Catalog: Sendable {
     public func seal(_ shard: ShardRecord, clips: [ClipRecord], completing: [Int64] = []) throws -> ShardRecord {
         try pool.write { db in
             var shard = shard
+            shard.liveClips = clips.count
+            shard.liveTokens = clips.reduce(0) { $0 + $1.tokens }
+            shard.liveSeconds = clips.reduce(0) { $0 + $1.duration }
             try shard.insert(db)
+            var perSource: [Int64: (clips: Int, tokens: Int, seconds: Double)] = [:]
             for var clip in clips {
                 clip.shardId = shard.id!
                 try clip.insert(db)
+                let t = perSource[clip.sourceId] ?? (0, 0, 0)
+                perSource[clip.sourceId] = (t.clips + 1, t.tokens + clip.tokens, t.seconds + clip.duration)
+            }
+            for (source, t) in perSource {
+                try db.execute(sql: "INSERT INTO shard_sources (shard_id, source_id, clips, tokens, seconds) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [shard.id!, source, t.clips, t.tokens, t.seconds])
             }
             for id in completing {
                 try db.execute(sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'",

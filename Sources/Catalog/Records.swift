@@ -76,28 +76,38 @@ public struct ShardRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var path: String
     public var bucket: String
     public var size: Int
+    public var aspect: String
     public var width: Int
     public var height: Int
     public var frames: Int
     public var fps: Double
     public var tokenizerId: String
+    public var duration: Double
     public var clipCount: Int
+    public var liveClips: Int
+    public var liveTokens: Int
+    public var liveSeconds: Double
     public var bytes: Int64
     public var sha256: String
     public var state: String
     public var createdAt: Double
 
-    public init(path: String, bucket: String, size: Int, width: Int, height: Int, frames: Int, fps: Double,
+    public init(path: String, bucket: String, size: Int, aspect: String, width: Int, height: Int, frames: Int, fps: Double,
                 tokenizerId: String, clipCount: Int, bytes: Int64, sha256: String, createdAt: Double) {
         self.path = path
         self.bucket = bucket
         self.size = size
+        self.aspect = aspect
         self.width = width
         self.height = height
         self.frames = frames
         self.fps = fps
         self.tokenizerId = tokenizerId
+        self.duration = Double(frames) / fps
         self.clipCount = clipCount
+        self.liveClips = 0
+        self.liveTokens = 0
+        self.liveSeconds = 0
         self.bytes = bytes
         self.sha256 = sha256
         self.state = "sealed"

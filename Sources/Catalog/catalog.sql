@@ -57,18 +57,35 @@ CREATE TABLE shards (
     path          TEXT NOT NULL UNIQUE,        -- relative to the data folder
     bucket        TEXT NOT NULL,               -- e.g. "256-16x9-336x192"
     size          INTEGER NOT NULL,            -- the bucket's √(H·W): 128, 256, 512
+    aspect        TEXT NOT NULL,               -- "16:9"
     width         INTEGER NOT NULL,
     height        INTEGER NOT NULL,
     frames        INTEGER NOT NULL,
     fps           REAL NOT NULL,
     tokenizer_id  TEXT NOT NULL REFERENCES tokenizers(id),
+    duration      REAL NOT NULL,               -- every clip's duration: frames / fps
     clip_count    INTEGER NOT NULL,
+    live_clips    INTEGER NOT NULL,            -- clips not retired (the query totals sum these)
+    live_tokens   INTEGER NOT NULL,
+    live_seconds  REAL NOT NULL,
     bytes         INTEGER NOT NULL,
     sha256        TEXT NOT NULL,               -- of the whole file
     state         TEXT NOT NULL CHECK (state IN ('sealed', 'retired')),
     created_at    REAL NOT NULL
 );
 CREATE INDEX shards_by_bucket ON shards(size, frames, state);
+
+-- Live clips per (shard, source): query totals with a caption filter sum these rows
+-- instead of scanning clips, so totals stay fast at 10^6 clips.
+CREATE TABLE shard_sources (
+    shard_id   INTEGER NOT NULL REFERENCES shards(id),
+    source_id  INTEGER NOT NULL REFERENCES sources(id),
+    clips      INTEGER NOT NULL,
+    tokens     INTEGER NOT NULL,
+    seconds    REAL NOT NULL,
+    PRIMARY KEY (shard_id, source_id)
+) WITHOUT ROWID;
+CREATE INDEX shard_sources_by_source ON shard_sources(source_id);
 
 CREATE TABLE clips (
     id            INTEGER PRIMARY KEY,         -- stable: hash of (content, bucket, frames, fps, index, tokenizer)

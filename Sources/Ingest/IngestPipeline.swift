@@ -39,6 +39,8 @@ public final class IngestPipeline {
         public var clips = 0, skippedClips = 0, shards = 0
         public var videoSeconds = 0.0
         public var current: String?
+        /// Seconds spent in each stage (decode runs beside tokenize, so they overlap).
+        public var hashSeconds = 0.0, decodeSeconds = 0.0, tokenizeSeconds = 0.0, sealSeconds = 0.0
     }
     public private(set) var progress = Progress()
 
@@ -147,7 +149,11 @@ public final class IngestPipeline {
         progress.sources += 1
         // 1. Content hash: the same bytes under another name become an alias.
         let hash: String
-        do { hash = try Self.sha256(of: source.path) } catch {
+        let hashStart = DispatchTime.now()
+        do {
+            hash = try Self.sha256(of: source.path)
+            progress.hashSeconds += Double(DispatchTime.now().uptimeNanoseconds - hashStart.uptimeNanoseconds) / 1e9
+        } catch {
             try fail(source, code: "io", message: "cannot read the file: \(error)")
             return true
         }
@@ -179,17 +185,46 @@ public final class IngestPipeline {
         updated.hasAudio = media.hasAudio
         try catalog.update(updated)
 
-        // 3. Clips → tokens → open shards (skipping clips sealed by an earlier attempt).
+        // 3. Clips → tokens → open shards (skipping clips sealed by an earlier attempt). A
+        //    decoder thread fills a 2-clip queue while this thread tokenizes: the stages overlap
+        //    and memory stays at a few clips.
         let recorded = try catalog.recordedClipIDs(source: id)
         var produced = 0
+        let queue = BoundedQueue<Result<Clip, Error>>(capacity: 2)
+        let decodeTime = Accumulator()
+        // The reader belongs to the decoder thread until it closes the queue; this thread reads
+        // `outcome` only after that (the queue's lock orders the two).
+        let handOff = HandOff(reader)
+        let decoder = Thread {
+            defer { queue.close() }
+            do {
+                while true {
+                    let start = DispatchTime.now()
+                    let clip = try handOff.value.next()
+                    decodeTime.add(DispatchTime.now(), since: start)
+                    guard let clip, queue.push(.success(clip)) else { return }
+                }
+            } catch {
+                queue.push(.failure(error))
+            }
+        }
+        decoder.stackSize = 8 << 20
+        decoder.start()
+        defer {
+            queue.close()
+            progress.decodeSeconds += decodeTime.seconds
+        }
         do {
-            while let clip = try reader.next() {
+            while let next = queue.pop() {
+                let clip = try next.get()
                 if shouldStop() { return false }
                 let clipID = Self.clipID(hash: hash, clip: clip, tokenizer: tokenizer.identity.id)
                 produced += 1
                 if recorded.contains(clipID) { progress.skippedClips += 1; continue }
+                let start = DispatchTime.now()
                 let video = try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
                 let tokens = try tokenizer.encode(video)
+                progress.tokenizeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
                 let layout = ShardLayout(bucket: clip.bucket.slug, size: clip.bucket.size, width: clip.width, height: clip.height,
                                          frames: clip.frameCount, fps: clip.fps, tokens: tokens)
                 var open = writers[layout] ?? Open(writer: ShardWriter(layout: layout))
@@ -211,6 +246,8 @@ public final class IngestPipeline {
             try fail(source, code: "pipeline", message: "\(error)")
             return true
         }
+        // The decoder thread has finished (the queue is closed and drained), so `outcome` is set.
+        while reader.outcome == nil { usleep(1000) }
 
         // 4. Outcome.
         let outcome = reader.outcome!
@@ -243,12 +280,15 @@ public final class IngestPipeline {
 
     private func seal(_ layout: ShardLayout) throws {
         guard let open = writers.removeValue(forKey: layout), open.writer.count > 0 else { return }
+        let start = DispatchTime.now()
+        defer { progress.sealSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
         let stamp = String(format: "%.0f", Date().timeIntervalSince1970 * 1000)
         let relative = "shards/\(layout.bucket)-f\(layout.frames)/\(layout.tokenizerID)/shard-\(stamp)-\(UInt32.random(in: 0...UInt32.max)).safetensors"
         let (bytes, sha) = try open.writer.write(to: configuration.dataFolder + "/" + relative)
         for clip in open.clips { openClips[clip.sourceId, default: 0] -= 1 }
         let completing = finished.filter { openClips[$0, default: 0] <= 0 }
-        let record = ShardRecord(path: relative, bucket: layout.bucket, size: layout.size, width: layout.width, height: layout.height,
+        let record = ShardRecord(path: relative, bucket: layout.bucket, size: layout.size, aspect: open.clips[0].aspect,
+                                 width: layout.width, height: layout.height,
                                  frames: layout.frames, fps: layout.fps, tokenizerId: layout.tokenizerID, clipCount: open.writer.count,
                                  bytes: bytes, sha256: sha, createdAt: Date().timeIntervalSince1970)
         try catalog.seal(record, clips: open.clips, completing: Array(completing))
@@ -271,6 +311,22 @@ public final class IngestPipeline {
                                                maxAttempts: configuration.retry.maxAttempts))
         progress.failed += 1
         logger.warning("failed; will retry", metadata: ["path": "\(source.path)", "code": "\(code)", "reason": "\(message)"])
+    }
+
+    /// Moves a non-Sendable value to another thread that becomes its only user.
+    final class HandOff<Value>: @unchecked Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    /// Seconds added up across threads.
+    final class Accumulator: @unchecked Sendable {
+        private let lock = NSLock()
+        private var total: Double = 0
+        func add(_ end: DispatchTime, since start: DispatchTime) {
+            lock.lock(); total += Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9; lock.unlock()
+        }
+        var seconds: Double { lock.lock(); defer { lock.unlock() }; return total }
     }
 
     // MARK: - Identities

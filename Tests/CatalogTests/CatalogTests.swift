@@ -16,7 +16,7 @@ struct CatalogTests {
     static func seal(_ catalog: Catalog, source: Int64, size: Int = 128, frames: Int = 17, aspect: String = "1:1",
                      count: Int, firstID: Int64, path: String, duration: Double = 2.125) throws -> ShardRecord {
         try catalog.register(tokenizer: tokenizer)
-        let shard = ShardRecord(path: path, bucket: "\(size)-x", size: size, width: size, height: size, frames: frames, fps: 8,
+        let shard = ShardRecord(path: path, bucket: "\(size)-x", size: size, aspect: aspect, width: size, height: size, frames: frames, fps: 8,
                                 tokenizerId: "abcd", clipCount: count, bytes: 100, sha256: "00", createdAt: 0)
         let clips = (0..<count).map { i in
             ClipRecord(id: firstID + Int64(i), sourceId: source, bucket: "\(size)-x", size: size, width: size, height: size,
@@ -128,6 +128,31 @@ struct CatalogTests {
         #expect(status.sources[.done] == 2)
         #expect(status.shards == 2)
         #expect(status.clipsByBucket.map(\.clips) == [4, 2])
+    }
+
+    @Test("totals stay right when one of two sources sharing a shard is retired")
+    func liveTotals() throws {
+        let catalog = try Self.fresh()
+        _ = try catalog.register(path: "/in/a.mp4", size: 1, mtime: 1)
+        _ = try catalog.register(path: "/in/b.mp4", size: 1, mtime: 1)
+        let a = try #require(try catalog.claimNext()).id!, b = try #require(try catalog.claimNext()).id!
+        try catalog.register(tokenizer: Self.tokenizer)
+        let shard = ShardRecord(path: "mixed.safetensors", bucket: "128-x", size: 128, aspect: "1:1", width: 128, height: 128,
+                                frames: 17, fps: 8, tokenizerId: "abcd", clipCount: 5, bytes: 1, sha256: "00", createdAt: 0)
+        let clips = (0..<5).map { i in
+            ClipRecord(id: Int64(10 + i), sourceId: i < 3 ? a : b, bucket: "128-x", size: 128, width: 128, height: 128, aspect: "1:1",
+                       frames: 17, fps: 8, clipIndex: i, startTime: 0, endTime: 2.125, tokens: 100, row: i)
+        }
+        try catalog.seal(shard, clips: clips, completing: [a, b])
+        try catalog.addCaption(path: "/in/b.mp4", text: "bees", origin: "x")
+        #expect(try catalog.query(ClipQuery()).totalClips == 5)
+        #expect(try catalog.query(ClipQuery(caption: "bees")).totalTokens == 200)
+        try catalog.retire(path: "/in/a.mp4")
+        let after = try catalog.query(ClipQuery())
+        #expect(after.totalClips == 2 && after.totalTokens == 200 && abs(after.totalSeconds - 2 * 2.125) < 1e-9)
+        #expect(after.clips.count == 2)
+        #expect(try catalog.query(ClipQuery(caption: "bees")).totalClips == 2)
+        #expect(try catalog.query(ClipQuery(size: 128, frames: 17, aspect: "1:1")).totalClips == 2)
     }
 
     @Test("a second connection (another process) reads while the first writes")

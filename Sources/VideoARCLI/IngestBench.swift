@@ -1,0 +1,99 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Ingest
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `videoar bench ingest DIR`: the pipeline end to end on DIR with the default
+/// configuration, then `query` latency on a catalog of 10⁶ synthetic clip rows.
+struct IngestBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "End-to-end ingest throughput, stage shares and peak memory; query p50/p99 at 10⁶ clips.",
+        discussion: "Target: query p99 < 10 ms on 10⁶ clip rows."
+    )
+
+    @Argument(help: "A folder of videos to ingest (into a temporary data folder).", completion: .directory)
+    var folder: String
+
+    @Option(help: "Synthetic clip rows for the query benchmark.")
+    var rows: Int = 1_000_000
+
+    @Option(help: "Queries timed.")
+    var queries: Int = 400
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.makeLogger("videoar.bench")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-bench-ingest-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try ingest(into: scratch + "/data", logger: logger)
+        print("")
+        try queryLatency(at: scratch + "/query.sqlite")
+    }
+
+    private func ingest(into data: String, logger: Logger) throws {
+        let configuration = IngestConfiguration(ingestFolders: [folder], dataFolder: data)
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let catalog = try Catalog(path: configuration.catalogPath)
+        let tokenizer = try makeTokenizer(configuration, logger: logger)
+        let pipeline = try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
+        let start = DispatchTime.now()
+        try pipeline.scan([folder])
+        try pipeline.processAll()
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let p = pipeline.progress
+        let inputSeconds = try catalog.sourcesDuration()
+        print("bench ingest: \(folder), default configuration (buckets \(configuration.video.clips.buckets.sizes), "
+              + "\(configuration.video.clips.frames) frames at \(configuration.video.clips.fps) fps), tokenizer \(tokenizer.identity)")
+        print(String(format: "  %d files → %d done, %d rejected; %d clips in %d shards; %.1f s wall",
+                     p.sources, p.done, p.rejected, p.clips, p.shards, wall))
+        print(String(format: "  throughput: %.2f input-video-seconds per wall second, %.2f clips/s", inputSeconds / wall, Double(p.clips) / wall))
+        print(String(format: "  stage busy time (decode runs beside tokenize): hash %.0f%%, decode %.0f%%, tokenize %.0f%%, seal %.0f%% of wall",
+                     100 * p.hashSeconds / wall, 100 * p.decodeSeconds / wall, 100 * p.tokenizeSeconds / wall, 100 * p.sealSeconds / wall))
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        print(String(format: "  peak memory (max RSS): %.1f MiB", Double(usage.ru_maxrss) / 1024))
+    }
+
+    private func queryLatency(at path: String) throws {
+        let catalog = try Catalog(path: path)
+        let start = DispatchTime.now()
+        try catalog.fillSynthetic(clips: rows)
+        let fill = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        print(String(format: "query latency on %d synthetic clip rows (built in %.1f s through the sealing API):", rows, fill))
+        let kinds: [(String, (Int) -> ClipQuery)] = [
+            ("size + frames", { i in ClipQuery(size: [128, 256, 512][i % 3], frames: [17, 33, 49, 65][i % 4], limit: 20) }),
+            ("min/max duration", { i in ClipQuery(minDuration: Double(i % 5), maxDuration: Double(i % 5) + 2.5, limit: 20) }),
+            ("aspect + min frames", { i in ClipQuery(minFrames: 33, aspect: ["1:1", "16:9", "9:16", "4:3"][i % 4], limit: 20) }),
+            ("caption", { i in ClipQuery(caption: ["cat", "dog", "beach", "city"][i % 4], limit: 20) }),
+            ("size + caption", { i in ClipQuery(size: 256, caption: ["cat", "dog"][i % 2], limit: 20) }),
+        ]
+        var all: [Double] = []
+        print("  query                  p50 ms   p99 ms   matches (last)")
+        for (name, make) in kinds {
+            var times: [Double] = []
+            var matches = 0
+            for i in 0..<max(1, queries / kinds.count) {
+                let t0 = DispatchTime.now()
+                matches = try catalog.query(make(i)).totalClips
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6)
+            }
+            all += times
+            print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                  + String(format: "  %7.2f  %7.2f   %d", percentile(times, 0.5), percentile(times, 0.99), matches))
+        }
+        let p99 = percentile(all, 0.99)
+        print(String(format: "  all queries: p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms: %@)", percentile(all, 0.5), p99,
+                     (p99 < 10 ? "met" : "NOT met") as NSString))
+    }
+
+    private func percentile(_ values: [Double], _ q: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+    }
+}
