@@ -60,7 +60,7 @@ public final class Catalog: Sendable {
     public enum Registration: Equatable, Sendable {
         case new(Int64)
         case unchanged(Int64)
-        /// Same path, different size or mtime: back to pending, its old clips retired.
+        /// Same path, different size or mtime: back to pending (its clips are retired only if the bytes changed).
         case changed(Int64)
     }
 
@@ -71,10 +71,10 @@ public final class Catalog: Sendable {
             if var existing = try SourceRecord.filter(Column("path") == path).fetchOne(db) {
                 let id = existing.id!
                 if existing.size == size && existing.mtime == mtime && existing.state != .retired { return .unchanged(id) }
-                try Self.retireClips(of: id, in: db)
+                // The old clips stay live until the new content hash shows the bytes really
+                // changed (a touched file keeps them; see `retireClips(source:)`).
                 existing.size = size
                 existing.mtime = mtime
-                existing.contentHash = nil
                 existing.aliasOf = nil
                 existing.state = .pending
                 existing.errorCode = nil
@@ -101,6 +101,11 @@ public final class Catalog: Sendable {
             try Self.retireClips(of: id, in: db)
             try db.execute(sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
         }
+    }
+
+    /// Takes a source's clips out of the trainable set (its content changed).
+    public func retireClips(source: Int64) throws {
+        try pool.write { db in try Self.retireClips(of: source, in: db) }
     }
 
     /// Takes a source's clips out of the trainable set and out of the shards' live totals.

@@ -157,6 +157,9 @@ public final class IngestPipeline {
             try fail(source, code: "io", message: "cannot read the file: \(error)")
             return true
         }
+        // New bytes under a known path: its old clips go. Same bytes (a touched file, or a
+        // run resumed after a crash): its sealed clips keep their ids and are skipped below.
+        if let previous = source.contentHash, previous != hash { try catalog.retireClips(source: id) }
         if let twin = try catalog.setContentHash(hash, of: id) {
             progress.aliases += 1
             progress.done += 1
@@ -284,19 +287,36 @@ public final class IngestPipeline {
         defer { progress.sealSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
         let stamp = String(format: "%.0f", Date().timeIntervalSince1970 * 1000)
         let relative = "shards/\(layout.bucket)-f\(layout.frames)/\(layout.tokenizerID)/shard-\(stamp)-\(UInt32.random(in: 0...UInt32.max)).safetensors"
-        let (bytes, sha) = try open.writer.write(to: configuration.dataFolder + "/" + relative)
+        let path = configuration.dataFolder + "/" + relative
         for clip in open.clips { openClips[clip.sourceId, default: 0] -= 1 }
         let completing = finished.filter { openClips[$0, default: 0] <= 0 }
-        let record = ShardRecord(path: relative, bucket: layout.bucket, size: layout.size, aspect: open.clips[0].aspect,
-                                 width: layout.width, height: layout.height,
-                                 frames: layout.frames, fps: layout.fps, tokenizerId: layout.tokenizerID, clipCount: open.writer.count,
-                                 bytes: bytes, sha256: sha, createdAt: Date().timeIntervalSince1970)
-        try catalog.seal(record, clips: open.clips, completing: Array(completing))
+        do {
+            let (bytes, sha) = try open.writer.write(to: path)
+            let record = ShardRecord(path: relative, bucket: layout.bucket, size: layout.size, aspect: open.clips[0].aspect,
+                                     width: layout.width, height: layout.height, frames: layout.frames, fps: layout.fps,
+                                     tokenizerId: layout.tokenizerID, clipCount: open.writer.count, bytes: bytes, sha256: sha,
+                                     createdAt: Date().timeIntervalSince1970)
+            try catalog.seal(record, clips: open.clips, completing: Array(completing))
+            logger.info("sealed a shard", metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])
+        } catch {
+            // The shard is lost (disk full, I/O error): its sources are redone later, skipping
+            // whatever was sealed before. The service goes on.
+            try? FileManager.default.removeItem(atPath: path)
+            logger.error("sealing a shard failed; its sources will be retried", metadata: ["error": "\(error)"])
+            for source in Set(open.clips.map(\.sourceId)) {
+                openClips[source] = nil
+                finished.remove(source)
+                let retryAt = Date().timeIntervalSince1970 + configuration.retry.backoffSeconds
+                try? catalog.finish(source, .failed(code: "seal", message: "sealing a shard failed: \(error)",
+                                                    retryAt: retryAt, maxAttempts: configuration.retry.maxAttempts))
+                progress.failed += 1
+            }
+            return
+        }
         finished.subtract(completing)
         for id in completing { openClips[id] = nil }
         progress.done += completing.count
         progress.shards += 1
-        logger.info("sealed a shard", metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])
     }
 
     private func reject(_ id: Int64, code: String, message: String) throws {

@@ -64,28 +64,12 @@ public final class IngestService: Service, @unchecked Sendable {
         var lastWork = Date()
         var lastStatus = Date.distantPast
         while !stopping.isSet {
-            let now = Date()
-            if let (paths, overflow) = watcher?.drain() {
-                for path in paths { try observe(path, into: &settling) }
-                if overflow { lastRescan = .distantPast }
-            }
-            if now.timeIntervalSince(lastRescan) >= configuration.watch.rescanSeconds {
-                for folder in configuration.ingestFolders {
-                    for file in IngestPipeline.candidates(under: folder) { try observe(file, into: &settling) }
-                }
-                lastRescan = now
-            }
-            for path in settling.ready(now: now) {
-                try pipeline.scan([path])
-            }
-            if let source = try pipeline.catalog.claimNext() {
-                try pipeline.process(source, shouldStop: { stopping.isSet })
-                lastWork = Date()
-            } else {
-                if pipeline.hasOpenShards && Date().timeIntervalSince(lastWork) >= configuration.watch.idleSealSeconds {
-                    try pipeline.sealAll()
-                }
-                usleep(200_000)
+            do {
+                try step(watcher: watcher, settling: &settling, lastRescan: &lastRescan, lastWork: &lastWork)
+            } catch {
+                // The catalog or the disk failed under us: say so, wait, and go on.
+                logger.error("ingest step failed; retrying in 5 s", metadata: ["error": "\(error)"])
+                for _ in 0..<25 where !stopping.isSet { usleep(200_000) }
             }
             if let status, Date().timeIntervalSince(lastStatus) >= 2 {
                 status(pipeline.progress, settling.waiting)
@@ -95,6 +79,34 @@ public final class IngestService: Service, @unchecked Sendable {
         try pipeline.sealAll()
         try pipeline.catalog.recoverInterrupted()
         logger.info("stopped: every open shard sealed")
+    }
+
+    /// One round: watcher events, a rescan when due, settled files registered, one source processed.
+    private func step(watcher: FolderWatcher?, settling: inout Settling, lastRescan: inout Date, lastWork: inout Date) throws {
+        let configuration = pipeline.configuration
+        let now = Date()
+        if let (paths, overflow) = watcher?.drain() {
+            for path in paths { try observe(path, into: &settling) }
+            if overflow { lastRescan = .distantPast }
+        }
+        if now.timeIntervalSince(lastRescan) >= configuration.watch.rescanSeconds {
+            for folder in configuration.ingestFolders {
+                for file in IngestPipeline.candidates(under: folder) { try observe(file, into: &settling) }
+            }
+            lastRescan = now
+        }
+        for path in settling.ready(now: now) {
+            try pipeline.scan([path])
+        }
+        if let source = try pipeline.catalog.claimNext() {
+            try pipeline.process(source, shouldStop: { stopping.isSet })
+            lastWork = Date()
+        } else {
+            if pipeline.hasOpenShards && Date().timeIntervalSince(lastWork) >= configuration.watch.idleSealSeconds {
+                try pipeline.sealAll()
+            }
+            usleep(200_000)
+        }
     }
 
     /// A changed path: a video to settle, captions to attach, or a deletion to record.

@@ -148,6 +148,49 @@ struct IngestPipelineTests {
         #expect(clips.count == 2)                                // 6 s → 48 frames → 2 clips, the old one retired
     }
 
+    @Test("a file touched without changing its bytes keeps its clips: nothing is redone or duplicated")
+    func touchedFile() throws {
+        let root = try Self.corpus()
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        let before = try pipeline.catalog.query(ClipQuery(limit: 100))
+        let a = root + "/in/a.mp4"
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(60)], ofItemAtPath: a)
+        #expect(try pipeline.scan([root + "/in"]) == 1)
+        try pipeline.processAll()
+        let after = try pipeline.catalog.query(ClipQuery(limit: 100))
+        #expect(after.totalClips == before.totalClips)
+        #expect(Set(after.clips.map(\.clip.id)) == Set(before.clips.map(\.clip.id)))
+        #expect(try pipeline.catalog.source(path: URL(fileURLWithPath: a).standardizedFileURL.path)?.state == .done)
+        #expect(try Self.verify(pipeline) == before.totalClips)
+    }
+
+    @Test("a shard that cannot be written fails its sources for a retry instead of stopping the run")
+    func sealFailure() throws {
+        let root = try Self.corpus()
+        var configuration = IngestConfiguration(ingestFolders: [root + "/in"], dataFolder: root + "/data")
+        configuration.video.clips.buckets.sizes = [128]
+        configuration.retry.backoffSeconds = 0
+        try FileManager.default.createDirectory(atPath: configuration.shardFolder, withIntermediateDirectories: true)
+        // A file where the 4:3 shards' folder must go: every 4:3 shard fails to write.
+        let blocker = configuration.shardFolder + "/128-4x3-144x112-f17"
+        try "in the way".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let pipeline = try IngestPipeline(configuration: configuration, catalog: Catalog(path: configuration.catalogPath),
+                                          tokenizer: Self.tokenizer, logger: Self.logger)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()                              // no throw: the run goes on
+        #expect(pipeline.progress.failed >= 1)
+        #expect(try pipeline.catalog.status().sources[.failed] != nil)
+        #expect(try pipeline.catalog.query(ClipQuery(aspect: "16:9")).totalClips == 1)   // b.mp4 was unaffected
+
+        try FileManager.default.removeItem(atPath: blocker)
+        try pipeline.processAll()                              // retried (backoff 0)
+        #expect(try pipeline.catalog.status().sources[.failed] == nil)
+        #expect(try pipeline.catalog.query(ClipQuery()).totalClips == 5)
+        #expect(try Self.verify(pipeline) == 5)
+    }
+
     @Test("the shipped Configs/daemon.yaml states the defaults; unknown keys are named", arguments: ["daemon.yaml"])
     func configuration(name: String) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
