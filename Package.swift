@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Catalog", "Shards", "Tokenizer", "VideoIO",
+                "Ingest", "Catalog", "Shards", "Tokenizer", "VideoIO", "Tensor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

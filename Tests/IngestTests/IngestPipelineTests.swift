@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import Logging
 import Shards
+import Tensor
 import Testing
 import Tokenizer
 import VideoIO
@@ -189,6 +190,74 @@ struct IngestPipelineTests {
         #expect(try pipeline.catalog.status().sources[.failed] == nil)
         #expect(try pipeline.catalog.query(ClipQuery()).totalClips == 5)
         #expect(try Self.verify(pipeline) == 5)
+    }
+
+    @Test("a folder of bad inputs: every one rejected with its reason, the good file done")
+    func badInputs() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString)").path
+        let input = root + "/in"
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        try Self.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=4",
+                                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", input + "/good.mp4"])
+        let good = try Data(contentsOf: URL(fileURLWithPath: input + "/good.mp4"))
+        try Data(good.prefix(good.count / 2)).write(to: URL(fileURLWithPath: input + "/cut.mp4"))   // moov at the end: gone
+        try Data().write(to: URL(fileURLWithPath: input + "/empty.mp4"))
+        var generator = SystemRandomNumberGenerator()
+        try Data((0..<20_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: URL(fileURLWithPath: input + "/noise.mkv"))
+        try Self.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", input + "/tone.m4a"])
+        try "not a video".write(toFile: input + "/text.mp4", atomically: true, encoding: .utf8)
+
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([input])
+        try pipeline.processAll()
+        let expected: [String: String] = ["cut.mp4": "truncated", "empty.mp4": "truncated", "noise.mkv": "unsupported",
+                                          "tone.m4a": "no-video-stream", "text.mp4": "unsupported"]
+        for (name, code) in expected {
+            let source = try #require(try pipeline.catalog.source(path: URL(fileURLWithPath: input + "/" + name).standardizedFileURL.path))
+            #expect(source.state == .rejected, "\(name)")
+            #expect(source.errorCode == code, "\(name): \(source.errorCode ?? "-") \(source.error ?? "")")
+            #expect(!(source.error ?? "").isEmpty, "\(name) has no reason")
+        }
+        #expect(try pipeline.catalog.source(path: URL(fileURLWithPath: input + "/good.mp4").standardizedFileURL.path)?.state == .done)
+        #expect(try pipeline.catalog.status().recentErrors.count == expected.count)
+    }
+
+    static let numpyAvailable: Bool = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import numpy"]
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
+    @Test("an ingested shard reads back through the NumPy script of Schemas/shard-format.md",
+          .enabled(if: numpyAvailable, "needs python3 with numpy (make test installs it)"))
+    func numpyReadsIngestedShard() throws {
+        let root = try Self.corpus()
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        let record = try #require(try pipeline.catalog.shards().first)
+        let path = pipeline.configuration.dataFolder + "/" + record.path
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let document = try String(contentsOf: repository.appendingPathComponent("Schemas/shard-format.md"), encoding: .utf8)
+        let script = try #require(document.components(separatedBy: "```python\n").dropFirst().first?.components(separatedBy: "```").first)
+        try script.write(toFile: root + "/shard_reader.py", atomically: true, encoding: .utf8)
+        try """
+        import json, sys
+        sys.path.insert(0, sys.argv[2])
+        from shard_reader import read_shard
+        ids, bits, meta = read_shard(sys.argv[1])
+        open(sys.argv[3], "w").write(json.dumps({"ids": ids.tolist(), "first": bits[0].reshape(-1).tolist(), "tokenizer": meta["tokenizer_id"]}))
+        """.write(toFile: root + "/check.py", atomically: true, encoding: .utf8)
+        try Self.run("python3", [root + "/check.py", path, root, root + "/out.json"])
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/out.json"))) as? [String: Any])
+        #expect((result["ids"] as? [Int])?.map(Int64.init) == (try pipeline.catalog.clips(inShard: record.id!).map(\.id)))
+        #expect(result["tokenizer"] as? String == Self.tokenizer.identity.id)
+        let ours: [UInt8] = try Shard(path: path).bits(row: 0).reshaped([-1]).scalars()
+        #expect((result["first"] as? [Int])?.map(UInt8.init) == ours)
     }
 
     @Test("the shipped Configs/daemon.yaml states the defaults; unknown keys are named", arguments: ["daemon.yaml"])
