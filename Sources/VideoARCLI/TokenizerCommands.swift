@@ -125,7 +125,7 @@ struct ReconstructCommand: ParsableCommand {
             let frameBytes = clip.width * 2 * clip.height * 3
             for t in 0..<clip.frameCount { try writer.append(rgb: pixels[(t * frameBytes)..<((t + 1) * frameBytes)]) }
             try writer.finish()
-            let sheet = try sideBySideSheet(pixels, frames: clip.frameCount, width: clip.width * 2, height: clip.height)
+            let sheet = contactSheet(frames: pixels, count: clip.frameCount, width: clip.width * 2, height: clip.height, columns: 3)
             try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
             let bpp = Double(tokens.bitCount) / Double(clip.frameCount * clip.width * clip.height)
             print("clip \(clip.bucket.slug) #\(clip.index)  " + String(format: "PSNR %.2f dB  (%d bits, %.4f bits/pixel)", quality, tokens.bitCount, bpp)
@@ -133,22 +133,5 @@ struct ReconstructCommand: ParsableCommand {
         }
         print(String(format: "mean PSNR %.2f dB over %d clip(s)", total / Double(clips.count), clips.count)
               + (tokenizer.identity.trained ? "" : " — UNTRAINED tokenizer: the reconstruction is noise until a checkpoint is given"))
-    }
-
-    /// Rows of side-by-side frames, 3 per row.
-    private func sideBySideSheet(_ pixels: [UInt8], frames: Int, width: Int, height: Int) throws -> (rgb: [UInt8], width: Int, height: Int) {
-        let columns = min(3, frames), rows = (frames + columns - 1) / columns, gap = 2
-        let sheetWidth = columns * width + (columns + 1) * gap
-        let sheetHeight = rows * height + (rows + 1) * gap
-        var sheet = [UInt8](repeating: 40, count: sheetWidth * sheetHeight * 3)
-        for t in 0..<frames {
-            let x0 = gap + (t % columns) * (width + gap), y0 = gap + (t / columns) * (height + gap)
-            for y in 0..<height {
-                let from = (t * height + y) * width * 3
-                let to = ((y0 + y) * sheetWidth + x0) * 3
-                sheet.replaceSubrange(to..<(to + width * 3), with: pixels[from..<(from + width * 3)])
-            }
-        }
-        return (sheet, sheetWidth, sheetHeight)
     }
 }

@@ -227,20 +227,26 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
 /// Lays a clip's frames out in a grid (row by row, in time order) so a person can
 /// check sampling and cropping at a glance. Returns RGB bytes and the sheet's size.
 public func contactSheet(of clip: Clip, columns: Int? = nil, gap: Int = 2) -> (rgb: [UInt8], width: Int, height: Int) {
-    let count = clip.frameCount
+    contactSheet(frames: clip.pixels, count: clip.frameCount, width: clip.width, height: clip.height, columns: columns, gap: gap)
+}
+
+/// The same for any `count` RGB frames of `width` × `height` laid out `[T, H, W, 3]`.
+public func contactSheet(frames pixels: [UInt8], count: Int, width frameWidth: Int, height frameHeight: Int,
+                         columns: Int? = nil, gap: Int = 2) -> (rgb: [UInt8], width: Int, height: Int) {
     let cols = max(1, min(count, columns ?? Int(Double(count).squareRoot().rounded(.up))))
     let rows = (count + cols - 1) / cols
-    let width = cols * clip.width + (cols + 1) * gap
-    let height = rows * clip.height + (rows + 1) * gap
+    let width = cols * frameWidth + (cols + 1) * gap
+    let height = rows * frameHeight + (rows + 1) * gap
+    let frameBytes = frameWidth * frameHeight * 3
     var sheet = [UInt8](repeating: 40, count: width * height * 3)
-    clip.pixels.withUnsafeBufferPointer { src in
+    pixels.withUnsafeBufferPointer { src in
         sheet.withUnsafeMutableBufferPointer { dst in
             for t in 0..<count {
-                let x0 = gap + (t % cols) * (clip.width + gap)
-                let y0 = gap + (t / cols) * (clip.height + gap)
-                for y in 0..<clip.height {
-                    let from = src.baseAddress! + t * clip.frameBytes + y * clip.width * 3
-                    (dst.baseAddress! + ((y0 + y) * width + x0) * 3).update(from: from, count: clip.width * 3)
+                let x0 = gap + (t % cols) * (frameWidth + gap)
+                let y0 = gap + (t / cols) * (frameHeight + gap)
+                for y in 0..<frameHeight {
+                    let from = src.baseAddress! + t * frameBytes + y * frameWidth * 3
+                    (dst.baseAddress! + ((y0 + y) * width + x0) * 3).update(from: from, count: frameWidth * 3)
                 }
             }
         }
