@@ -184,7 +184,8 @@ public final class ClipReader {
                 try deliver(slot: slot, picture: held, pts: heldTimestamp)
             }
         }
-        finish(damage: truncationCheck(), note: nil)
+        // The truncation message already says where the file ends.
+        finish(damage: truncationCheck(), note: nil, located: true)
     }
 
     /// A file that ends well before the duration its header states was cut off.
@@ -200,7 +201,8 @@ public final class ClipReader {
             reached, duration), file: file.path)
     }
 
-    private func finish(damage: VideoIOError?, note: String?) {
+    /// - Parameter located: the damage message already says where reading stopped.
+    private func finish(damage: VideoIOError?, note: String?, located: Bool = false) {
         guard !finished else { return }
         finished = true
         var notes: [String] = []
@@ -211,7 +213,7 @@ public final class ClipReader {
             let tb = file.timeBase.doubleValue
             let at = hasHeld ? Double(heldTimestamp) * tb : (decoder.lastPacketTime ?? 0)
             stoppedAt = at
-            if !error.message.contains(" ends at ") {
+            if !located {
                 error.message += String(format: " (reading stopped at %.2f s)", at)
             }
             damage = error
