@@ -151,7 +151,7 @@ public final class IngestPipeline {
         let hash: String
         let hashStart = DispatchTime.now()
         do {
-            hash = try Self.sha256(of: source.path)
+            hash = try Shard.digest(source.path).sha256
             progress.hashSeconds += Double(DispatchTime.now().uptimeNanoseconds - hashStart.uptimeNanoseconds) / 1e9
         } catch {
             try fail(source, code: "io", message: "cannot read the file: \(error)")
@@ -249,11 +249,13 @@ public final class IngestPipeline {
             try fail(source, code: "pipeline", message: "\(error)")
             return true
         }
-        // The decoder thread has finished (the queue is closed and drained), so `outcome` is set.
-        while reader.outcome == nil { usleep(1000) }
+        // The queue is closed and drained: the decoder thread set `outcome` before closing it.
+        guard let outcome = reader.outcome else {
+            try fail(source, code: "pipeline", message: "the decoder stopped without an outcome")
+            return true
+        }
 
         // 4. Outcome.
-        let outcome = reader.outcome!
         if produced == 0 {
             try reject(id, code: outcome.damage?.code.rawValue ?? "no-clips", message: outcome.noClipReason ?? "no clips")
             return true
@@ -350,16 +352,6 @@ public final class IngestPipeline {
     }
 
     // MARK: - Identities
-
-    static func sha256(of path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw IngestError(.io, "cannot open \(path)")
-        }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty { hasher.update(data: block) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
-    }
 
     /// A stable 63-bit id: the same clip of the same bytes with the same tokenizer always gets it.
     static func clipID(hash: String, clip: Clip, tokenizer: String) -> Int64 {

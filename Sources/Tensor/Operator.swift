@@ -78,7 +78,6 @@ struct Operator: @unchecked Sendable {
 
     enum Output {
         case tensor(Tensor), int(Int), double(Double), tensors([Tensor]), other
-        var tensor: Tensor? { if case .tensor(let t) = self { return t } else { return nil } }
     }
 
     private static func push(_ value: Value, name key: UnsafePointer<CChar>?, to arguments: OpaquePointer) {

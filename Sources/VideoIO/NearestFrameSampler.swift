@@ -39,12 +39,6 @@ public struct NearestFrameSampler: Sendable {
         self.fps = fps
     }
 
-    /// The first pushed timestamp: target 0 sits on it.
-    public var startTimestamp: Int64? { start }
-
-    /// Number of target slots decided so far.
-    public var targetsEmitted: Int { nextTarget }
-
     /// The time of target `index`, in seconds from the stream's zero.
     public func targetTime(_ index: Int) -> Double {
         let origin = Double(start ?? 0) * timeBase.doubleValue
