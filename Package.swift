@@ -106,19 +106,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        // Helpers shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Catalog", "Shards", "Tokenizer", "VideoIO", "Tensor",
+                "Ingest", "Catalog", "Shards", "Tokenizer", "VideoIO", "Tensor", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(
             name: "ShardsTests",
-            dependencies: ["Shards", "Tokenizer", "Tensor", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Shards", "Tokenizer", "Tensor", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TokenizerTests",

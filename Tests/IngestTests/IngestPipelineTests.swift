@@ -4,6 +4,7 @@ import Logging
 import Shards
 import Tensor
 import Testing
+import TestSupport
 import Tokenizer
 import VideoIO
 @testable import Ingest
@@ -222,15 +223,7 @@ struct IngestPipelineTests {
         #expect(try pipeline.catalog.status().recentErrors.count == expected.count)
     }
 
-    static let numpyAvailable: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import numpy"]
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }()
+    static let numpyAvailable = pythonCanImport("numpy")
 
     @Test("an ingested shard reads back through the NumPy script of Schemas/shard-format.md",
           .enabled(if: numpyAvailable, "needs python3 with numpy (make test installs it)"))

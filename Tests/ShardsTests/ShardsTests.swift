@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Tensor
 import Testing
+import TestSupport
 import Tokenizer
 @testable import Shards
 
@@ -66,15 +67,7 @@ struct ShardsTests {
         #expect(throws: ShardError.self) { try Shard(path: path) }
     }
 
-    static let numpyAvailable: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import numpy"]
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }()
+    static let numpyAvailable = pythonCanImport("numpy")
 
     @Test("the NumPy reader in Schemas/shard-format.md reads our bits exactly",
           .enabled(if: numpyAvailable, "needs python3 with numpy (make test installs it)"))

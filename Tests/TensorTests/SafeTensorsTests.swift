@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Tensor
 
 @Suite("safetensors")
@@ -64,16 +65,7 @@ struct SafeTensorsTests {
         #expect(throws: TorchError.self) { try SafeTensors.read(path) }
     }
 
-    static let pythonHasSafetensors: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import safetensors.numpy, numpy"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
+    static let pythonHasSafetensors = pythonCanImport("safetensors.numpy", "numpy")
 
     @Test("Python's safetensors reads our file and we read Python's",
           .enabled(if: pythonHasSafetensors, "needs `pip install safetensors numpy` (make test installs them)"))
