@@ -49,6 +49,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Trains and evaluates tokenizers: data sampling, losses, discriminator, checkpoints, reports.
+        .target(
+            name: "TokenizerTraining",
+            dependencies: [
+                "Tokenizer", "Tensor", "VideoIO", "Catalog", "AtomicFiles", "ConfigCoding",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The SQLite catalog (GRDB, WAL); its schema is Schemas/catalog.sql.
         .target(
             name: "Catalog",
@@ -90,6 +98,7 @@ let package = Package(
                 "Catalog",
                 "Shards",
                 "Ingest",
+                "TokenizerTraining",
                 "ConfigCoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
@@ -126,6 +135,14 @@ let package = Package(
             name: "TokenizerTests",
             dependencies: [
                 "Tokenizer", "Tensor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "TokenizerTrainingTests",
+            dependencies: [
+                "TokenizerTraining", "Tokenizer", "Tensor", "VideoIO", "Catalog", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -156,6 +156,11 @@ public final class Catalog: Sendable {
         try pool.read { db in try SourceRecord.filter(Column("path") == path).fetchOne(db) }
     }
 
+    /// Every source in `state`, by path (e.g. the ingested corpus a tokenizer trains on).
+    public func sources(in state: SourceRecord.State) throws -> [SourceRecord] {
+        try pool.read { db in try SourceRecord.filter(Column("state") == state.rawValue).order(Column("path")).fetchAll(db) }
+    }
+
     /// Records probe results (or any other field change) of a source.
     public func update(_ source: SourceRecord) throws {
         var source = source

@@ -78,6 +78,8 @@ enum ATen {
     static let adaptiveAvgPool2d = Operator("aten::adaptive_avg_pool2d")
     static let adaptiveAvgPool3d = Operator("aten::adaptive_avg_pool3d")
     static let avgPool3d = Operator("aten::avg_pool3d")
+    static let avgPool2d = Operator("aten::avg_pool2d")
+    static let leakyRelu = Operator("aten::leaky_relu")
     static let constantPad = Operator("aten::constant_pad_nd")
     static let dropout = Operator("aten::dropout")
 

@@ -47,6 +47,11 @@ public final class AdamW {
         public var step: Int
         public var expAvg: Tensor?
         public var expAvgSq: Tensor?
+        public init(step: Int, expAvg: Tensor?, expAvgSq: Tensor?) {
+            self.step = step
+            self.expAvg = expAvg
+            self.expAvgSq = expAvgSq
+        }
     }
 
     public func state(of index: Int) throws -> ParameterState {

@@ -95,6 +95,16 @@ extension Tensor {
         }
     }
 
+    /// Mean over `kernel`×`kernel` windows of [N, C, H, W]; with `countPadding` false the
+    /// windows at the border average only the pixels they cover.
+    public func avgPool2d(kernel: Int, stride: Int = 1, padding: Int = 0, countPadding: Bool = true) throws -> Tensor {
+        try ATen.avgPool2d.tensor([.tensor(self), .ints([kernel, kernel]), .ints([stride, stride]), .ints([padding, padding]),
+                                   .bool(false), .bool(countPadding), .none])
+    }
+
+    /// max(x, slope·x): the discriminator's activation.
+    public func leakyRelu(_ slope: Double = 0.2) throws -> Tensor { try ATen.leakyRelu.tensor([.tensor(self), .double(slope)]) }
+
     /// Rows of `self` ([vocab, dim]) picked by integer `indices`.
     public func embedding(_ indices: Tensor) throws -> Tensor { try ATen.embedding.tensor([.tensor(self), .tensor(indices)]) }
 

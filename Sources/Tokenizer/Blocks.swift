@@ -24,11 +24,11 @@ final class ResBlock: Module {
     let conv2: Conv3d
     let skip: Conv3d?
 
-    init(_ inChannels: Int, _ outChannels: Int, groups: Int, generator: Generator) throws {
+    init(_ inChannels: Int, _ outChannels: Int, groups: Int, temporalKernel: Int, generator: Generator) throws {
         norm1 = try FrameGroupNorm(groups: groups, channels: inChannels)
-        conv1 = try Conv3d(inChannels, outChannels, generator: generator)
+        conv1 = try Conv3d(inChannels, outChannels, kernel: (temporalKernel, 3), generator: generator)
         norm2 = try FrameGroupNorm(groups: groups, channels: outChannels)
-        conv2 = try Conv3d(outChannels, outChannels, generator: generator)
+        conv2 = try Conv3d(outChannels, outChannels, kernel: (temporalKernel, 3), generator: generator)
         skip = inChannels == outChannels ? nil : try Conv3d(inChannels, outChannels, kernel: (1, 1), generator: generator)
     }
 
@@ -43,8 +43,8 @@ final class ResBlock: Module {
 final class Downsample: Module {
     let conv: Conv3d
 
-    init(_ channels: Int, temporal: Bool, generator: Generator) throws {
-        conv = try Conv3d(channels, channels, kernel: (3, 3), stride: (temporal ? 2 : 1, 2), generator: generator)
+    init(_ channels: Int, temporal: Bool, temporalKernel: Int, generator: Generator) throws {
+        conv = try Conv3d(channels, channels, kernel: (temporalKernel, 3), stride: (temporal ? 2 : 1, 2), generator: generator)
     }
 
     func callAsFunction(_ x: Tensor, cache: CausalCache?) throws -> Tensor { try conv(x, cache: cache) }
@@ -56,8 +56,8 @@ final class Upsample: Module {
     let conv: Conv3d
     let temporal: Bool
 
-    init(_ channels: Int, temporal: Bool, generator: Generator) throws {
-        conv = try Conv3d(channels, channels, generator: generator)
+    init(_ channels: Int, temporal: Bool, temporalKernel: Int, generator: Generator) throws {
+        conv = try Conv3d(channels, channels, kernel: (temporalKernel, 3), generator: generator)
         self.temporal = temporal
     }
 

@@ -17,23 +17,24 @@ final class CausalEncoder: Module {
 
     init(_ c: TokenizerConfiguration, generator: Generator) throws {
         let widths = c.channelMultipliers.map { $0 * c.baseChannels }
-        convIn = try Conv3d(3, widths[0], generator: generator)
+        convIn = try Conv3d(3, widths[0], kernel: (c.temporalKernel, 3), generator: generator)
         var levels: [Level] = []
         var width = widths[0]
         for (i, target) in widths.enumerated() {
             var blocks: [ResBlock] = []
             for _ in 0..<c.resBlocks {
-                blocks.append(try ResBlock(width, target, groups: c.normGroups, generator: generator))
+                blocks.append(try ResBlock(width, target, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator))
                 width = target
             }
             let down = i < widths.count - 1
-                ? try Downsample(width, temporal: c.temporalDownsamples.contains(i), generator: generator) : nil
+                ? try Downsample(width, temporal: c.temporalDownsamples.contains(i), temporalKernel: c.temporalKernel,
+                                 generator: generator) : nil
             levels.append(Level(blocks: blocks, downsample: down))
         }
         self.levels = levels
-        mid = try (0..<2).map { _ in try ResBlock(width, width, groups: c.normGroups, generator: generator) }
+        mid = try (0..<2).map { _ in try ResBlock(width, width, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator) }
         normOut = try FrameGroupNorm(groups: c.normGroups, channels: width)
-        convOut = try Conv3d(width, c.latentDim, generator: generator)
+        convOut = try Conv3d(width, c.latentDim, kernel: (c.temporalKernel, 3), generator: generator)
     }
 
     /// With a `cache`, successive chunks continue one video (see `Conv3d`).

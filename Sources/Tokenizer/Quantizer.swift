@@ -14,19 +14,22 @@ import Tensor
 /// overshoot at the last scale. √area matches the expected norm of an area-downsampled
 /// residual, and decay 0.8 keeps every step decreasing (e.g. 1.00, 0.93, 0.81, 0.62, 0.47,
 /// 0.31). With a trained encoder the magnitudes stay fixed; the encoder adapts to them.
-struct MultiScaleBSQ {
+package struct MultiScaleBSQ {
     let dim: Int
     let decay: Double
 
-    struct Output {
+    package struct Output {
         /// Σ upsampled codes, with straight-through gradients to the features. [M, d, H, W]
-        var quantized: Tensor
+        package var quantized: Tensor
         /// Bits per scale, uint8 0/1, [M, d, h_k, w_k].
-        var bits: [Tensor]
+        package var bits: [Tensor]
         /// Mean ‖residual‖ over positions before the first scale and after each scale.
-        var residualNorms: [Double]
+        package var residualNorms: [Double]
         /// The l2-normalised features the quantizer approximated. [M, d, H, W]
-        var normalized: Tensor
+        package var normalized: Tensor
+        /// What each scale took the signs of: the area-downsampled residual. [M, d, h_k, w_k]
+        /// (the trainer's entropy penalty acts on these).
+        package var inputs: [Tensor]
     }
 
     func magnitude(_ scale: ScaleSchedule.Scale, index: Int, grid: ScaleSchedule.Scale) -> Double {
@@ -41,6 +44,7 @@ struct MultiScaleBSQ {
         var residual = normalized
         var quantized = try Tensor.zeros(s)
         var bits: [Tensor] = []
+        var inputs: [Tensor] = []
         var norms: [Double] = measure ? [try residual.norm(dims: [1]).mean().item()] : []
         for (k, scale) in schedule.scales.enumerated() {
             let coarse = scale == grid ? residual : try residual.interpolate(size: [scale.height, scale.width], mode: .area)
@@ -52,9 +56,10 @@ struct MultiScaleBSQ {
             residual = try residual - up.detached()
             quantized = try quantized + up
             bits.append(try positive.to(.uint8))
+            inputs.append(coarse)
             if measure { norms.append(try residual.norm(dims: [1]).mean().item()) }
         }
-        return Output(quantized: quantized, bits: bits, residualNorms: norms, normalized: normalized)
+        return Output(quantized: quantized, bits: bits, residualNorms: norms, normalized: normalized, inputs: inputs)
     }
 
     /// Rebuilds the quantized latent [M, d, H, W] from per-scale bits.

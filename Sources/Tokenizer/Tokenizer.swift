@@ -56,13 +56,14 @@ public final class Tokenizer: Module, @unchecked Sendable {
     static let trainedKey = "videoar.tokenizer.trained"
 
     /// Writes the weights and configuration as safetensors (atomically).
-    public func save(to path: String, trained: Bool) throws {
+    public func save(to path: String, trained: Bool, metadata extra: [String: String] = [:]) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let config = String(decoding: try encoder.encode(configuration), as: UTF8.self)
         let tensors = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
-        try SafeTensors.write(tensors, metadata: [Self.configKey: config, Self.trainedKey: trained ? "true" : "false",
-                                                  "videoar.format": "tokenizer-v1"], to: path)
+        let metadata = extra.merging([Self.configKey: config, Self.trainedKey: trained ? "true" : "false",
+                                      "videoar.format": "tokenizer-v1"]) { _, ours in ours }
+        try SafeTensors.write(tensors, metadata: metadata, to: path)
     }
 
     private func contentHash() throws -> String {
@@ -82,12 +83,12 @@ public final class Tokenizer: Module, @unchecked Sendable {
     // MARK: - Video ↔ tensors
 
     /// uint8 [T, H, W, 3] → float [1, 3, T, H, W] in [−1, 1].
-    static func normalize(_ video: Tensor) throws -> Tensor {
+    package static func normalize(_ video: Tensor) throws -> Tensor {
         try (video.to(.float32) / 127.5 - 1).permuted([3, 0, 1, 2]).unsqueezed(dim: 0).contiguous()
     }
 
     /// float [1, 3, T, H, W] → uint8 [T, H, W, 3].
-    static func denormalize(_ x: Tensor) throws -> Tensor {
+    package static func denormalize(_ x: Tensor) throws -> Tensor {
         try ((x.clamp(min: -1, max: 1) + 1) * 127.5).rounded().squeezed(dim: 0).permuted([1, 2, 3, 0]).to(.uint8).contiguous()
     }
 
@@ -183,6 +184,69 @@ public final class Tokenizer: Module, @unchecked Sendable {
 
     /// decode(encode(video)).
     public func reconstruct(_ video: Tensor) throws -> Tensor { try decode(encode(video)) }
+}
+
+// MARK: - Training (the `TokenizerTraining` module's view)
+
+extension Tokenizer {
+    /// What one differentiable pass produces.
+    package struct TrainingPass {
+        /// The decoder's output [N, 3, T, H, W], about [−1, 1].
+        package var reconstruction: Tensor
+        /// The quantizer's view of the N·T′ latent frames.
+        package var quantizer: MultiScaleBSQ.Output
+    }
+
+    /// Turns gradients on (training) or off (serving) for every weight.
+    package func setTrainable(_ trainable: Bool) {
+        for parameter in parameters() { parameter.requiresGrad = trainable }
+    }
+
+    /// video [N, 3, T, H, W] in [−1, 1] → reconstruction through the quantizer, with
+    /// straight-through gradients to the encoder.
+    package func trainingPass(_ video: Tensor) throws -> TrainingPass {
+        let latent = try encoder(video)                                         // [N, d, T′, H′, W′]
+        let s = latent.shape
+        let (output, _) = try quantize(latent)                                  // quantized [N·T′, d, H′, W′]
+        let quantized = try output.quantized.reshaped([s[0], s[2], s[1], s[3], s[4]]).permuted([0, 2, 1, 3, 4])
+        return TrainingPass(reconstruction: try decoder(quantized), quantizer: output)
+    }
+
+    /// Recomputes `identity` after the weights changed in place (training).
+    package func refreshIdentity(trained: Bool) throws {
+        identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
+    }
+
+    /// The video tokenizer grown from this image model (`temporal_kernel: 1`): each 3-D
+    /// kernel gets the image kernel in its last temporal slice (the current frame) and
+    /// zeros for the frames before, so on a single frame it computes exactly what the
+    /// image model did (method §2: train space on images first, then time on clips).
+    package func inflated(logger: Logger) throws -> Tokenizer {
+        guard configuration.temporalKernel == 1 else {
+            throw TokenizerError(.input, "only an image model (temporal_kernel 1) can be inflated; this one has \(configuration.temporalKernel)")
+        }
+        var target = configuration
+        target.temporalKernel = 3
+        let video = try Tokenizer(configuration: target, logger: logger)
+        var values: [String: Tensor] = [:]
+        try withoutGrad {
+            let mine = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
+            for (name, slot) in video.namedParameters() {
+                guard let image = mine[name] else { throw TokenizerError(.checkpoint, "the image model has no '\(name)'") }
+                if image.shape == slot.shape {
+                    values[name] = image
+                } else {                                                        // [O, I, 1, k, k] → [O, I, kT, k, k]
+                    let grown = try Tensor.zeros(slot.shape)
+                    let kT = slot.shape[2]
+                    try grown.slice(dim: 2, (kT - 1)..<kT).copy_(image)
+                    values[name] = grown
+                }
+            }
+        }
+        try video.load(values)
+        try video.refreshIdentity(trained: identity.trained)
+        return video
+    }
 }
 
 /// Peak signal-to-noise ratio in dB between two uint8 videos of the same shape.

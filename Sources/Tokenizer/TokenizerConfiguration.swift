@@ -28,10 +28,14 @@ public struct TokenizerConfiguration: Sendable, Codable, Equatable {
     public var codeDecay: Double
     /// Seed of the deterministic initialisation used when no checkpoint is given.
     public var seed: UInt64
+    /// Frames each convolution sees: 3 for the video tokenizer, 1 for the image model that
+    /// training starts from and then inflates into 3 (see `Tokenizer.inflated`).
+    public var temporalKernel: Int
 
     public init(name: String = "cpu-small", baseChannels: Int = 16, channelMultipliers: [Int] = [1, 2, 4, 4, 4],
-                resBlocks: Int = 1, temporalDownsamples: [Int] = [2, 3], latentDim: Int = 16, normGroups: Int = 8,
-                scaleSides: [Int] = [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64], codeDecay: Double = 0.8, seed: UInt64 = 0) {
+                resBlocks: Int = 1, temporalDownsamples: [Int] = [2, 3], latentDim: Int = 32, normGroups: Int = 8,
+                scaleSides: [Int] = [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64], codeDecay: Double = 0.8, seed: UInt64 = 0,
+                temporalKernel: Int = 3) {
         self.name = name
         self.baseChannels = baseChannels
         self.channelMultipliers = channelMultipliers
@@ -42,6 +46,7 @@ public struct TokenizerConfiguration: Sendable, Codable, Equatable {
         self.scaleSides = scaleSides
         self.codeDecay = codeDecay
         self.seed = seed
+        self.temporalKernel = temporalKernel
     }
 
     /// Pixels per latent cell along each side.
@@ -55,7 +60,7 @@ public struct TokenizerConfiguration: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, baseChannels = "base_channels", channelMultipliers = "channel_multipliers", resBlocks = "res_blocks"
         case temporalDownsamples = "temporal_downsamples", latentDim = "latent_dim", normGroups = "norm_groups"
-        case scaleSides = "scale_sides", codeDecay = "code_decay", seed
+        case scaleSides = "scale_sides", codeDecay = "code_decay", seed, temporalKernel = "temporal_kernel"
     }
 
     public init(from decoder: Decoder) throws {
@@ -72,7 +77,8 @@ public struct TokenizerConfiguration: Sendable, Codable, Equatable {
             normGroups: try c.decodeIfPresent(Int.self, forKey: .normGroups) ?? d.normGroups,
             scaleSides: try c.decodeIfPresent([Int].self, forKey: .scaleSides) ?? d.scaleSides,
             codeDecay: try c.decodeIfPresent(Double.self, forKey: .codeDecay) ?? d.codeDecay,
-            seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed)
+            seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed,
+            temporalKernel: try c.decodeIfPresent(Int.self, forKey: .temporalKernel) ?? d.temporalKernel)
     }
 
     /// Checks the values; the message names the key.
@@ -93,6 +99,9 @@ public struct TokenizerConfiguration: Sendable, Codable, Equatable {
             throw fail("scale_sides must start at 1 and increase")
         }
         guard codeDecay > 0, codeDecay <= 1 else { throw fail("code_decay must be in (0, 1]") }
+        guard temporalKernel == 1 || temporalKernel == 3 else {
+            throw fail("temporal_kernel must be 3 (video) or 1 (the image model before inflation), got \(temporalKernel)")
+        }
     }
 }
 

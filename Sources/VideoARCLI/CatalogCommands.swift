@@ -43,14 +43,12 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-/// The tokenizer a configuration names.
+/// The tokenizer a configuration names: its checkpoint; else the seeded layout of its
+/// `config`; else the shipped trained default.
 func makeTokenizer(_ configuration: IngestConfiguration, logger: Logger) throws -> Tokenizer {
     Torch.threads = configuration.threads == 0 ? Torch.availableCores : configuration.threads
-    var layout = TokenizerConfiguration()
-    if let path = configuration.tokenizer.config, configuration.tokenizer.checkpoint == nil {
-        layout = try loadConfiguration(TokenizerConfiguration.self, from: path)
-    }
-    return try Tokenizer(configuration: layout, checkpoint: configuration.tokenizer.checkpoint, logger: logger)
+    return try DefaultTokenizer.make(checkpoint: configuration.tokenizer.checkpoint, layout: configuration.tokenizer.config,
+                                     logger: logger)
 }
 
 struct IngestCommand: ParsableCommand {

@@ -8,11 +8,11 @@ import VideoIO
 
 /// Options shared by the commands that run the tokenizer.
 struct TokenizerOptions: ParsableArguments {
-    @Option(help: "Tokenizer weights (safetensors written by VideoAR); without it, the seeded untrained initialisation.",
+    @Option(help: "Tokenizer weights (safetensors written by VideoAR); default: the shipped trained \(DefaultTokenizer.relativePath).",
             completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
 
-    @Option(name: .customLong("tokenizer-config"), help: "Tokenizer layout (YAML, see Configs/tokenizer/); ignored with --checkpoint.",
+    @Option(name: .customLong("tokenizer-config"), help: "A tokenizer layout (YAML, see Configs/tokenizer/) to run with its seeded, untrained initialisation; ignored with --checkpoint.",
             completion: .file(extensions: ["yaml", "yml"]))
     var tokenizerConfig: String?
 
@@ -33,11 +33,7 @@ struct TokenizerOptions: ParsableArguments {
 
     func makeTokenizer(logger: Logger) throws -> Tokenizer {
         Torch.threads = threads ?? Torch.availableCores
-        var configuration = TokenizerConfiguration()
-        if let tokenizerConfig, checkpoint == nil {
-            configuration = try loadConfiguration(TokenizerConfiguration.self, from: tokenizerConfig)
-        }
-        return try Tokenizer(configuration: configuration, checkpoint: checkpoint, logger: logger)
+        return try DefaultTokenizer.make(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
     }
 
     /// The tokenizer (its identity printed first, so every output says whether it is
@@ -132,6 +128,6 @@ struct ReconstructCommand: ParsableCommand {
                   + "  → \(base).mp4, .png")
         }
         print(String(format: "mean PSNR %.2f dB over %d clip(s)", total / Double(clips.count), clips.count)
-              + (tokenizer.identity.trained ? "" : " — UNTRAINED tokenizer: the reconstruction is noise until a checkpoint is given"))
+              + (tokenizer.identity.trained ? "" : " — UNTRAINED tokenizer: the reconstruction is noise; drop --tokenizer-config to use the trained default"))
     }
 }

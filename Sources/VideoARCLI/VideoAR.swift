@@ -14,7 +14,7 @@ struct VideoAR: AsyncParsableCommand {
         """,
         subcommands: [ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self,
                       ServeCommand.self, IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self, InspectCommand.self,
-                      BenchCommand.self]
+                      TokenizerCommand.self, BenchCommand.self]
     )
 }
 

@@ -88,13 +88,34 @@ struct CLITests {
         #expect(result.stdout.contains("no clips: too short"))
     }
 
-    @Test("tokenize prints the token grid and says the seeded tokenizer is untrained")
+    /// The repository (for the shipped configs and checkpoint).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test("tokenize uses the shipped trained tokenizer by default; a layout alone runs seeded and says UNTRAINED")
     func tokenize() throws {
         let result = try Self.videoar("tokenize", Self.sample, "--size", "128", "--frames", "17")
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("UNTRAINED"))
+        #expect(result.stdout.contains("tokenizer cpu-small "))
+        #expect(!result.stdout.contains("UNTRAINED"), "\(result.stdout)")
         #expect(result.stdout.contains("17×96×176 → latent 5×6×11"))
         #expect(result.stdout.contains("bits/pixel"))
+        let seeded = try Self.videoar("tokenize", Self.sample, "--size", "128", "--frames", "17",
+                                      "--tokenizer-config", Self.repository + "/Configs/tokenizer/cpu-small.yaml")
+        #expect(seeded.status == 0, "\(seeded.stderr)")
+        #expect(seeded.stdout.contains("UNTRAINED"))
+    }
+
+    @Test("tokenizer train and eval explain bad input instead of failing obscurely")
+    func tokenizerCommandErrors() throws {
+        let missing = try Self.videoar("tokenizer", "eval", "--checkpoint", "/nonexistent.safetensors", Self.sample)
+        #expect(missing.status != 0)
+        #expect((missing.stdout + missing.stderr).contains("/nonexistent.safetensors"))
+        let config = Self.work.appendingPathComponent("bad-train.yaml").path
+        try "stages:\n  - kind: video\n    frames: 6\ndata: {videos: [/tmp]}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try Self.videoar("tokenizer", "train", "--config", config, "--run", Self.work.appendingPathComponent("bad-run").path)
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("stages[0] (video).frames must be 1 + 4k"), "\(bad.stderr)")
     }
 
     @Test("reconstruct writes original | reconstruction side by side and prints PSNR")

@@ -1,0 +1,378 @@
+import ConfigCoding
+import Tokenizer
+import VideoIO
+
+/// How to train a tokenizer: the layout, the data, the stages and every loss weight.
+/// Decoded from `Configs/tokenizer/train-*.yaml`; every key has a default.
+public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
+    /// The tokenizer layout being trained (the stages set `temporal_kernel`).
+    public var tokenizer: TokenizerConfiguration
+    public var data: DataConfiguration
+    /// Run in order; an `image` stage followed by a `video` stage inflates the model in between.
+    public var stages: [Stage]
+    public var losses: LossConfiguration
+    public var optimizer: OptimizerConfiguration
+    public var discriminator: DiscriminatorConfiguration
+    /// Save a resumable checkpoint every this many steps (and at stage ends and on SIGINT).
+    public var checkpointEvery: Int
+    /// Write an original | reconstruction PNG every this many steps (0: never).
+    public var previewEvery: Int
+    /// LibTorch intra-op threads; 0 = every core.
+    public var threads: Int
+    /// Seeds the data sampler and the discriminator's initialisation.
+    public var seed: UInt64
+
+    public init(tokenizer: TokenizerConfiguration = TokenizerConfiguration(), data: DataConfiguration = DataConfiguration(),
+                stages: [Stage] = [Stage(name: "image", kind: .image), Stage(name: "video", kind: .video)],
+                losses: LossConfiguration = LossConfiguration(), optimizer: OptimizerConfiguration = OptimizerConfiguration(),
+                discriminator: DiscriminatorConfiguration = DiscriminatorConfiguration(), checkpointEvery: Int = 200,
+                previewEvery: Int = 200, threads: Int = 0, seed: UInt64 = 0) {
+        self.tokenizer = tokenizer
+        self.data = data
+        self.stages = stages
+        self.losses = losses
+        self.optimizer = optimizer
+        self.discriminator = discriminator
+        self.checkpointEvery = checkpointEvery
+        self.previewEvery = previewEvery
+        self.threads = threads
+        self.seed = seed
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case tokenizer, data, stages, losses, optimizer, discriminator, checkpointEvery = "checkpoint_every"
+        case previewEvery = "preview_every", threads, seed
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self()
+        self.init(tokenizer: try c.decodeIfPresent(TokenizerConfiguration.self, forKey: .tokenizer) ?? d.tokenizer,
+                  data: try c.decodeIfPresent(DataConfiguration.self, forKey: .data) ?? d.data,
+                  stages: try c.decodeIfPresent([Stage].self, forKey: .stages) ?? d.stages,
+                  losses: try c.decodeIfPresent(LossConfiguration.self, forKey: .losses) ?? d.losses,
+                  optimizer: try c.decodeIfPresent(OptimizerConfiguration.self, forKey: .optimizer) ?? d.optimizer,
+                  discriminator: try c.decodeIfPresent(DiscriminatorConfiguration.self, forKey: .discriminator) ?? d.discriminator,
+                  checkpointEvery: try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery,
+                  previewEvery: try c.decodeIfPresent(Int.self, forKey: .previewEvery) ?? d.previewEvery,
+                  threads: try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads,
+                  seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed)
+    }
+
+    /// Total steps over all stages.
+    public var totalSteps: Int { stages.reduce(0) { $0 + $1.steps } }
+
+    /// The stage a global step (0-based) falls in, and the step within it.
+    public func stage(at step: Int) -> (index: Int, step: Int)? {
+        var start = 0
+        for (i, stage) in stages.enumerated() {
+            if step < start + stage.steps { return (i, step - start) }
+            start += stage.steps
+        }
+        return nil
+    }
+
+    /// Checks every value; the message names the key.
+    public func validate() throws {
+        func fail(_ m: String) -> TrainingError { TrainingError(.configuration, m) }
+        var layout = tokenizer
+        layout.temporalKernel = 3
+        try layout.validate()
+        guard !stages.isEmpty else { throw fail("stages: at least one stage is needed") }
+        var sawVideo = false
+        for (i, stage) in stages.enumerated() {
+            let key = "stages[\(i)] (\(stage.name))"
+            guard stage.steps >= 1 else { throw fail("\(key).steps must be at least 1") }
+            guard stage.batch >= 1 else { throw fail("\(key).batch must be at least 1") }
+            guard !stage.sizes.isEmpty, stage.sizes.allSatisfy({ $0 >= 16 && $0 % layout.spatialFactor == 0 }) else {
+                throw fail("\(key).sizes must be multiples of \(layout.spatialFactor), at least 16")
+            }
+            guard !stage.aspectRatios.isEmpty else { throw fail("\(key).aspect_ratios must not be empty") }
+            guard stage.learningRate > 0, stage.minLearningRate >= 0, stage.minLearningRate <= stage.learningRate else {
+                throw fail("\(key): need 0 ≤ min_learning_rate ≤ learning_rate and learning_rate > 0")
+            }
+            switch stage.kind {
+            case .image:
+                if sawVideo { throw fail("\(key): an image stage cannot follow a video stage (the model is already inflated)") }
+                guard (0...1).contains(stage.videoFrameFraction) else { throw fail("\(key).video_frame_fraction must be in [0, 1]") }
+            case .video:
+                sawVideo = true
+                guard stage.frames >= 1 + layout.temporalFactor, (stage.frames - 1) % layout.temporalFactor == 0 else {
+                    throw fail("\(key).frames must be 1 + \(layout.temporalFactor)k with k ≥ 1, got \(stage.frames)")
+                }
+                guard !stage.fps.isEmpty, stage.fps.allSatisfy({ $0 > 0 && $0 <= 120 }) else {
+                    throw fail("\(key).fps must list rates in (0, 120]")
+                }
+            }
+        }
+        guard !data.videos.isEmpty || !data.images.isEmpty || data.catalog != nil else {
+            throw fail("data: give video folders (data.videos), image folders (data.images) and/or a catalog (data.catalog)")
+        }
+        if stages.contains(where: { $0.kind == .video }), data.videos.isEmpty, data.catalog == nil {
+            throw fail("data.videos is empty but a video stage needs clips")
+        }
+        guard !data.cacheSizes.isEmpty, data.cacheSizes.allSatisfy({ $0 >= 16 }) else { throw fail("data.cache_sizes must be ≥ 16") }
+        guard checkpointEvery >= 1 else { throw fail("checkpoint_every must be at least 1") }
+        guard previewEvery >= 0 else { throw fail("preview_every must be ≥ 0") }
+        guard threads >= 0 else { throw fail("threads must be ≥ 0") }
+        try losses.validate()
+    }
+
+    /// Where training clips come from.
+    public struct DataConfiguration: Sendable, Codable, Equatable {
+        /// Video files or folders (searched recursively).
+        public var videos: [String]
+        /// Still-image files or folders, used by image stages.
+        public var images: [String]
+        /// A catalog (`catalog.sqlite` of `videoar serve`/`ingest`): its ingested sources are
+        /// used too, videos and stills told apart by probing.
+        public var catalog: String?
+        /// Files whose path contains any of these are skipped (e.g. held-out clips).
+        public var exclude: [String]
+        /// Each source is decoded once per bucket size here (pixel-sqrt); random crops come
+        /// from these pictures, so several sizes give several zoom levels.
+        public var cacheSizes: [Int]
+        /// At most this many files per list (nil: all).
+        public var maxFiles: Int?
+
+        public init(videos: [String] = [], images: [String] = [], catalog: String? = nil, exclude: [String] = [],
+                    cacheSizes: [Int] = [160, 256], maxFiles: Int? = nil) {
+            self.videos = videos
+            self.images = images
+            self.catalog = catalog
+            self.exclude = exclude
+            self.cacheSizes = cacheSizes
+            self.maxFiles = maxFiles
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case videos, images, catalog, exclude, cacheSizes = "cache_sizes", maxFiles = "max_files"
+        }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Self()
+            self.init(videos: try c.decodeIfPresent([String].self, forKey: .videos) ?? d.videos,
+                      images: try c.decodeIfPresent([String].self, forKey: .images) ?? d.images,
+                      catalog: try c.decodeIfPresent(String.self, forKey: .catalog),
+                      exclude: try c.decodeIfPresent([String].self, forKey: .exclude) ?? d.exclude,
+                      cacheSizes: try c.decodeIfPresent([Int].self, forKey: .cacheSizes) ?? d.cacheSizes,
+                      maxFiles: try c.decodeIfPresent(Int.self, forKey: .maxFiles))
+        }
+    }
+
+    /// One stage of training.
+    public struct Stage: Sendable, Codable, Equatable {
+        public enum Kind: String, Sendable, Codable { case image, video }
+        public var name: String
+        /// `image`: the 2-D model (temporal kernel 1) on single pictures; `video`: the 3-D model on clips.
+        public var kind: Kind
+        public var steps: Int
+        public var batch: Int
+        /// Frames per clip (video stages), 1 + τk.
+        public var frames: Int
+        /// Frame rates clips are resampled to; one is drawn per batch (video stages).
+        public var fps: [Double]
+        /// Bucket sizes (pixel-sqrt); one is drawn per batch.
+        public var sizes: [Int]
+        /// Aspect ratios; one is drawn per batch.
+        public var aspectRatios: [AspectRatio]
+        /// Share of an image stage's pictures taken from video frames rather than stills.
+        public var videoFrameFraction: Double
+        public var learningRate: Double
+        /// Linear warm-up from 0, then cosine decay to `min_learning_rate` at the stage's end.
+        public var warmupSteps: Int
+        public var minLearningRate: Double
+
+        public init(name: String, kind: Kind, steps: Int = 1000, batch: Int? = nil, frames: Int = 17, fps: [Double] = [8],
+                    sizes: [Int] = [128], aspectRatios: [AspectRatio] = [AspectRatio(1, 1)], videoFrameFraction: Double = 0.5,
+                    learningRate: Double = 4e-4, warmupSteps: Int = 100, minLearningRate: Double = 4e-5) {
+            self.name = name
+            self.kind = kind
+            self.steps = steps
+            self.batch = batch ?? (kind == .image ? 16 : 2)
+            self.frames = kind == .image ? 1 : frames
+            self.fps = fps
+            self.sizes = sizes
+            self.aspectRatios = aspectRatios
+            self.videoFrameFraction = videoFrameFraction
+            self.learningRate = learningRate
+            self.warmupSteps = warmupSteps
+            self.minLearningRate = minLearningRate
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, kind, steps, batch, frames, fps, sizes, aspectRatios = "aspect_ratios"
+            case videoFrameFraction = "video_frame_fraction", learningRate = "learning_rate", warmupSteps = "warmup_steps"
+            case minLearningRate = "min_learning_rate"
+        }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let kind = try c.decode(Kind.self, forKey: .kind)
+            let d = Self(name: "", kind: kind)
+            self.init(name: try c.decodeIfPresent(String.self, forKey: .name) ?? kind.rawValue, kind: kind,
+                      steps: try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps,
+                      batch: try c.decodeIfPresent(Int.self, forKey: .batch) ?? d.batch,
+                      frames: try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames,
+                      fps: try c.decodeIfPresent([Double].self, forKey: .fps) ?? d.fps,
+                      sizes: try c.decodeIfPresent([Int].self, forKey: .sizes) ?? d.sizes,
+                      aspectRatios: try c.decodeIfPresent([AspectRatio].self, forKey: .aspectRatios) ?? d.aspectRatios,
+                      videoFrameFraction: try c.decodeIfPresent(Double.self, forKey: .videoFrameFraction) ?? d.videoFrameFraction,
+                      learningRate: try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate,
+                      warmupSteps: try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps,
+                      minLearningRate: try c.decodeIfPresent(Double.self, forKey: .minLearningRate) ?? d.minLearningRate)
+        }
+
+        /// The learning rate at `step` within this stage.
+        public func learningRate(at step: Int) -> Double {
+            if step < warmupSteps { return learningRate * Double(step + 1) / Double(warmupSteps) }
+            let span = max(1, steps - warmupSteps)
+            let progress = min(1, Double(step - warmupSteps) / Double(span))
+            return minLearningRate + (learningRate - minLearningRate) * 0.5 * (1 + cos(Double.pi * progress))
+        }
+    }
+
+    /// Every loss weight (method §2). Zero switches a term off.
+    public struct LossConfiguration: Sendable, Codable, Equatable {
+        /// L1 between the clip and its reconstruction, in [−1, 1] units.
+        public var l1: Double
+        /// 1 − SSIM (7×7 windows, per frame): the locally computed perceptual term. No
+        /// pretrained network (LPIPS/VGG) can be downloaded here; SSIM needs none and
+        /// rewards the structure L1 blurs away.
+        public var perceptual: Double
+        /// 0.25 · MSE(f, sg(q)) in the method: pulls the features toward their codes.
+        public var commitment: Double
+        /// Weight of (per-sample entropy − codebook_weight · codebook entropy) over per-bit probabilities.
+        public var entropy: Double
+        public var codebookWeight: Double
+        /// p(bit) = sigmoid(2·√d·u / temperature) for the unit-normalised quantizer input u.
+        public var entropyTemperature: Double
+        /// Hinge GAN generator term, from `gan_start` (global step) on.
+        public var gan: Double
+        public var ganStart: Int
+        /// LeCAM regulariser on the discriminator, with EMAs of its outputs at `lecam_decay`.
+        public var lecam: Double
+        public var lecamDecay: Double
+
+        public init(l1: Double = 1.0, perceptual: Double = 0.2, commitment: Double = 0.25, entropy: Double = 0.1,
+                    codebookWeight: Double = 1.0, entropyTemperature: Double = 1.0, gan: Double = 0.05, ganStart: Int = 2000,
+                    lecam: Double = 0.01, lecamDecay: Double = 0.999) {
+            self.l1 = l1
+            self.perceptual = perceptual
+            self.commitment = commitment
+            self.entropy = entropy
+            self.codebookWeight = codebookWeight
+            self.entropyTemperature = entropyTemperature
+            self.gan = gan
+            self.ganStart = ganStart
+            self.lecam = lecam
+            self.lecamDecay = lecamDecay
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case l1, perceptual, commitment, entropy, codebookWeight = "codebook_weight"
+            case entropyTemperature = "entropy_temperature", gan, ganStart = "gan_start", lecam, lecamDecay = "lecam_decay"
+        }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Self()
+            self.init(l1: try c.decodeIfPresent(Double.self, forKey: .l1) ?? d.l1,
+                      perceptual: try c.decodeIfPresent(Double.self, forKey: .perceptual) ?? d.perceptual,
+                      commitment: try c.decodeIfPresent(Double.self, forKey: .commitment) ?? d.commitment,
+                      entropy: try c.decodeIfPresent(Double.self, forKey: .entropy) ?? d.entropy,
+                      codebookWeight: try c.decodeIfPresent(Double.self, forKey: .codebookWeight) ?? d.codebookWeight,
+                      entropyTemperature: try c.decodeIfPresent(Double.self, forKey: .entropyTemperature) ?? d.entropyTemperature,
+                      gan: try c.decodeIfPresent(Double.self, forKey: .gan) ?? d.gan,
+                      ganStart: try c.decodeIfPresent(Int.self, forKey: .ganStart) ?? d.ganStart,
+                      lecam: try c.decodeIfPresent(Double.self, forKey: .lecam) ?? d.lecam,
+                      lecamDecay: try c.decodeIfPresent(Double.self, forKey: .lecamDecay) ?? d.lecamDecay)
+        }
+
+        func validate() throws {
+            for (name, value) in [("l1", l1), ("perceptual", perceptual), ("commitment", commitment), ("entropy", entropy),
+                                  ("codebook_weight", codebookWeight), ("gan", gan), ("lecam", lecam)] where !(value >= 0) {
+                throw TrainingError(.configuration, "losses.\(name) must be ≥ 0, got \(value)")
+            }
+            guard entropyTemperature > 0 else { throw TrainingError(.configuration, "losses.entropy_temperature must be > 0") }
+            guard (0..<1).contains(lecamDecay) else { throw TrainingError(.configuration, "losses.lecam_decay must be in [0, 1)") }
+            guard ganStart >= 0 else { throw TrainingError(.configuration, "losses.gan_start must be ≥ 0") }
+        }
+    }
+
+    /// AdamW for the tokenizer and the discriminator.
+    public struct OptimizerConfiguration: Sendable, Codable, Equatable {
+        public var beta1: Double
+        public var beta2: Double
+        public var weightDecay: Double
+        /// The discriminator's learning rate as a multiple of the stage's.
+        public var discriminatorLearningRateScale: Double
+
+        public init(beta1: Double = 0.5, beta2: Double = 0.9, weightDecay: Double = 1e-4, discriminatorLearningRateScale: Double = 1) {
+            self.beta1 = beta1
+            self.beta2 = beta2
+            self.weightDecay = weightDecay
+            self.discriminatorLearningRateScale = discriminatorLearningRateScale
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case beta1, beta2, weightDecay = "weight_decay", discriminatorLearningRateScale = "discriminator_learning_rate_scale"
+        }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Self()
+            self.init(beta1: try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1,
+                      beta2: try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2,
+                      weightDecay: try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay,
+                      discriminatorLearningRateScale: try c.decodeIfPresent(Double.self, forKey: .discriminatorLearningRateScale)
+                        ?? d.discriminatorLearningRateScale)
+        }
+    }
+
+    /// The 3-D patch discriminator's widths.
+    public struct DiscriminatorConfiguration: Sendable, Codable, Equatable {
+        public var baseChannels: Int
+        /// Stride-2 layers (each halves H and W, and T when T > 1).
+        public var layers: Int
+
+        public init(baseChannels: Int = 32, layers: Int = 3) {
+            self.baseChannels = baseChannels
+            self.layers = layers
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case baseChannels = "base_channels", layers }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Self()
+            self.init(baseChannels: try c.decodeIfPresent(Int.self, forKey: .baseChannels) ?? d.baseChannels,
+                      layers: try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers)
+        }
+    }
+}
+
+/// A training or evaluation failure with a code, a message and the cause.
+public struct TrainingError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case configuration, data, checkpoint, evaluation, io }
+    public var code: Code
+    public var message: String
+    public var cause: String?
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

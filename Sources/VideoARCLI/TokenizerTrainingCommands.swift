@@ -1,0 +1,213 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import Tensor
+import Tokenizer
+import TokenizerTraining
+import VideoIO
+
+/// `videoar tokenizer …`: train, report on and evaluate tokenizers.
+struct TokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Train a tokenizer, plot a run's curves, and evaluate a checkpoint against H.264.",
+        subcommands: [TrainTokenizerCommand.self, ReportTokenizerCommand.self, EvalTokenizerCommand.self]
+    )
+}
+
+struct TrainTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a tokenizer through the configured stages (image model → inflated video model).",
+        discussion: """
+        The run folder holds everything: log.jsonl (one JSON record per step), previews/ (original over \
+        reconstruction, PNG), checkpoints/ and, when every stage is done, tokenizer.safetensors. \
+        SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume continues from it \
+        with the same batches and optimiser state.
+        """
+    )
+
+    @Option(help: "The training configuration (YAML, e.g. Configs/tokenizer/train-cpu-small.yaml).",
+            completion: .file(extensions: ["yaml", "yml"]))
+    var config: String
+
+    @Option(name: .customLong("run"), help: "The run folder (default: runs/<config file name>).", completion: .directory)
+    var runFolder: String?
+
+    @Flag(help: "Continue the run in --run from its latest checkpoint.")
+    var resume = false
+
+    @Option(help: "Stop (with a checkpoint) once this many steps in total are done; resume later.")
+    var until: Int?
+
+    @Option(help: "Print a progress line every this many steps.")
+    var printEvery: Int = 10
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        var logger = global.makeLogger("videoar.tokenizer.train")
+        logger.logLevel = global.verbose ? .debug : .info
+        let configuration = try loadConfiguration(TokenizerTrainingConfiguration.self, from: config)
+        let folder = runFolder ?? "runs/" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+        let stop = StopRequest()
+        stop.install()
+        let trainer: TokenizerTrainer
+        do {
+            trainer = try TokenizerTrainer(configuration: configuration, runDirectory: folder, resume: resume, logger: logger)
+        } catch let error as TrainingError {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        printNow("training \(trainer.tokenizerParameters) tokenizer parameters in \(folder), from step \(trainer.nextStep) "
+              + "of \(configuration.totalSteps) on \(Torch.threads) threads")
+        switch try trainer.run(until: until, printEvery: printEvery, progress: printNow, shouldStop: { stop.requested }) {
+        case .finished(let path):
+            print("done: \(path)  (evaluate with: videoar tokenizer eval --checkpoint \(path) DIR)")
+        case .paused(let step):
+            print("paused at step \(step); continue with: videoar tokenizer train --config \(config) --run \(folder) --resume")
+        }
+    }
+}
+
+/// SIGINT/SIGTERM as a flag the training loop polls between steps, so a stop always
+/// lands on a step boundary with a checkpoint. A second signal exits at once.
+final class StopRequest: @unchecked Sendable {
+    private let flag = Atomic<Bool>(false)
+    private var sources: [DispatchSourceSignal] = []   // written once, by install(), before any signal
+
+    var requested: Bool { flag.load(ordering: .relaxed) }
+
+    func install() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in
+                if flag.exchange(true, ordering: .relaxed) { exit(130) }
+                printError("stopping after this step (a checkpoint will be written); signal again to quit at once")
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
+
+struct ReportTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Draw a training run's loss, PSNR and bit-usage curves to a PNG and summarise each stage."
+    )
+
+    @Argument(help: "The run folder (holds log.jsonl).", completion: .directory)
+    var runFolder: String
+
+    @Option(help: "Where to write the chart (default: RUN/curves.png).")
+    var out: String?
+
+    func run() throws {
+        let report: TrainingReport
+        do { report = try TrainingReport(run: runFolder) } catch let error as TrainingError {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let path = out ?? runFolder + "/curves.png"
+        try report.writePNG(to: path)
+        print("\(report.records.count) steps; curves: \(path)")
+        print("| stage | steps | loss | PSNR (dB) | SSIM | per-bit mean min–max |")
+        print("|---|---|---|---|---|---|")
+        for s in report.stageSummary() {
+            print(String(format: "| %@ | %d–%d | %.4f | %.2f | %.3f | %.2f–%.2f |", s.stage, s.steps.lowerBound, s.steps.upperBound,
+                         s.loss, s.psnr, s.ssim, s.bitMin, s.bitMax))
+        }
+        print("(means over each stage's last 100 steps, on training batches)")
+    }
+}
+
+struct EvalTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "PSNR, SSIM and bits per pixel of a tokenizer on held-out clips, next to H.264 at the same bits per pixel.",
+        discussion: """
+        Every clip is encoded to tokens and decoded; libx264 (ffmpeg CLI) then encodes the same frames with its \
+        quality searched so its stream is no larger than the tokens. Prints one table per bucket and writes a \
+        PNG grid (original | ours | H.264, first and last frame of each source's first clip).
+        """
+    )
+
+    @Option(help: "Tokenizer weights (default: the shipped Configs/tokenizer/cpu-small.safetensors).",
+            completion: .file(extensions: ["safetensors"]))
+    var checkpoint: String?
+
+    @Argument(help: "Held-out videos: files or folders (default: data/tokenizer/holdout from Scripts/fetch-training-data).",
+              completion: .directory)
+    var paths: [String] = []
+
+    @Option(help: "Bucket sizes √(H·W), comma-separated.")
+    var sizes: String = "128"
+
+    @Option(help: "Aspect ratios, comma-separated (1:1 gives 128×128 at size 128).")
+    var aspectRatios: String = "1:1"
+
+    @Option(help: "Frames per clip: 1 + 4k.")
+    var frames: Int = 17
+
+    @Option(help: "Frame rate clips are resampled to.")
+    var fps: Double = 8
+
+    @Option(help: "Sampled frames between clip starts (overlapping clips when below --frames).")
+    var stride: Int = 4
+
+    @Option(help: "Where to write the PNG grid (default: next to the checkpoint, <name>.eval.png).")
+    var grid: String?
+
+    @Option(help: "Also write the full report as JSON here.")
+    var json: String?
+
+    @Option(help: "LibTorch intra-op threads (default: all cores).")
+    var threads: Int?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.makeLogger("videoar.tokenizer.eval")
+        Torch.threads = threads ?? Torch.availableCores
+        guard let path = checkpoint ?? DefaultTokenizer.path() else {
+            printError("error: no --checkpoint given and no shipped default found (\(DefaultTokenizer.relativePath))")
+            throw ExitCode(2)
+        }
+        let tokenizer = try Tokenizer(checkpoint: path, logger: logger)
+        let sizes = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let aspects = aspectRatios.split(separator: ",").compactMap { AspectRatio(String($0).trimmingCharacters(in: .whitespaces)) }
+        let clips = ClipConfiguration(fps: fps, frames: frames, stride: stride,
+                                      buckets: BucketPolicy(sizes: sizes, aspectRatios: aspects, multiple: tokenizer.configuration.spatialFactor))
+        try clips.validate()
+        let gridPath = grid ?? URL(fileURLWithPath: path).deletingPathExtension().path + ".eval.png"
+        print("tokenizer \(tokenizer.identity) (\(path))")
+        let evaluation = TokenizerEvaluation(configuration: clips, logger: logger)
+        let report = try evaluation.run(tokenizer: tokenizer, paths: paths.isEmpty ? ["data/tokenizer/holdout"] : paths,
+                                        grid: gridPath, progress: { print("  " + $0) })
+        print("")
+        print("| bucket | clips | ours bpp | ours PSNR | ours SSIM | H.264 bpp | H.264 PSNR | H.264 SSIM | PSNR gap |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in report.buckets {
+            print(String(format: "| %@ | %d | %.4f | %.2f dB | %.3f | %.4f | %.2f dB | %.3f | %+.2f dB |", r.bucket, r.clips,
+                         r.oursBitsPerPixel, r.oursPSNR, r.oursSSIM, r.h264BitsPerPixel, r.h264PSNR, r.h264SSIM, r.oursPSNR - r.h264PSNR))
+        }
+        let lo = report.bitMeans.min() ?? 0, hi = report.bitMeans.max() ?? 0
+        print(String(format: "bits used: %d of %d with mean in [0.1, 0.9] (per-bit means %.2f–%.2f); %d frames at %.0f fps",
+                     report.bitsUsed, report.bitMeans.count, lo, hi, report.frames, report.fps))
+        print("grid (original | ours | H.264): \(gridPath)")
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+/// Writes a line to stdout at once (progress must reach a log file as it happens).
+func printNow(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

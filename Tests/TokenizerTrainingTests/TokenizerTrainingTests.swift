@@ -1,0 +1,208 @@
+import Catalog
+import Foundation
+import Logging
+import Tensor
+import Testing
+import TestSupport
+import Tokenizer
+import VideoIO
+import Yams
+@testable import TokenizerTraining
+
+@Suite("Tokenizer training", .serialized)
+struct TokenizerTrainingTests {
+    static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    /// A tiny layout (spatial factor 4, τ = 4) so a step takes milliseconds.
+    static let layout = TokenizerConfiguration(name: "tiny", baseChannels: 8, channelMultipliers: [1, 2, 2], resBlocks: 1,
+                                               temporalDownsamples: [0, 1], latentDim: 8, normGroups: 4, scaleSides: [1, 2, 4, 8])
+
+    /// Moving test patterns and a still, generated with ffmpeg.
+    static let corpus: String = {
+        let root = try! temporaryFolder("training-data")
+        try! FileManager.default.createDirectory(atPath: root + "/videos", withIntermediateDirectories: true)
+        try! FileManager.default.createDirectory(atPath: root + "/images", withIntermediateDirectories: true)
+        for (name, source) in [("pattern", "testsrc2=size=96x96:rate=10:duration=3"), ("counter", "testsrc=size=96x96:rate=10")] {
+            try! runTool("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", "3", "-c:v", "libx264",
+                                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", root + "/videos/\(name).mp4"])
+        }
+        try! runTool("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=128x96", "-frames:v", "1",
+                                root + "/images/still.png"])
+        return root
+    }()
+
+    static func configuration(imageSteps: Int = 40, videoSteps: Int = 6, ganStart: Int = 1000) -> TokenizerTrainingConfiguration {
+        var c = TokenizerTrainingConfiguration()
+        c.tokenizer = layout
+        c.data = .init(videos: [corpus + "/videos"], images: [corpus + "/images"], cacheSizes: [64])
+        c.stages = [
+            .init(name: "image", kind: .image, steps: imageSteps, batch: 4, sizes: [32], videoFrameFraction: 0.5,
+                  learningRate: 2e-3, warmupSteps: 2, minLearningRate: 1e-3),
+            .init(name: "video", kind: .video, steps: videoSteps, batch: 2, frames: 5, fps: [10], sizes: [32],
+                  learningRate: 1e-3, warmupSteps: 1, minLearningRate: 5e-4),
+        ]
+        c.losses.ganStart = ganStart
+        c.checkpointEvery = 5
+        c.previewEvery = 0
+        c.threads = 2
+        return c
+    }
+
+    static func records(_ run: String) throws -> [TokenizerTrainer.StepRecord] { try TrainingReport(run: run).records }
+
+    @Test("a few dozen steps on generated video lower the loss, then the model is inflated and trained on clips")
+    func trainingLowersLoss() throws {
+        let run = try temporaryFolder("run")
+        let trainer = try TokenizerTrainer(configuration: Self.configuration(), runDirectory: run, resume: false, logger: Self.logger)
+        let outcome = try trainer.run()
+        #expect(outcome == .finished(path: run + "/tokenizer.safetensors"))
+        let records = try Self.records(run)
+        #expect(records.map(\.step) == Array(1...46))
+        let image = records.filter { $0.stage == "image" }
+        let first = image.prefix(5).map(\.loss).reduce(0, +) / 5, last = image.suffix(5).map(\.loss).reduce(0, +) / 5
+        #expect(last < 0.85 * first, "loss \(first) → \(last)")
+        #expect(records.last!.batch == [2, 3, 5, 32, 32])                   // video stage: clips of 5 frames
+        let trained = try Tokenizer(checkpoint: run + "/tokenizer.safetensors", logger: Self.logger)
+        #expect(trained.identity.trained)
+        #expect(trained.configuration.temporalKernel == 3)                 // inflated
+        let curves = run + "/curves.png"
+        try TrainingReport(run: run).writePNG(to: curves)
+        #expect(try probe(curves).isStillImage)
+    }
+
+    @Test("an interrupted run resumes from its checkpoint and continues exactly as the uninterrupted one")
+    func resumeContinues() throws {
+        let configuration = Self.configuration(imageSteps: 8, videoSteps: 4, ganStart: 6)   // GAN on before the pause
+        let straight = try temporaryFolder("straight")
+        _ = try TokenizerTrainer(configuration: configuration, runDirectory: straight, resume: false, logger: Self.logger).run()
+
+        let interrupted = try temporaryFolder("interrupted")
+        var stops = 0
+        let first = try TokenizerTrainer(configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
+        // A stop request (what SIGINT sets) after step 7: a checkpoint is written off the 5-step schedule.
+        #expect(try first.run(shouldStop: { stops += 1; return stops == 7 }) == .paused(step: 7))
+        #expect(TokenizerTrainer.latestCheckpoint(in: interrupted)?.hasSuffix("step-0000007") == true)
+        #expect(throws: TrainingError.self) {                            // a second fresh start does not overwrite the run
+            try TokenizerTrainer(configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
+        }
+        let resumed = try TokenizerTrainer(configuration: configuration, runDirectory: interrupted, resume: true, logger: Self.logger)
+        #expect(resumed.nextStep == 7)
+        _ = try resumed.run()
+
+        let a = try Self.records(straight), b = try Self.records(interrupted)
+        #expect(b.map(\.step) == Array(1...12))                            // each step logged once
+        for (x, y) in zip(a, b) {
+            #expect(x.batch == y.batch)
+            #expect(abs(x.loss - y.loss) <= 1e-5 * max(1, abs(x.loss)), "step \(x.step): \(x.loss) vs \(y.loss)")
+        }
+        let wa = try SafeTensors.read(straight + "/tokenizer.safetensors").tensors
+        let wb = try SafeTensors.read(interrupted + "/tokenizer.safetensors").tensors
+        let worst = try wa.keys.map { try (wa[$0]! - wb[$0]!).abs().max().item() }.max()!
+        #expect(worst < 1e-4, "largest weight difference \(worst)")
+    }
+
+    @Test("inflating the image model keeps its output on a single frame")
+    func inflationKeepsSingleFrame() throws {
+        var image = Self.layout
+        image.temporalKernel = 1
+        image.seed = 7
+        let model = try Tokenizer(configuration: image, logger: Self.logger)
+        let video = try model.inflated(logger: Self.logger)
+        #expect(video.configuration.temporalKernel == 3)
+        #expect(video.parameterCount > model.parameterCount)
+        let frame = try Tensor.rand([1, 3, 1, 32, 48], generator: Generator(seed: 1)) * 2 - 1
+        let (a, b) = try withoutGrad { (try model.trainingPass(frame), try video.trainingPass(frame)) }
+        let difference = try (a.reconstruction - b.reconstruction).abs().max().item()
+        #expect(difference < 1e-5)
+        for (x, y) in zip(a.quantizer.bits, b.quantizer.bits) { #expect(try x.equal(y).to(.float32).min().item() == 1) }
+        // On a clip the inflated model is a real 3-D model: a later frame cannot change the first.
+        let clip = try Tensor.rand([1, 3, 5, 32, 32], generator: Generator(seed: 2))
+        let changed = try Tensor.cat([clip.slice(dim: 2, 0..<1), clip.slice(dim: 2, 1..<5) * 0], dim: 2)
+        let (p, q) = try withoutGrad { (try video.trainingPass(clip), try video.trainingPass(changed)) }
+        let firstFrame = try (p.reconstruction.slice(dim: 2, 0..<1) - q.reconstruction.slice(dim: 2, 0..<1)).abs().max().item()
+        #expect(firstFrame < 1e-5)
+    }
+
+    @Test("PSNR and SSIM are right on known pairs")
+    func qualityMeasures() throws {
+        let a = try Tensor.full([2, 16, 16, 3], 100, dtype: .uint8)
+        let b = try Tensor.full([2, 16, 16, 3], 110, dtype: .uint8)
+        #expect(abs(try psnr(a, b) - 10 * log10(255.0 * 255.0 / 100.0)) < 1e-9)    // MSE 100 → 28.13 dB
+        #expect(try psnr(a, a) == .infinity)
+        #expect(abs(try TokenizerEvaluation.ssim(a, a) - 1) < 1e-12)
+        // Constant pictures: SSIM is the luminance term (2·100·110 + C1) / (100² + 110² + C1).
+        let c1: Double = (0.01 * 255) * (0.01 * 255)
+        #expect(abs(try TokenizerEvaluation.ssim(a, b) - (2 * 100 * 110 + c1) / (100 * 100 + 110 * 110 + c1)) < 1e-9)
+        // Noise lowers SSIM well below 1.
+        let uniform = try Tensor.rand([2, 16, 16, 3], generator: Generator(seed: 3))
+        let noise = try (uniform * 255.0).to(.uint8)
+        #expect(try TokenizerEvaluation.ssim(a, noise) < 0.1)
+    }
+
+    @Test("eval measures the tokenizer and H.264 on the same clips within the same bit budget")
+    func evaluation() throws {
+        let tokenizer = try Tokenizer(configuration: Self.layout, logger: Self.logger)
+        let clips = ClipConfiguration(fps: 10, frames: 5, stride: 5, maxClips: 2,
+                                      buckets: BucketPolicy(sizes: [64], aspectRatios: [AspectRatio(1, 1)], multiple: 4))
+        let grid = try temporaryFolder("eval") + "/grid.png"
+        let report = try TokenizerEvaluation(configuration: clips, logger: Self.logger)
+            .run(tokenizer: tokenizer, paths: [Self.corpus + "/videos/pattern.mp4"], grid: grid)
+        #expect(report.clips.count == 2)
+        // T′ = 2 latent frames of 16×16; scales 1, 2, 4, 8 and the full grid; d = 8.
+        let expectedBits = Double(2 * (1 + 4 + 16 + 64 + 256) * 8) / Double(5 * 64 * 64)
+        for clip in report.clips {
+            #expect(abs(clip.oursBitsPerPixel - expectedBits) < 1e-12)
+            #expect(clip.h264BitsPerPixel <= clip.oursBitsPerPixel || clip.h264CRF == 51)
+            #expect(clip.h264PSNR > 10 && clip.h264PSNR < 60)
+        }
+        // Our PSNR is the plain PSNR of decode(encode(clip)).
+        let reader = try ClipReader(path: Self.corpus + "/videos/pattern.mp4", configuration: clips, logger: Self.logger)
+        let clip = try #require(try reader.next())
+        let original = try Tensor(clip.pixels, shape: [5, 64, 64, 3])
+        #expect(abs(try psnr(tokenizer.reconstruct(original), original) - report.clips[0].oursPSNR) < 1e-9)
+        #expect(report.buckets.count == 1 && report.buckets[0].clips == 2)
+        let info = try probe(grid)
+        #expect(info.width == 3 * 64 + 4 * 2)                                // original | ours | H.264, 2-pixel gaps
+    }
+
+    @Test("training data can come from a catalog's ingested sources, videos and stills told apart")
+    func catalogSources() throws {
+        let folder = try temporaryFolder("catalog")
+        let catalog = try Catalog(path: folder + "/catalog.sqlite")
+        for (file, done) in [(Self.corpus + "/videos/pattern.mp4", true), (Self.corpus + "/images/still.png", true),
+                             (Self.corpus + "/videos/counter.mp4", false)] {
+            guard case .new(let id) = try catalog.register(path: file, size: 1, mtime: 1) else { Issue.record("not new"); return }
+            try catalog.finish(id, done ? .done() : .rejected(code: "test", message: "left out"))
+        }
+        let data = try TrainingFrames(.init(catalog: folder + "/catalog.sqlite", cacheSizes: [64]), fps: [10], logger: Self.logger)
+        #expect(data.videoCount == 1 && data.stillCount == 1)
+        #expect(data.videoFrameCount == 30)                                 // 3 s at 10 fps
+        var rng = SplitMix64(seed: 1)
+        let batch = try data.clipBatch(count: 2, frames: 5, fps: 10, width: 32, height: 32, using: &rng)
+        #expect(batch.shape == [2, 3, 5, 32, 32])
+        #expect(try batch.min().item() >= -1 && batch.max().item() <= 1)
+    }
+
+    @Test("training configurations reject unknown keys and impossible stage orders, naming the key")
+    func configurationErrors() throws {
+        #expect(throws: (any Error).self) {
+            try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "stages:\n  - kind: image\n    stepz: 3\n")
+        }
+        var c = Self.configuration()
+        c.stages.reverse()
+        #expect {
+            try c.validate()
+        } throws: { ($0 as? TrainingError)?.message.contains("cannot follow a video stage") == true }
+        c = Self.configuration()
+        c.stages[1].frames = 6
+        #expect {
+            try c.validate()
+        } throws: { ($0 as? TrainingError)?.message.contains("stages[1] (video).frames") == true }
+        let parsed = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "losses: {gan: 0.1}\n")
+        #expect(parsed.losses.gan == 0.1 && parsed.losses.l1 == 1.0)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
