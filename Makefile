@@ -1,7 +1,7 @@
 # VideoAR — the first two targets are the README's first two commands.
 SWIFT ?= swift
 
-.PHONY: run serve test build setup python-deps samples bench clean
+.PHONY: run serve test build setup python-deps samples bench train-tokenizer eval-tokenizer clean
 
 ## run: set up a fresh machine, build, and run the main job (the ingest pipeline) over the sample videos into ./data
 run: setup build samples
@@ -37,6 +37,19 @@ bench: build samples
 	.build/release/videoar bench decode samples/real samples/synthetic
 	.build/release/videoar bench tokenizer
 	.build/release/videoar bench ingest samples
+
+## train-tokenizer: reproduce the shipped tokenizer (about 2 h on 2 cores; Ctrl-C pauses, run again to resume)
+train-tokenizer: build
+	bash Scripts/fetch-training-data
+	.build/release/videoar tokenizer train --config Configs/tokenizer/train-cpu-small.yaml --run runs/cpu-small \
+	  $$([ -f runs/cpu-small/latest ] && echo --resume)
+	.build/release/videoar tokenizer report runs/cpu-small
+	.build/release/videoar tokenizer eval --checkpoint runs/cpu-small/tokenizer.safetensors data/tokenizer/holdout
+
+## eval-tokenizer: the shipped tokenizer vs H.264 on the held-out clips
+eval-tokenizer: build
+	bash Scripts/fetch-training-data
+	.build/release/videoar tokenizer eval data/tokenizer/holdout
 
 clean:
 	rm -rf .build data ingest

@@ -67,6 +67,8 @@ public final class TrainingFrames {
                 for rate in rates { load(file, size: size, fps: rate, kind: nil, logger: logger) }
             }
         }
+        var reported = Set<String>()
+        skipped = skipped.filter { reported.insert($0.path).inserted }      // one entry per file, not per size and rate
         for (path, reason) in skipped { logger.warning("training file skipped", metadata: ["file": "\(path)", "reason": "\(reason)"]) }
     }
 
