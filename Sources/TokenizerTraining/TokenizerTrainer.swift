@@ -310,10 +310,8 @@ public final class TokenizerTrainer {
         try Array(encoder.encode(state)).withUnsafeBytes { try AtomicFile.write($0, to: folder + "/state.json") }
         // The pointer moves only once the folder is complete: a crash before this keeps the previous one.
         try Array((name + "\n").utf8).withUnsafeBytes { try AtomicFile.write($0, to: runDirectory + "/latest") }
-        let keep: Set<String> = [name, Self.latestCheckpoint(in: runDirectory).map { ($0 as NSString).lastPathComponent } ?? name]
-        for old in (try? fm.contentsOfDirectory(atPath: runDirectory + "/checkpoints")) ?? [] where !keep.contains(old) {
-            // Keep stage-end checkpoints of earlier stages (the image model is worth keeping).
-            if old.hasSuffix(".keep") { continue }
+        // Older checkpoints (and any folder a crash left half-written) go once the pointer has moved.
+        for old in (try? fm.contentsOfDirectory(atPath: runDirectory + "/checkpoints")) ?? [] where old != name {
             try? fm.removeItem(atPath: runDirectory + "/checkpoints/" + old)
         }
         logger.debug("checkpoint written", metadata: ["path": "\(folder)"])
