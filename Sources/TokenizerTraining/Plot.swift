@@ -121,12 +121,12 @@ struct Panel {
             canvas.text(marker.label, x: px(marker.x) + 4, y: top + 2, scale: 1, (90, 90, 200))
         }
         var legendX = right
-        for s in series.reversed() {
-            if !s.label.isEmpty {
-                legendX -= Canvas.textWidth(s.label) + 30
-                canvas.line(legendX, y + 15, legendX + 16, y + 15, s.color, thickness: 3)
-                canvas.text(s.label, x: legendX + 22, y: y + 8)
-            }
+        for s in series.reversed() where !s.label.isEmpty {
+            legendX -= Canvas.textWidth(s.label) + 30
+            canvas.line(legendX, y + 15, legendX + 16, y + 15, s.color, thickness: 3)
+            canvas.text(s.label, x: legendX + 22, y: y + 8)
+        }
+        for s in series {                                             // in order: later series draw on top
             var previous: (Int, Int)? = nil
             for p in s.points where p.y.isFinite {
                 let point = (px(p.x), py(p.y))

@@ -49,7 +49,8 @@ public struct TrainingReport {
         var markers: [(x: Double, label: String)] = []
         var last = ""
         for r in records where r.stage != last { markers.append((Double(r.step), r.stage)); last = r.stage }
-        let alpha = min(1, 20 / Double(max(records.count, 1)))
+        let window = max(5.0, Double(records.count) / 50)                  // smoothing over ~2 % of the run
+        let alpha = 2 / (window + 1)
         func series(_ label: String, _ f: (TokenizerTrainer.StepRecord) -> Double?, _ color: (UInt8, UInt8, UInt8)) -> [Panel.Series] {
             let raw = records.compactMap { r in f(r).map { (x: Double(r.step), y: $0) } }
             let faint = (UInt8(255 - (255 - Int(color.0)) / 4), UInt8(255 - (255 - Int(color.1)) / 4), UInt8(255 - (255 - Int(color.2)) / 4))
