@@ -18,6 +18,11 @@ extension Module {
     /// Every parameter, in declaration order (what an optimiser takes).
     public func parameters() -> [Tensor] { namedParameters().map(\.tensor) }
 
+    /// Turns gradients on (training) or off (inference, or a frozen part of a training step).
+    public func setTrainable(_ trainable: Bool) {
+        for parameter in parameters() { parameter.requiresGrad = trainable }
+    }
+
     /// Total number of parameter elements.
     public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
 

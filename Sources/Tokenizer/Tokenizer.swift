@@ -48,7 +48,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
         }
         let trained = weights?.metadata[Self.trainedKey] == "true"
         identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
-        for parameter in parameters() { parameter.requiresGrad = false }
+        setTrainable(false)
         logger.debug("tokenizer ready", metadata: ["tokenizer": "\(identity)", "parameters": "\(parameterCount)"])
     }
 
@@ -195,11 +195,6 @@ extension Tokenizer {
         package var reconstruction: Tensor
         /// The quantizer's view of the N·T′ latent frames.
         package var quantizer: MultiScaleBSQ.Output
-    }
-
-    /// Turns gradients on (training) or off (serving) for every weight.
-    package func setTrainable(_ trainable: Bool) {
-        for parameter in parameters() { parameter.requiresGrad = trainable }
     }
 
     /// video [N, 3, T, H, W] in [−1, 1] → reconstruction through the quantizer, with

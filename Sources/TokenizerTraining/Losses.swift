@@ -1,4 +1,5 @@
 import Tensor
+import Tokenizer
 
 /// Image-quality measures shared by the trainer (as losses) and `tokenizer eval`.
 public enum ImageQuality {
@@ -26,12 +27,12 @@ public enum ImageQuality {
         return try video.permuted([0, 2, 1, 3, 4]).reshaped([s[0] * s[2], s[1], s[3], s[4]])
     }
 
-    /// PSNR in dB of [−1, 1] tensors after rounding both to 8 bits, as a viewer would see them.
+    /// PSNR in dB of [−1, 1] tensors after rounding both to 8 bits, as a viewer would see them
+    /// (99 for identical pictures, so a log record stays valid JSON).
     static func psnr8bit(_ x: Tensor, _ y: Tensor) throws -> Double {
-        let a = try ((x.clamp(min: -1, max: 1) + 1) * 127.5).rounded()
-        let b = try ((y.clamp(min: -1, max: 1) + 1) * 127.5).rounded()
-        let mse = try (a - b).pow(2).mean().item()
-        return mse == 0 ? 99 : 10 * log10(255 * 255 / mse)
+        func bytes(_ t: Tensor) throws -> Tensor { try ((t.clamp(min: -1, max: 1) + 1) * 127.5).rounded().to(.uint8) }
+        let value = try psnr(bytes(x), bytes(y))
+        return value.isFinite ? value : 99
     }
 }
 
@@ -98,11 +99,6 @@ struct BitUsage: Codable, Sendable {
             return -(p * log2(p) + (1 - p) * log2(1 - p))
         }
         entropy = h.isEmpty ? 0 : h.reduce(0, +) / Double(h.count)
-    }
-
-    init(means: [Double], entropy: Double) {
-        self.means = means
-        self.entropy = entropy
     }
 }
 

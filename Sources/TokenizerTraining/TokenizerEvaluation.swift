@@ -167,13 +167,9 @@ public struct TokenizerEvaluation {
                            "-crf", String(format: "%.2f", crf), "-pix_fmt", "yuv420p", "-f", "h264", out])
             return Self.withoutSEI(Array(try Data(contentsOf: URL(fileURLWithPath: out))))
         }
-        var best: (crf: Double, stream: [UInt8])? = nil
         var lo = 0.0, hi = 51.0
-        let top = try encode(hi)
-        if top.count * 8 > budgetBits {
-            best = (hi, top)                                                // even the lowest quality is over budget
-        } else {
-            best = (hi, top)
+        var best = (crf: hi, stream: try encode(hi))                        // kept even if over budget: the lowest quality
+        if best.stream.count * 8 <= budgetBits {
             for _ in 0..<8 {                                                // CRF is monotone in size, near enough
                 let mid = (lo + hi) / 2
                 let stream = try encode(mid)
@@ -181,13 +177,13 @@ public struct TokenizerEvaluation {
             }
         }
         let stream = scratch + "/best.h264", decoded = scratch + "/best.rgb"
-        try Data(best!.stream).write(to: URL(fileURLWithPath: stream))
+        try Data(best.stream).write(to: URL(fileURLWithPath: stream))
         try runFFmpeg(["-f", "h264", "-i", stream, "-f", "rawvideo", "-pix_fmt", "rgb24", decoded])
         let pixels = Array(try Data(contentsOf: URL(fileURLWithPath: decoded)))
         guard pixels.count == clip.pixels.count else {
             throw TrainingError(.evaluation, "H.264 round trip gave \(pixels.count) bytes for a \(clip.pixels.count)-byte clip")
         }
-        return Encoded(pixels: pixels, bits: best!.stream.count * 8, crf: best!.crf)
+        return Encoded(pixels: pixels, bits: best.stream.count * 8, crf: best.crf)
     }
 
     /// The Annex-B stream minus SEI NAL units (type 6), which carry no picture data.

@@ -70,7 +70,7 @@ public final class TokenizerTrainer {
         self.configuration = configuration
         self.runDirectory = runDirectory
         self.logger = logger
-        if configuration.threads > 0 { Torch.threads = configuration.threads } else { Torch.threads = Torch.availableCores }
+        Torch.threads = configuration.threads > 0 ? configuration.threads : Torch.availableCores
         let fm = FileManager.default
         let latest = Self.latestCheckpoint(in: runDirectory)
         if !resume, latest != nil {
@@ -135,9 +135,9 @@ public final class TokenizerTrainer {
                                        remaining: end - step))
             }
             let stageEnds = configuration.stage(at: step)?.index != stageIndex
-            if step % configuration.checkpointEvery == 0 || stageEnds || step == end { try saveCheckpoint() }
-            if shouldStop() {
-                if step % configuration.checkpointEvery != 0 && !stageEnds && step != end { try saveCheckpoint() }
+            let stop = shouldStop()
+            if stop || step % configuration.checkpointEvery == 0 || stageEnds || step == end { try saveCheckpoint() }
+            if stop {
                 logger.info("training stopped on request; resumable", metadata: ["step": "\(step)"])
                 return .paused(step: step)
             }
@@ -179,7 +179,7 @@ public final class TokenizerTrainer {
         let ganOn = w.gan > 0 && step >= w.ganStart
 
         // The tokenizer's update.
-        setTrainable(discriminator, false)
+        discriminator.setTrainable(false)
         let pass = try tokenizer.trainingPass(x)
         let reconstruction = pass.reconstruction
         let l1 = try Loss.l1(reconstruction, x)
@@ -200,7 +200,7 @@ public final class TokenizerTrainer {
         // The discriminator's update: hinge loss + LeCAM against EMAs of its outputs.
         var discriminatorLoss: Double? = nil, lecamValue: Double? = nil
         if ganOn {
-            setTrainable(discriminator, true)
+            discriminator.setTrainable(true)
             let real = try discriminator(x)
             let fake = try discriminator(reconstruction.detached())
             let hinge = try (1 - real).relu().mean() + (1 + fake).relu().mean()
@@ -226,10 +226,6 @@ public final class TokenizerTrainer {
             entropyCodebook: entropy.codebook, ganGenerator: ganGenerator, discriminator: discriminatorLoss, lecam: lecamValue,
             psnr: try ImageQuality.psnr8bit(reconstruction.detached(), x), bitMeans: usage.means, bitEntropy: usage.entropy,
             batch: x.shape, seconds: Date().timeIntervalSince(started))
-    }
-
-    private func setTrainable(_ module: Module, _ flag: Bool) {
-        for parameter in module.parameters() { parameter.requiresGrad = flag }
     }
 
     static func consoleLine(_ r: StepRecord, total: Int, secondsPerStep: Double, remaining: Int) -> String {

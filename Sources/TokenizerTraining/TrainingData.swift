@@ -63,8 +63,9 @@ public final class TrainingFrames {
             for file in videoFiles {
                 for rate in rates { load(file, size: size, fps: rate, kind: .video, logger: logger) }
             }
-            for file in catalogFiles {                      // a catalog holds both: each file says which it is
-                for rate in rates { load(file, size: size, fps: rate, kind: nil, logger: logger) }
+            for file in catalogFiles {                      // a catalog holds both: the first read says which
+                guard load(file, size: size, fps: rates[0], kind: nil, logger: logger) == .video else { continue }
+                for rate in rates.dropFirst() { load(file, size: size, fps: rate, kind: .video, logger: logger) }
             }
         }
         var reported = Set<String>()
@@ -96,7 +97,9 @@ public final class TrainingFrames {
 
     private enum Kind { case still, video }
 
-    private func load(_ path: String, size: Int, fps: Double?, kind expected: Kind?, logger: Logger) {
+    /// Decodes one source into the caches; returns what it was, or nil when skipped.
+    @discardableResult
+    private func load(_ path: String, size: Int, fps: Double?, kind expected: Kind?, logger: Logger) -> Kind? {
         // frames: 1 with stride 1 turns the reader into "every frame at the target rate".
         let configuration = ClipConfiguration(
             fps: fps ?? 1, frames: 1, stride: 1,
@@ -105,11 +108,11 @@ public final class TrainingFrames {
         do {
             let reader = try ClipReader(path: path, configuration: configuration, logger: logger)
             guard let bucket = reader.buckets.first else {
-                skipped.append((path, reader.skippedBuckets.first?.reason ?? "fits no bucket")); return
+                skipped.append((path, reader.skippedBuckets.first?.reason ?? "fits no bucket")); return nil
             }
             let kind: Kind = reader.media.isStillImage ? .still : .video
             if let expected, expected != kind {
-                skipped.append((path, kind == .still ? "a still image in a video folder" : "a video in an image folder")); return
+                skipped.append((path, kind == .still ? "a still image in a video folder" : "a video in an image folder")); return nil
             }
             var pixels: [UInt8] = []
             var count = 0
@@ -117,16 +120,14 @@ public final class TrainingFrames {
                 pixels.append(contentsOf: clip.pixels)
                 count += 1
             }
-            guard count > 0 else { skipped.append((path, reader.outcome?.noClipReason ?? "no frames")); return }
+            guard count > 0 else { skipped.append((path, reader.outcome?.noClipReason ?? "no frames")); return nil }
             let source = Source(path: path, width: bucket.width, height: bucket.height, fps: kind == .still ? nil : fps,
                                 frames: pixels, count: count)
-            if kind == .video {
-                videos.append(source)
-            } else if !stills.contains(where: { $0.path == path && $0.width == source.width && $0.height == source.height }) {
-                stills.append(source)                       // a catalog still is met once per rate; keep one copy
-            }
+            if kind == .video { videos.append(source) } else { stills.append(source) }
+            return kind
         } catch {
             skipped.append((path, "\(error)"))
+            return nil
         }
     }
 
