@@ -9,6 +9,7 @@ run: setup build samples
 
 ## serve: the daemon on the defaults (watches ./ingest, writes ./data); Ctrl-C seals and exits
 serve: setup build
+	mkdir -p ingest
 	.build/release/videoar serve
 
 ## test: set up a fresh machine and run the whole test suite

@@ -38,7 +38,7 @@ let package = Package(
         ),
         // Tensors, autograd and AdamW in Swift, over CTorch.
         .target(name: "Tensor", dependencies: ["CTorch", "AtomicFiles"]),
-        // Crash-safe file writes: temporary name, fsync, rename.
+        // Files: crash-safe writes (temporary name, fsync, rename) and the one folder walk.
         .target(name: "AtomicFiles"),
         // The causal 3D multi-scale tokenizer (encoder, BSQ quantizer, decoder).
         .target(
@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "VideoIO", "Tokenizer", "Tensor", "Shards", "Catalog", "ConfigCoding",
+                "VideoIO", "Tokenizer", "Tensor", "Shards", "Catalog", "ConfigCoding", "AtomicFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

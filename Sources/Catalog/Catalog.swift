@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The SQLite catalog (WAL, through GRDB): sources, captions, clips, shards and tokenizers.
 ///
@@ -20,7 +23,15 @@ public final class Catalog: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator().migrate(pool)
+            let migrator = try Self.migrator()
+            if try !pool.read(migrator.hasCompletedMigrations) {
+                // Two processes opening a new or old catalog at once would both see a migration
+                // as pending and both run it: one at a time, across processes.
+                let lock = open(path + ".migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+                if lock >= 0 { flock(lock, LOCK_EX) }
+                defer { if lock >= 0 { close(lock) } }
+                try migrator.migrate(pool)
+            }
         } catch {
             throw CatalogError(.open, "cannot open the catalog at \(path)", cause: "\(error)")
         }
@@ -121,9 +132,59 @@ public final class Catalog: Sendable {
         try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [source])
     }
 
-    /// After a crash: sources left `processing` go back to `pending`. Returns how many.
+    /// What start-up recovery did with the sources the previous process died on.
+    public struct Recovery: Equatable, Sendable {
+        /// Back to `pending`: they are processed again, skipping their sealed clips.
+        public var resumed = 0
+        /// Rejected: the process died on them too many times.
+        public var rejected = 0
+        public init(resumed: Int = 0, rejected: Int = 0) {
+            self.resumed = resumed
+            self.rejected = rejected
+        }
+    }
+
+    /// After the process died: sources left `processing` go back to `pending`. The death counts
+    /// against a source as a crash when `crashed` names it (a fatal signal was recorded while it
+    /// was processed), or as an interruption (kill -9, the OOM killer) when it was the `active`
+    /// one; the others were only waiting for their shard to be sealed. A source that reached
+    /// `maxCrashes` or `maxInterruptions` is rejected with the reason instead, so a file that
+    /// kills the process cannot stop ingestion forever.
     @discardableResult
-    public func recoverInterrupted() throws -> Int {
+    public func recoverInterrupted(crashed: [Int64: Int32] = [:], active: Int64? = nil, maxCrashes: Int = .max,
+                                   maxInterruptions: Int = .max) throws -> Recovery {
+        try pool.write { db in
+            var recovery = Recovery()
+            for var source in try SourceRecord.filter(Column("state") == SourceRecord.State.processing.rawValue).fetchAll(db) {
+                source.updatedAt = Self.now
+                source.state = .pending
+                if let signal = crashed[source.id!] {
+                    source.crashes += 1
+                    if source.crashes >= maxCrashes {
+                        source.state = .rejected
+                        source.errorCode = "crash"
+                        source.error = "the decoder crashed the process on this file (\(source.crashes) times; "
+                            + "last: \(Self.signalName(signal)))"
+                    }
+                } else if source.id == active {
+                    source.interruptions += 1
+                    if source.interruptions >= maxInterruptions {
+                        source.state = .rejected
+                        source.errorCode = "killed"
+                        source.error = "the process was killed while working on this file \(source.interruptions) times "
+                            + "(out of memory? see the kernel log)"
+                    }
+                }
+                try source.update(db)
+                if source.state == .rejected { recovery.rejected += 1 } else { recovery.resumed += 1 }
+            }
+            return recovery
+        }
+    }
+
+    /// A clean stop: sources this process was working on go back to `pending`, uncounted.
+    @discardableResult
+    public func releaseClaims() throws -> Int {
         try pool.write { db in
             try db.execute(sql: "UPDATE sources SET state = 'pending', updated_at = ? WHERE state = 'processing'",
                            arguments: [Self.now])
@@ -131,15 +192,31 @@ public final class Catalog: Sendable {
         }
     }
 
+    static func signalName(_ signal: Int32) -> String {
+        [4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"][signal] ?? "signal \(signal)"
+    }
+
     /// Takes the next source to work on (pending, or failed and due), marking it processing.
-    public func claimNext() throws -> SourceRecord? {
+    /// - Parameter paths: only sources at these paths or inside these folders (absolute, as
+    ///   registered), e.g. what `videoar ingest PATH…` was given; nil for any source.
+    public func claimNext(under paths: [String]? = nil) throws -> SourceRecord? {
         try pool.write { db in
             let now = Self.now
+            var scope = ""
+            var arguments: StatementArguments = [now]
+            if let paths {
+                guard !paths.isEmpty else { return nil }
+                scope = " AND (" + paths.map { _ in "path = ? OR substr(path, 1, length(?)) = ?" }.joined(separator: " OR ") + ")"
+                for path in paths {
+                    let folder = path.hasSuffix("/") ? path : path + "/"
+                    arguments += [path, folder, folder]
+                }
+            }
             guard var source = try SourceRecord.fetchOne(db, sql: """
                 SELECT * FROM sources
-                WHERE state = 'pending' OR (state = 'failed' AND next_attempt_at <= ?)
+                WHERE (state = 'pending' OR (state = 'failed' AND next_attempt_at <= ?))\(scope)
                 ORDER BY state = 'failed', id LIMIT 1
-                """, arguments: [now]) else { return nil }
+                """, arguments: arguments) else { return nil }
             source.state = .processing
             source.attempts += 1
             source.updatedAt = now
@@ -199,26 +276,29 @@ public final class Catalog: Sendable {
         case failed(code: String, message: String, retryAt: Double, maxAttempts: Int)
     }
 
+    /// Ends the processing of a source this process claimed. A source no longer `processing`
+    /// (retired because its file was deleted meanwhile, or re-registered because it changed)
+    /// keeps the state it has now.
     public func finish(_ id: Int64, _ outcome: Outcome) throws {
         try pool.write { db in
             let now = Self.now
             switch outcome {
             case .done(let note):
                 if note == nil {
-                    try db.execute(sql: "UPDATE sources SET state = 'done', error_code = NULL, error = NULL, updated_at = ? WHERE id = ?",
+                    try db.execute(sql: "UPDATE sources SET state = 'done', error_code = NULL, error = NULL, updated_at = ? WHERE id = ? AND state = 'processing'",
                                    arguments: [now, id])
                 } else {
-                    try db.execute(sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ?", arguments: [now, id])
+                    try db.execute(sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'", arguments: [now, id])
                 }
             case .rejected(let code, let message):
-                try db.execute(sql: "UPDATE sources SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE id = ?",
+                try db.execute(sql: "UPDATE sources SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'processing'",
                                arguments: [code, message, now, id])
             case .failed(let code, let message, let retryAt, let maxAttempts):
                 try db.execute(sql: """
                     UPDATE sources SET state = CASE WHEN attempts >= ? THEN 'rejected' ELSE 'failed' END,
                         error_code = ?, error = CASE WHEN attempts >= ? THEN ? || ' (gave up after ' || attempts || ' attempts)' ELSE ? END,
                         next_attempt_at = ?, updated_at = ?
-                    WHERE id = ?
+                    WHERE id = ? AND state = 'processing'
                     """, arguments: [maxAttempts, code, maxAttempts, message, message, retryAt, now, id])
             }
         }
@@ -232,20 +312,44 @@ public final class Catalog: Sendable {
 
     /// Records a sealed shard and its clips, and marks `completing` sources done — one
     /// transaction, after the shard file is durably in place.
+    ///
+    /// Retirement is decided here too, however late the seal comes: a clip whose source has been
+    /// retired (deleted) or whose bytes are no longer the source's (`contentHashes[clip.id]`
+    /// differs: the file was replaced or grew while the clip waited in an open shard) is stored
+    /// retired, outside every live total.
     @discardableResult
-    public func seal(_ shard: ShardRecord, clips: [ClipRecord], completing: [Int64] = []) throws -> ShardRecord {
+    public func seal(_ shard: ShardRecord, clips: [ClipRecord], contentHashes: [Int64: String] = [:],
+                     completing: [Int64] = []) throws -> ShardRecord {
         try pool.write { db in
+            var sources: [Int64: (retired: Bool, hash: String?)] = [:]
+            func isStale(_ clip: ClipRecord) throws -> Bool {
+                if sources[clip.sourceId] == nil {
+                    let row = try Row.fetchOne(db, sql: "SELECT state, content_hash FROM sources WHERE id = ?", arguments: [clip.sourceId])
+                    sources[clip.sourceId] = (row?["state"] == "retired", row?["content_hash"])
+                }
+                let source = sources[clip.sourceId]!
+                guard let hash = contentHashes[clip.id] else { return source.retired }
+                return source.retired || source.hash != hash
+            }
+            var live: [ClipRecord] = []
+            var stale: [ClipRecord] = []
+            for clip in clips { if try isStale(clip) { stale.append(clip) } else { live.append(clip) } }
             var shard = shard
-            shard.liveClips = clips.count
-            shard.liveTokens = clips.reduce(0) { $0 + $1.tokens }
-            shard.liveSeconds = clips.reduce(0) { $0 + $1.duration }
+            shard.liveClips = live.count
+            shard.liveTokens = live.reduce(0) { $0 + $1.tokens }
+            shard.liveSeconds = live.reduce(0) { $0 + $1.duration }
             try shard.insert(db)
             var perSource: [Int64: (clips: Int, tokens: Int, seconds: Double)] = [:]
-            for var clip in clips {
+            for var clip in live {
                 clip.shardId = shard.id!
                 try clip.insert(db)
                 let t = perSource[clip.sourceId] ?? (0, 0, 0)
                 perSource[clip.sourceId] = (t.clips + 1, t.tokens + clip.tokens, t.seconds + clip.duration)
+            }
+            for var clip in stale {
+                clip.shardId = shard.id!
+                clip.retired = true
+                try clip.insert(db)
             }
             for (source, t) in perSource {
                 try db.execute(sql: "INSERT INTO shard_sources (shard_id, source_id, clips, tokens, seconds) VALUES (?, ?, ?, ?, ?)",

@@ -118,6 +118,7 @@ extension Catalog {
         public var clipsByBucket: [(bucket: String, frames: Int, clips: Int, tokens: Int)]
         public var shards: Int
         public var shardBytes: Int64
+        /// Rejected and failed sources, and done ones with a note (damage after their kept clips), newest first.
         public var recentErrors: [(path: String, state: SourceRecord.State, code: String?, message: String?)]
     }
 
@@ -133,7 +134,8 @@ extension Catalog {
                 """).map { (bucket: $0["bucket"] as String, frames: $0["frames"] as Int, clips: $0["n"] as Int, tokens: $0["tokens"] as Int) }
             let shardRow = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM shards WHERE state = 'sealed'")!
             let errors = try Row.fetchAll(db, sql: """
-                SELECT path, state, error_code, error FROM sources WHERE state IN ('rejected', 'failed')
+                SELECT path, state, error_code, error FROM sources
+                WHERE state IN ('rejected', 'failed') OR (state = 'done' AND error IS NOT NULL)
                 ORDER BY updated_at DESC LIMIT ?
                 """, arguments: [limit]).map {
                 (path: $0["path"] as String, state: SourceRecord.State(rawValue: $0["state"]) ?? .rejected,

@@ -42,6 +42,10 @@ public struct SourceRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var hasAudio: Bool?
     public var createdAt: Double
     public var updatedAt: Double
+    /// Times the process died of a fatal signal while processing this source.
+    public var crashes: Int = 0
+    /// Times the process died otherwise (kill -9, the OOM killer) while processing it.
+    public var interruptions: Int = 0
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

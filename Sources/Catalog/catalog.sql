@@ -112,3 +112,11 @@ CREATE INDEX clips_by_size ON clips(size, frames, duration) WHERE retired = 0;
 CREATE INDEX clips_by_frames ON clips(frames, duration) WHERE retired = 0;
 CREATE INDEX clips_by_aspect ON clips(aspect, duration) WHERE retired = 0;
 CREATE INDEX clips_by_source ON clips(source_id);
+
+-- migration: v2
+-- A source the process died on while processing it (see Catalog.recoverInterrupted): a
+-- crash is a fatal signal recorded by the crash recorder (the decoder aborted, a segfault);
+-- an interruption is any other death (kill -9, the OOM killer, power). Both are bounded, so
+-- a file that kills the process is rejected instead of killing it forever.
+ALTER TABLE sources ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;

@@ -27,24 +27,30 @@ final class FolderWatcher: @unchecked Sendable {
         guard descriptor >= 0 else {
             throw IngestError(.io, "inotify is not available: \(String(cString: strerror(errno))); only periodic rescans will find files")
         }
-        for folder in folders { addRecursively(folder) }
+        for folder in folders { add(folder) }
     }
 
     deinit { close(descriptor) }
 
-    private func addRecursively(_ folder: String) {
+    func add(_ folder: String) {
         let wd = inotify_add_watch(descriptor, folder, Self.mask)
         if wd < 0 {
             logger.warning("cannot watch a folder", metadata: ["folder": "\(folder)", "reason": "\(String(cString: strerror(errno)))"])
             return
         }
-        lock.lock(); watches[wd] = folder; lock.unlock()
+        // The same folder reached again (a link loop, two links to it) gets the same watch: keep
+        // its first name and do not descend twice.
+        lock.lock()
+        let known = watches[wd] != nil
+        if !known { watches[wd] = folder }
+        lock.unlock()
+        if known { return }
         guard let children = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
         for child in children where !child.hasPrefix(".") {
             var isDirectory: ObjCBool = false
             let path = folder + "/" + child
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                addRecursively(path)
+                add(path)
             }
         }
     }
@@ -99,7 +105,7 @@ final class FolderWatcher: @unchecked Sendable {
             }
             lock.unlock()
             for folder in newFolders {
-                addRecursively(folder)
+                add(folder)
                 // Files may have landed before the watch existed.
                 lock.lock(); overflowed = true; lock.unlock()
             }

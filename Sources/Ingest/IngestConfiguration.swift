@@ -73,18 +73,35 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
         }
     }
 
-    /// Retryable (I/O) failures: attempts capped, exponential backoff.
+    /// Retryable (I/O) failures: attempts capped, exponential backoff. And files the process
+    /// died on: retried, but not forever.
     public struct RetryPolicy: Sendable, Codable, Equatable {
         public var maxAttempts: Int
         public var backoffSeconds: Double
-        public init(maxAttempts: Int = 5, backoffSeconds: Double = 30) { self.maxAttempts = maxAttempts; self.backoffSeconds = backoffSeconds }
-        enum CodingKeys: String, CodingKey, CaseIterable { case maxAttempts = "max_attempts", backoffSeconds = "backoff_seconds" }
+        /// A file is rejected once the process crashed this many times on it (a fatal signal:
+        /// a decoder abort or segfault).
+        public var maxCrashes: Int
+        /// A file is rejected once the process was killed this many times while on it (kill -9,
+        /// the OOM killer): a larger bound, since an operator's kill is no fault of the file.
+        public var maxInterruptions: Int
+        public init(maxAttempts: Int = 5, backoffSeconds: Double = 30, maxCrashes: Int = 3, maxInterruptions: Int = 10) {
+            self.maxAttempts = maxAttempts
+            self.backoffSeconds = backoffSeconds
+            self.maxCrashes = maxCrashes
+            self.maxInterruptions = maxInterruptions
+        }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case maxAttempts = "max_attempts", backoffSeconds = "backoff_seconds", maxCrashes = "max_crashes"
+            case maxInterruptions = "max_interruptions"
+        }
         public init(from decoder: Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = RetryPolicy()
             self.init(maxAttempts: try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? d.maxAttempts,
-                      backoffSeconds: try c.decodeIfPresent(Double.self, forKey: .backoffSeconds) ?? d.backoffSeconds)
+                      backoffSeconds: try c.decodeIfPresent(Double.self, forKey: .backoffSeconds) ?? d.backoffSeconds,
+                      maxCrashes: try c.decodeIfPresent(Int.self, forKey: .maxCrashes) ?? d.maxCrashes,
+                      maxInterruptions: try c.decodeIfPresent(Int.self, forKey: .maxInterruptions) ?? d.maxInterruptions)
         }
     }
 
@@ -135,6 +152,7 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
         guard threads >= 0 else { throw fail("threads must be 0 (all cores) or more") }
         guard shards.maxBytes >= 1024, shards.maxClips >= 1 else { throw fail("shards.max_bytes must be ≥ 1024 and shards.max_clips ≥ 1") }
         guard retry.maxAttempts >= 1, retry.backoffSeconds >= 0 else { throw fail("retry.max_attempts must be ≥ 1 and retry.backoff_seconds ≥ 0") }
+        guard retry.maxCrashes >= 1, retry.maxInterruptions >= 1 else { throw fail("retry.max_crashes and retry.max_interruptions must be ≥ 1") }
         guard watch.stableSeconds >= 0, watch.rescanSeconds > 0, watch.idleSealSeconds >= 0 else {
             throw fail("watch.stable_seconds and watch.idle_seal_seconds must be ≥ 0, watch.rescan_seconds > 0")
         }
@@ -147,7 +165,11 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
 
 /// An ingest failure with a code, a message and the cause.
 public struct IngestError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case configuration, io, pipeline }
+    public enum Code: String, Sendable {
+        case configuration, io, pipeline
+        /// Another process writes the data folder.
+        case busy
+    }
     public var code: Code
     public var message: String
     public var cause: String?

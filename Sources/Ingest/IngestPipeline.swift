@@ -1,3 +1,4 @@
+import AtomicFiles
 import Catalog
 import Crypto
 import Foundation
@@ -6,6 +7,9 @@ import Shards
 import Tensor
 import Tokenizer
 import VideoIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// files → clips → tokens → shards, indexed in the catalog.
 ///
@@ -17,11 +21,19 @@ import VideoIO
 /// 4. clip ids are hashes of (content, bucket, frames, fps, index, tokenizer), so reprocessing a
 ///    source skips the clips already sealed: nothing is duplicated, nothing is lost.
 /// A source is `done` once every clip it produced is in a sealed shard.
+///
+/// One pipeline writes a data folder at a time: it holds the folder's `DataFolderLock` for
+/// its life, and a second process (or pipeline) on the same folder fails to start.
 public final class IngestPipeline {
     public let configuration: IngestConfiguration
     public let catalog: Catalog
     public let tokenizer: Tokenizer
+    /// The data folder's writer lock, which also carries this process's health for `status`.
+    public let lock: DataFolderLock
     private let logger: Logger
+    /// Test hook: a source whose path contains this aborts the process in the decoder thread,
+    /// as a real decoder crash would (`VIDEOAR_TEST_ABORT_ON`; the crash guard's tests use it).
+    private let abortOn = ProcessInfo.processInfo.environment["VIDEOAR_TEST_ABORT_ON"].flatMap { $0.isEmpty ? nil : $0 }
     private var writers: [ShardLayout: Open] = [:]
     /// Clips of each source still in open (unsealed) shards.
     private var openClips: [Int64: Int] = [:]
@@ -31,6 +43,9 @@ public final class IngestPipeline {
     private struct Open {
         let writer: ShardWriter
         var clips: [ClipRecord] = []
+        /// The content hash of the bytes each clip was cut from, by clip id: the catalog retires
+        /// at sealing time a clip whose source changed or vanished while it waited here.
+        var contentHashes: [Int64: String] = [:]
     }
 
     /// Progress of a run, for status lines and summaries.
@@ -44,11 +59,16 @@ public final class IngestPipeline {
     }
     public private(set) var progress = Progress()
 
+    /// Takes the data folder's writer lock (throwing `IngestError(.busy)` when another process
+    /// has it) and installs the crash recorder.
     public init(configuration: IngestConfiguration, catalog: Catalog, tokenizer: Tokenizer, logger: Logger) throws {
         self.configuration = configuration
         self.catalog = catalog
         self.tokenizer = tokenizer
         self.logger = logger
+        let command = CommandLine.arguments.prefix(2).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " ")
+        lock = try DataFolderLock(folder: configuration.dataFolder, command: command)
+        CrashRecorder.install(folder: configuration.dataFolder)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let config = String(decoding: try encoder.encode(tokenizer.configuration), as: UTF8.self)
@@ -58,26 +78,53 @@ public final class IngestPipeline {
 
     // MARK: - Start-up
 
+    /// What start-up recovery found.
+    public struct Recovery: Sendable {
+        /// Shard files (and temporaries) the catalog does not list, deleted.
+        public var removedFiles = 0
+        /// Sources the previous process died on: resumed, or rejected after too many deaths.
+        public var sources = Catalog.Recovery()
+    }
+
     /// Deletes shard files (and temporaries) the catalog does not list; puts interrupted
-    /// sources back to pending. Returns (files removed, sources recovered).
+    /// sources back to pending, counting the death against the one being worked on (a crash
+    /// if the crash log names it) and rejecting it at `retry.max_crashes` / `retry.max_interruptions`.
     @discardableResult
-    public func recover() throws -> (removed: Int, recovered: Int) {
+    public func recover() throws -> Recovery {
         let sealed = Set(try catalog.shards(includingRetired: true).map(\.path))
-        var removed = 0
-        let root = configuration.shardFolder
-        if let enumerator = FileManager.default.enumerator(atPath: root) {
-            while let item = enumerator.nextObject() as? String {
-                let full = root + "/" + item
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-                if !sealed.contains("shards/" + item) {
-                    try? FileManager.default.removeItem(atPath: full)
-                    removed += 1
-                    logger.info("removed an unsealed shard file", metadata: ["path": "\(full)"])
-                }
+        var recovery = Recovery()
+        // Temporaries are hidden files: the walk includes them.
+        let root = URL(fileURLWithPath: configuration.shardFolder).standardizedFileURL.path
+        for file in FileTree.walk(root, hidden: true).files {
+            let relative = "shards/" + file.dropFirst(root.count + 1)
+            if !sealed.contains(relative) {
+                try? FileManager.default.removeItem(atPath: file)
+                recovery.removedFiles += 1
+                logger.info("removed an unsealed shard file", metadata: ["path": "\(file)"])
             }
         }
-        return (removed, try catalog.recoverInterrupted())
+        let folder = configuration.dataFolder
+        let crashed = CrashRecorder.crashes(in: folder)
+        recovery.sources = try catalog.recoverInterrupted(crashed: crashed, active: CrashRecorder.active(in: folder),
+                                                          maxCrashes: configuration.retry.maxCrashes,
+                                                          maxInterruptions: configuration.retry.maxInterruptions)
+        CrashRecorder.clear(in: folder)
+        for (source, signal) in crashed {
+            logger.error("the process crashed on a source last time", metadata: ["source": "\(source)", "signal": "\(signal)"])
+        }
+        return recovery
+    }
+
+    /// After a failure in the middle of the work (the disk filled up, the catalog could not be
+    /// written): forgets the open shards and hands the sources this process held back to
+    /// `pending`, as a restart would — their sealed clips are skipped when they are redone.
+    /// Throws while the catalog still cannot be written; call again later.
+    public func reset() throws {
+        try catalog.releaseClaims()
+        writers = [:]
+        openClips = [:]
+        finished = []
+        CrashRecorder.working(on: nil)
     }
 
     // MARK: - Scanning
@@ -90,10 +137,9 @@ public final class IngestPipeline {
         var registered = 0
         for path in paths {
             for file in Self.candidates(under: path) {
-                guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
-                      let size = (attributes[.size] as? NSNumber)?.int64Value,
-                      let modified = attributes[.modificationDate] as? Date else { continue }
-                let registration = try catalog.register(path: file, size: size, mtime: modified.timeIntervalSince1970)
+                // A FIFO or device is registered too, so that `process` rejects it with the reason.
+                guard let status = Self.status(of: file) else { continue }
+                let registration = try catalog.register(path: file, size: status.size, mtime: status.mtime)
                 if case .unchanged = registration {} else { registered += 1 }
                 for caption in Captions.find(for: file) {
                     try catalog.addCaption(path: file, text: caption.text, origin: caption.origin)
@@ -110,26 +156,38 @@ public final class IngestPipeline {
             || Captions.isCaptionFile(path)
     }
 
+    /// The media candidates under `path` (a file or a folder, following links): regular files,
+    /// and anything else that is not a folder (FIFOs, devices), which `process` rejects.
     static func candidates(under path: String) -> [String] {
-        var isDirectory: ObjCBool = false
-        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else { return [] }
-        if !isDirectory.boolValue { return isIgnored(absolute) ? [] : [absolute] }
-        var files: [String] = []
-        let enumerator = FileManager.default.enumerator(at: URL(fileURLWithPath: absolute), includingPropertiesForKeys: [.isRegularFileKey],
-                                                        options: [.skipsHiddenFiles])
-        while let url = enumerator?.nextObject() as? URL {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
-            if !isIgnored(url.path) { files.append(url.standardizedFileURL.path) }
+        let listing = FileTree.walk(path)
+        return (listing.files + listing.others).filter { !isIgnored($0) }.sorted()
+    }
+
+    /// Size, mtime and type of what `path` names, following links; nil if it does not exist.
+    static func status(of path: String) -> (size: Int64, mtime: Double, regular: Bool, type: String)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let type: String
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: type = "a regular file"
+        case S_IFDIR: type = "a folder"
+        case S_IFIFO: type = "a FIFO (named pipe)"
+        case S_IFSOCK: type = "a socket"
+        case S_IFCHR: type = "a character device"
+        case S_IFBLK: type = "a block device"
+        default: type = "not a regular file"
         }
-        return files.sorted()
+        return (Int64(info.st_size), Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
+                info.st_mode & S_IFMT == S_IFREG, type)
     }
 
     // MARK: - Processing
 
     /// Processes every claimable source, then seals every open shard.
-    public func processAll(onProgress: (Progress) -> Void = { _ in }) throws {
-        while let source = try catalog.claimNext() {
+    /// - Parameter paths: only sources at these paths or under these folders; nil for all.
+    public func processAll(under paths: [String]? = nil, onProgress: (Progress) -> Void = { _ in }) throws {
+        let scope = paths?.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        while let source = try catalog.claimNext(under: scope) {
             progress.current = source.path
             onProgress(progress)
             try process(source)
@@ -147,6 +205,13 @@ public final class IngestPipeline {
     public func process(_ source: SourceRecord, shouldStop: () -> Bool = { false }) throws -> Bool {
         let id = source.id!
         progress.sources += 1
+        CrashRecorder.working(on: id)
+        defer { CrashRecorder.working(on: nil) }
+        // 0. Only regular files: reading a FIFO would block forever.
+        if let status = Self.status(of: source.path), !status.regular {
+            try reject(id, code: "not-a-file", message: "\(source.path) is \(status.type), not a regular file")
+            return true
+        }
         // 1. Content hash: the same bytes under another name become an alias.
         let hash: String
         let hashStart = DispatchTime.now()
@@ -198,8 +263,10 @@ public final class IngestPipeline {
         // The reader belongs to the decoder thread until it closes the queue; this thread reads
         // `outcome` only after that (the queue's lock orders the two).
         let handOff = HandOff(reader)
+        let abort = abortOn.map { source.path.contains($0) } ?? false
         let decoder = Thread {
             defer { queue.close() }
+            if abort { Glibc.abort() }
             do {
                 while true {
                     let start = DispatchTime.now()
@@ -232,6 +299,7 @@ public final class IngestPipeline {
                                          frames: clip.frameCount, fps: clip.fps, tokens: tokens)
                 var open = writers[layout] ?? Open(writer: ShardWriter(layout: layout))
                 let row = try open.writer.append(id: clipID, tokens: tokens)
+                open.contentHashes[clipID] = hash
                 open.clips.append(ClipRecord(id: clipID, sourceId: id, bucket: clip.bucket.slug, size: clip.bucket.size,
                                              width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
                                              frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
@@ -298,19 +366,23 @@ public final class IngestPipeline {
                                      width: layout.width, height: layout.height, frames: layout.frames, fps: layout.fps,
                                      tokenizerId: layout.tokenizerID, clipCount: open.writer.count, bytes: bytes, sha256: sha,
                                      createdAt: Date().timeIntervalSince1970)
-            try catalog.seal(record, clips: open.clips, completing: Array(completing))
+            try catalog.seal(record, clips: open.clips, contentHashes: open.contentHashes, completing: Array(completing))
             logger.info("sealed a shard", metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])
         } catch {
             // The shard is lost (disk full, I/O error): its sources are redone later, skipping
             // whatever was sealed before. The service goes on.
             try? FileManager.default.removeItem(atPath: path)
             logger.error("sealing a shard failed; its sources will be retried", metadata: ["error": "\(error)"])
+            // If even that cannot be recorded (the disk is full), the error goes up: the service
+            // resets from the catalog once it can write again.
             for source in Set(open.clips.map(\.sourceId)) {
                 openClips[source] = nil
                 finished.remove(source)
+            }
+            for source in Set(open.clips.map(\.sourceId)) {
                 let retryAt = Date().timeIntervalSince1970 + configuration.retry.backoffSeconds
-                try? catalog.finish(source, .failed(code: "seal", message: "sealing a shard failed: \(error)",
-                                                    retryAt: retryAt, maxAttempts: configuration.retry.maxAttempts))
+                try catalog.finish(source, .failed(code: "seal", message: "sealing a shard failed: \(error)",
+                                                   retryAt: retryAt, maxAttempts: configuration.retry.maxAttempts))
                 progress.failed += 1
             }
             return

@@ -42,16 +42,14 @@ public final class IngestService: Service, @unchecked Sendable {
 
     private func loop() throws {
         let configuration = pipeline.configuration
-        for folder in configuration.ingestFolders {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        }
-        let (removed, recovered) = try pipeline.recover()
+        let folders = configuration.ingestFolders.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let recovery = try pipeline.recover()
         logger.info("serving", metadata: ["folders": "\(configuration.ingestFolders)", "data": "\(configuration.dataFolder)",
-                                          "tokenizer": "\(pipeline.tokenizer.identity)", "removed": "\(removed)", "resumed": "\(recovered)"])
+                                          "tokenizer": "\(pipeline.tokenizer.identity)", "removed": "\(recovery.removedFiles)",
+                                          "resumed": "\(recovery.sources.resumed)", "rejected": "\(recovery.sources.rejected)"])
         let watcher: FolderWatcher?
         do {
-            watcher = try FolderWatcher(folders: configuration.ingestFolders.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                                        logger: logger)
+            watcher = try FolderWatcher(folders: folders.filter(Self.isFolder), logger: logger)
             watcher?.start()
         } catch {
             logger.warning("\(error)")
@@ -59,50 +57,97 @@ public final class IngestService: Service, @unchecked Sendable {
         }
         defer { watcher?.stop() }
 
-        var settling = Settling(stableSeconds: configuration.watch.stableSeconds)
-        var lastRescan = Date.distantPast
-        var lastWork = Date()
+        var round = Round(settling: Settling(stableSeconds: configuration.watch.stableSeconds), missing: [])
+        checkFolders(folders, watcher: watcher, round: &round)
+        var failing = false
         var lastStatus = Date.distantPast
         while !stopping.isSet {
             do {
-                try step(watcher: watcher, settling: &settling, lastRescan: &lastRescan, lastWork: &lastWork)
+                if failing {
+                    // Start again from what the catalog holds, as a restart would.
+                    try pipeline.reset()
+                    failing = false
+                    pipeline.lock.update(error: nil)
+                    logger.notice("recovered from the failure; going on")
+                }
+                try step(folders: folders, watcher: watcher, round: &round)
             } catch {
-                // The catalog or the disk failed under us: say so, wait, and go on.
+                // The catalog or the disk failed under us: say so where `status` can see it, wait, go on.
                 logger.error("ingest step failed; retrying in 5 s", metadata: ["error": "\(error)"])
+                pipeline.lock.update(error: "\(error)")
+                failing = true
                 for _ in 0..<25 where !stopping.isSet { usleep(200_000) }
             }
             if let status, Date().timeIntervalSince(lastStatus) >= 2 {
-                status(pipeline.progress, settling.waiting)
+                status(pipeline.progress, round.settling.waiting)
                 lastStatus = Date()
             }
         }
-        try pipeline.sealAll()
-        try pipeline.catalog.recoverInterrupted()
+        if !failing { try pipeline.sealAll() }
+        try pipeline.catalog.releaseClaims()
         logger.info("stopped: every open shard sealed")
     }
 
+    /// What the loop carries from one round to the next.
+    private struct Round {
+        var settling: Settling
+        var missing: Set<String>
+        var lastRescan = Date.distantPast
+        var lastFolderCheck = Date.distantPast
+        var lastWork = Date()
+    }
+
+    private static func isFolder(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// Warns about ingest folders that do not exist (once each) and starts watching those
+    /// that appeared; the lock file's report lists the missing ones for `status`.
+    private func checkFolders(_ folders: [String], watcher: FolderWatcher?, round: inout Round) {
+        let missing = Set(folders.filter { !Self.isFolder($0) })
+        for folder in missing.subtracting(round.missing) {
+            logger.warning("an ingest folder does not exist; watching for it to appear (create it, or fix ingest_folders)",
+                           metadata: ["folder": "\(folder)"])
+        }
+        for folder in round.missing.subtracting(missing) {
+            logger.notice("an ingest folder appeared; watching it", metadata: ["folder": "\(folder)"])
+            watcher?.add(folder)
+        }
+        if missing != round.missing { pipeline.lock.update(missingFolders: missing.sorted()) }
+        round.missing = missing
+        round.lastFolderCheck = Date()
+    }
+
     /// One round: watcher events, a rescan when due, settled files registered, one source processed.
-    private func step(watcher: FolderWatcher?, settling: inout Settling, lastRescan: inout Date, lastWork: inout Date) throws {
+    private func step(folders: [String], watcher: FolderWatcher?, round: inout Round) throws {
         let configuration = pipeline.configuration
         let now = Date()
         if let (paths, overflow) = watcher?.drain() {
-            for path in paths { try observe(path, into: &settling) }
-            if overflow { lastRescan = .distantPast }
+            for path in paths { try observe(path, into: &round.settling) }
+            if overflow { round.lastRescan = .distantPast }
         }
-        if now.timeIntervalSince(lastRescan) >= configuration.watch.rescanSeconds {
-            for folder in configuration.ingestFolders {
-                for file in IngestPipeline.candidates(under: folder) { try observe(file, into: &settling) }
+        if !round.missing.isEmpty && now.timeIntervalSince(round.lastFolderCheck) >= 1 {
+            // A missing folder that appears is watched and scanned at once.
+            let before = round.missing
+            checkFolders(folders, watcher: watcher, round: &round)
+            if round.missing != before { round.lastRescan = .distantPast }
+        }
+        if now.timeIntervalSince(round.lastRescan) >= configuration.watch.rescanSeconds {
+            checkFolders(folders, watcher: watcher, round: &round)
+            for folder in folders {
+                for file in IngestPipeline.candidates(under: folder) { try observe(file, into: &round.settling) }
             }
-            lastRescan = now
+            round.lastRescan = now
         }
-        for path in settling.ready(now: now) {
+        for path in round.settling.ready(now: now) {
             try pipeline.scan([path])
         }
         if let source = try pipeline.catalog.claimNext() {
             try pipeline.process(source, shouldStop: { stopping.isSet })
-            lastWork = Date()
+            round.lastWork = Date()
         } else {
-            if pipeline.hasOpenShards && Date().timeIntervalSince(lastWork) >= configuration.watch.idleSealSeconds {
+            if pipeline.hasOpenShards && Date().timeIntervalSince(round.lastWork) >= configuration.watch.idleSealSeconds {
                 try pipeline.sealAll()
             }
             usleep(200_000)
@@ -129,7 +174,9 @@ public final class IngestService: Service, @unchecked Sendable {
             if try pipeline.catalog.source(path: path) != nil { try pipeline.catalog.retire(path: path) }
             return
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { return }
+        // Folders are walked, not ingested; anything else (a FIFO, a device) is registered so
+        // that it is rejected with the reason — never opened for reading.
+        guard (info.st_mode & S_IFMT) != S_IFDIR else { return }
         let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
         settling.saw(path, size: Int64(info.st_size), mtime: mtime)
     }

@@ -12,7 +12,10 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
         With no configuration it watches ./ingest and writes ./data. Files are picked up once their size and
         mtime have been stable for watch.stable_seconds. SIGTERM or SIGINT: stop taking work, seal open shards,
-        exit 0. Logs are human lines on a terminal and JSON lines otherwise.
+        exit 0. Logs are human lines on a terminal and JSON lines otherwise. `videoar status` shows the daemon's
+        health (e.g. a full disk) and ingest folders that do not exist yet. Exit 75: another process writes
+        the data folder. Run it under a supervisor (systemd Restart=on-failure): a file that crashes the decoder
+        kills the process, is counted on restart, and is rejected after retry.max_crashes.
         """
     )
 
@@ -32,12 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "videoar.serve")
-        var configuration = try data.configuration()
+        var (configuration, catalog) = try data.openCatalog(creating: true)
         if !watch.isEmpty { configuration.ingestFolders = watch }
-        try FileManager.default.createDirectory(atPath: configuration.dataFolder, withIntermediateDirectories: true)
-        let catalog = try Catalog(path: configuration.catalogPath)
         let tokenizer = try makeTokenizer(configuration, logger: logger)
-        let pipeline = try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
+        let pipeline = try data.makePipeline(configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
         let start = Date()
         let statusLine: @Sendable (IngestPipeline.Progress, Int) -> Void = { progress, waiting in
             let rate = Double(progress.clips) / max(Date().timeIntervalSince(start), 0.001)

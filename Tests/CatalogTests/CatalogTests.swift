@@ -31,7 +31,7 @@ struct CatalogTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Schemas/catalog.sql"), encoding: .utf8)
         let migrations = try Catalog.migrations()
-        #expect(migrations.map(\.name) == ["v1"])
+        #expect(migrations.map(\.name) == ["v1", "v2"])
         #expect(text.contains(migrations[0].sql.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(migrations[0].sql.contains("CREATE TABLE clips"))
         // Reopening applies nothing twice.
@@ -63,7 +63,46 @@ struct CatalogTests {
         let first = try #require(try catalog.claimNext())
         #expect(first.path == "/in/a.mp4" && first.state == .processing && first.attempts == 1)
         _ = try catalog.claimNext()
-        #expect(try catalog.recoverInterrupted() == 2)
+        #expect(try catalog.recoverInterrupted() == Catalog.Recovery(resumed: 2))
+        #expect(try catalog.claimNext()?.path == "/in/a.mp4")
+    }
+
+    @Test("a source the process keeps dying on is rejected after the limit: crashes and kills counted apart, bystanders not at all")
+    func boundedRecovery() throws {
+        let catalog = try Self.fresh()
+        for name in ["poison", "huge", "fine"] { _ = try catalog.register(path: "/in/\(name).mp4", size: 1, mtime: 1) }
+        func ids() throws -> (Int64, Int64) {
+            (try #require(try catalog.source(path: "/in/poison.mp4")?.id), try #require(try catalog.source(path: "/in/huge.mp4")?.id))
+        }
+        let (poison, huge) = try ids()
+        for round in 1...3 {
+            // The process works on the first two, then dies (of SIGABRT on one, of SIGKILL on the other).
+            while try catalog.claimNext(under: ["/in/poison.mp4", "/in/huge.mp4"]) != nil {}
+            let recovery = try catalog.recoverInterrupted(crashed: [poison: SIGABRT], active: huge, maxCrashes: 3, maxInterruptions: 3)
+            #expect(recovery == (round < 3 ? Catalog.Recovery(resumed: 2) : Catalog.Recovery(rejected: 2)), "round \(round)")
+        }
+        let p = try #require(try catalog.source(id: poison)), h = try #require(try catalog.source(id: huge))
+        #expect(p.state == .rejected && p.errorCode == "crash" && p.crashes == 3)
+        #expect(p.error == "the decoder crashed the process on this file (3 times; last: SIGABRT)")
+        #expect(h.state == .rejected && h.errorCode == "killed" && h.error?.contains("3 times") == true)
+        // A source that only waited for its shard when the process died is not counted.
+        let fine = try #require(try catalog.claimNext())
+        #expect(try catalog.recoverInterrupted(crashed: [:], active: huge, maxCrashes: 1, maxInterruptions: 1) == Catalog.Recovery(resumed: 1))
+        // A clean stop releases what it held without counting it either.
+        _ = try catalog.claimNext()
+        #expect(try catalog.releaseClaims() == 1)
+        #expect(try catalog.source(id: fine.id!)?.state == .pending)
+        #expect(try catalog.source(id: fine.id!)?.interruptions == 0)
+    }
+
+    @Test("claiming can be limited to some paths and folders")
+    func claimUnder() throws {
+        let catalog = try Self.fresh()
+        for path in ["/in/a.mp4", "/in/sub/b.mp4", "/in/sub2/c.mp4", "/other/d.mp4"] { _ = try catalog.register(path: path, size: 1, mtime: 1) }
+        var claimed: [String] = []
+        while let source = try catalog.claimNext(under: ["/in/sub", "/other/d.mp4"]) { claimed.append(source.path) }
+        #expect(claimed == ["/in/sub/b.mp4", "/other/d.mp4"])
+        #expect(try catalog.claimNext(under: []) == nil)
         #expect(try catalog.claimNext()?.path == "/in/a.mp4")
     }
 

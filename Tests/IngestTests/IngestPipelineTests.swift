@@ -8,6 +8,9 @@ import TestSupport
 import Tokenizer
 import VideoIO
 @testable import Ingest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Ingest pipeline")
 struct IngestPipelineTests {
@@ -122,9 +125,9 @@ struct IngestPipelineTests {
         try "junk".write(toFile: stray, atomically: true, encoding: .utf8)
 
         let second = try Self.pipeline(root, maxClips: 2)
-        let (removed, recovered) = try second.recover()
-        #expect(removed == 1 && !FileManager.default.fileExists(atPath: stray))
-        #expect(recovered >= 1)
+        let recovery = try second.recover()
+        #expect(recovery.removedFiles == 1 && !FileManager.default.fileExists(atPath: stray))
+        #expect(recovery.sources == Catalog.Recovery(resumed: 1))
         try second.processAll()
         // a's first two clips were sealed before the "crash"; only its third is redone.
         #expect(second.progress.skippedClips == 2)
@@ -148,6 +151,125 @@ struct IngestPipelineTests {
         let bPath = URL(fileURLWithPath: b).standardizedFileURL.path
         let clips = try pipeline.catalog.query(ClipQuery(limit: 100)).clips.filter { $0.sourcePath == bPath }
         #expect(clips.count == 2)                                // 6 s → 48 frames → 2 clips, the old one retired
+    }
+
+    static func video(_ path: String, seconds: Int, hue: Int = 0) throws {
+        try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=\(seconds)",
+                           "-vf", "hue=h=\(hue)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path])
+    }
+
+    /// The live clip ids a clean ingest of exactly these files gives (ids do not depend on paths).
+    static func cleanIngest(of files: [String]) throws -> Set<Int64> {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("clean-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        for (i, file) in files.enumerated() { try FileManager.default.copyItem(atPath: file, toPath: root + "/in/\(i).mp4") }
+        let pipeline = try pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        return Set(try pipeline.catalog.query(ClipQuery(limit: 1000)).clips.map(\.clip.id))
+    }
+
+    static func liveIDs(_ pipeline: IngestPipeline) throws -> Set<Int64> {
+        Set(try pipeline.catalog.query(ClipQuery(limit: 1000)).clips.map(\.clip.id))
+    }
+
+    @Test("a file replaced (2 versions) or growing in bursts (4) while its clips wait unsealed: only the final bytes' clips stay live",
+          arguments: [2, 4])
+    func changedWhileOpen(versions: Int) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("change-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let path = root + "/in/v.mp4"
+        let pipeline = try Self.pipeline(root)                 // shards hold 4096 clips: nothing seals until sealAll
+        for version in 1...versions {
+            try Self.video(path, seconds: versions == 2 ? 5 : 2 + 2 * version, hue: 40 * version)
+            #expect(try pipeline.scan([path]) == 1)
+            try pipeline.process(try #require(try pipeline.catalog.claimNext()))
+            #expect(pipeline.hasOpenShards)                    // this version's clips wait, unsealed
+        }
+        try pipeline.sealAll()                                 // every version's clips sealed together
+        let final = root + "/final.mp4"
+        try FileManager.default.copyItem(atPath: path, toPath: final)
+        let expected = try Self.cleanIngest(of: [final])
+        #expect(!expected.isEmpty)
+        #expect(try Self.liveIDs(pipeline) == expected)
+        #expect(try pipeline.catalog.query(ClipQuery()).totalClips == expected.count)
+        #expect(try pipeline.catalog.source(path: path)?.state == .done)
+        #expect(try Self.verify(pipeline) > expected.count)    // the stale rows are in the file, retired in the catalog
+    }
+
+    @Test("a file deleted while its clips are unsealed ends retired with no live clip, also after a restart")
+    func deletedWhileProcessing() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("delete-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let gone = root + "/in/gone.mp4", kept = root + "/in/kept.mp4"
+        try Self.video(gone, seconds: 5)
+        try Self.video(kept, seconds: 3, hue: 90)
+        do {
+            let pipeline = try Self.pipeline(root)
+            try pipeline.scan([root + "/in"])
+            try pipeline.process(try #require(try pipeline.catalog.claimNext(under: [gone])))
+            try FileManager.default.removeItem(atPath: gone)   // deleted mid-way; the daemon notices and retires it
+            try pipeline.catalog.retire(path: gone)
+            try pipeline.processAll()                          // kept.mp4, then every open shard is sealed
+            #expect(try pipeline.catalog.source(path: gone)?.state == .retired)
+            #expect(try Self.liveIDs(pipeline) == (try Self.cleanIngest(of: [kept])))
+            #expect(try Self.verify(pipeline) == 3)
+        }
+        let restarted = try Self.pipeline(root)
+        try restarted.recover()
+        #expect(try restarted.catalog.query(ClipQuery()).totalClips == 1)
+        #expect(try restarted.catalog.query(ClipQuery(limit: 10)).clips.allSatisfy { $0.sourcePath == kept })
+    }
+
+    @Test("one writer per data folder: a second pipeline on it is refused and names the first")
+    func oneWriter() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)").path
+        let first = try Self.pipeline(root)
+        _ = first
+        do {
+            _ = try Self.pipeline(root)
+            Issue.record("a second writer was allowed")
+        } catch let error as IngestError {
+            #expect(error.code == .busy)
+            #expect(error.message.contains("pid \(getpid())"), "\(error.message)")
+        }
+        let report = try #require(DataFolderLock.read(folder: root + "/data"))
+        #expect(report.pid == getpid() && DataFolderLock.isAlive(report))
+    }
+
+    @Test("processing can be limited to the paths given: other pending sources wait")
+    func scopedProcessing() throws {
+        let root = try Self.corpus()
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll(under: [root + "/in/nested"])
+        let done = try pipeline.catalog.sources(in: .done).map { URL(fileURLWithPath: $0.path).lastPathComponent }
+        #expect(Set(done) == ["c.mkv", "a-copy.mp4"])
+        #expect(try pipeline.catalog.status().sources[.pending] == 4)
+    }
+
+    @Test("symlinked folders (and a symlinked root) are followed, loops walked once; a FIFO is rejected, not read")
+    func linksAndFIFOs() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("links-\(UUID().uuidString)").path
+        let real = root + "/real", linked = root + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: real, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: linked, withIntermediateDirectories: true)
+        try Self.video(real + "/a.mp4", seconds: 3)
+        try Self.video(linked + "/b.mp4", seconds: 3, hue: 60)
+        try FileManager.default.createSymbolicLink(atPath: real + "/sub", withDestinationPath: linked)
+        try FileManager.default.createSymbolicLink(atPath: linked + "/loop", withDestinationPath: real)   // a cycle
+        try FileManager.default.createSymbolicLink(atPath: root + "/in", withDestinationPath: real)       // the root is a link
+        #expect(mkfifo(real + "/pipe.mp4", 0o644) == 0)
+
+        let pipeline = try Self.pipeline(root)
+        #expect(IngestPipeline.candidates(under: root + "/in") == [root + "/in/a.mp4", root + "/in/pipe.mp4", root + "/in/sub/b.mp4"])
+        #expect(try pipeline.scan([root + "/in"]) == 3)
+        try pipeline.processAll()                              // returns: the FIFO is never opened for reading
+        #expect(try pipeline.catalog.source(path: root + "/in/a.mp4")?.state == .done)
+        #expect(try pipeline.catalog.source(path: root + "/in/sub/b.mp4")?.state == .done)
+        let fifo = try #require(try pipeline.catalog.source(path: root + "/in/pipe.mp4"))
+        #expect(fifo.state == .rejected && fifo.errorCode == "not-a-file")
+        #expect(fifo.error?.contains("FIFO") == true)
     }
 
     @Test("a file touched without changing its bytes keeps its clips: nothing is redone or duplicated")
@@ -287,7 +409,7 @@ struct DaemonSchemaTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("Schemas/config.schema.json"))) as? [String: Any])
         let leaves = Self.leaves(schema)
-        #expect(leaves.count == 12 + 12)   // video (clips + limits) + the daemon's own keys
+        #expect(leaves.count == 12 + 14)   // video (clips + limits) + the daemon's own keys
         var document: [String: Any] = [:]
         for (path, value) in leaves {
             func insert(_ node: inout [String: Any], _ path: ArraySlice<String>) {

@@ -172,6 +172,7 @@ struct TokenizerTrainingTests {
         for (file, done) in [(Self.corpus + "/videos/pattern.mp4", true), (Self.corpus + "/images/still.png", true),
                              (Self.corpus + "/videos/counter.mp4", false)] {
             guard case .new(let id) = try catalog.register(path: file, size: 1, mtime: 1) else { Issue.record("not new"); return }
+            #expect(try catalog.claimNext()?.id == id)                       // a source is finished by whoever claimed it
             try catalog.finish(id, done ? .done() : .rejected(code: "test", message: "left out"))
         }
         let data = try TrainingFrames(.init(catalog: folder + "/catalog.sqlite", cacheSizes: [64]), fps: [10], logger: Self.logger)

@@ -19,10 +19,11 @@ struct ServeTests {
         return (root, config)
     }
 
-    static func start(_ config: String, log: String) throws -> Process {
+    static func start(_ config: String, log: String, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = CLITests.binary
         process.arguments = ["serve", "--config", config]
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         FileManager.default.createFile(atPath: log, contents: nil)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))

@@ -114,6 +114,26 @@ struct DamagedInputTests {
         #expect((outcome.stoppedAt ?? 0) > 2.2)
     }
 
+    /// FFmpeg 5.1's frame-threaded MPEG-4 Part 2 decoder aborts the process (SIGABRT) on this
+    /// damage when errors explode; with the defaults (automatic threads, stop on damage) the
+    /// reader must end the stream with an error and keep the complete clip before it.
+    @Test("MPEG-4 Part 2 in AVI with random bytes in the middle: an error, not an abort", arguments: [7, 8, 9] as [UInt64])
+    func corruptMPEG4(seed: UInt64) throws {
+        let source = try Fixtures.make("mpeg4.avi", Fixtures.pattern(width: 192, height: 144, seconds: 6)
+            + ["-c:v", "mpeg4", "-q:v", "4", "-g", "30"])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: source)))
+        let start = bytes.count * 6 / 10
+        bytes.replaceSubrange(start..<(start + 4096), with: Self.randomBytes(4096, seed: seed))
+        let path = try Fixtures.write("mpeg4-damaged-\(seed).avi", bytes)
+        let configuration = ClipConfiguration(buckets: BucketPolicy(sizes: [128]))
+        #expect(configuration.decoderThreads == 0 && configuration.stopOnDamage, "the defaults are what crashed")
+        let reader = try ClipReader(path: path, configuration: configuration, logger: Fixtures.quietLogger)
+        let clips = try reader.readAll()
+        let outcome = try #require(reader.outcome)
+        #expect(outcome.damage?.code == .corrupt, "\(String(describing: outcome.damage))")
+        #expect(clips.count == 1, "0–2.125 s is before the damage at about 3.6 s")
+    }
+
     @Test("a frame size past the caps is refused before decoding")
     func tooLarge() throws {
         let path = try Fixtures.make("qcif.mp4", Fixtures.pattern(width: 176, height: 144, seconds: 3)
