@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Catalog", "Shards", "Tokenizer", "VideoIO", "Tensor", "TestSupport",
+                "Ingest", "ConfigCoding", "Catalog", "Shards", "Tokenizer", "VideoIO", "Tensor", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "TokenizerTrainingTests",
             dependencies: [
-                "TokenizerTraining", "Tokenizer", "Tensor", "VideoIO", "Catalog", "TestSupport",
+                "TokenizerTraining", "ConfigCoding", "Tokenizer", "Tensor", "VideoIO", "Catalog", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -30,19 +30,6 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equa
     public var description: String { "\(location): \(message)" }
 }
 
-extension Decoder {
-    /// Throws when the current mapping holds a key `Keys` does not know, naming it and
-    /// listing the known ones (a typo must not silently fall back to a default).
-    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
-        let container = try self.container(keyedBy: AnyCodingKey.self)
-        let known = Keys.allCases.map(\.stringValue)
-        for key in container.allKeys where !known.contains(key.stringValue) {
-            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription:
-                "unknown key '\(key.stringValue)'; known keys: \(known.joined(separator: ", "))")
-        }
-    }
-}
-
 /// "buckets.sizes[1]" for a coding path.
 public func keyPath(_ path: [CodingKey]) -> String {
     var text = ""
@@ -88,3 +75,80 @@ private func describe(_ type: Any.Type) -> String {
         return "a \(name) value"
     }
 }
+
+// MARK: - Sections
+
+/// A configuration type whose document may set any subset of its keys.
+///
+/// Decoding starts from defaults and overrides only the keys present, recursing into nested
+/// sections *over the values the parent already holds* — so a partial `video:` section keeps
+/// the daemon's own defaults for what it leaves out, not `VideoIOConfiguration()`'s. Unknown
+/// keys are errors that name the key; every other error carries its key path. Each key is
+/// written once, in `keys`, and drives both decoding and encoding.
+public protocol ConfigurationSection: Codable {
+    /// The value a document that sets nothing decodes to (as a top-level document, or as a
+    /// list element; a nested section starts from its parent's value instead).
+    static var defaults: Self { get }
+    /// Every key a document may set, each bound to a property.
+    static var keys: [ConfigurationKey<Self>] { get }
+}
+
+extension ConfigurationSection {
+    public init(from decoder: Decoder) throws {
+        self = try Self.decode(over: Self.defaults, from: decoder)
+    }
+
+    /// `base` with every key `decoder`'s mapping holds applied over it.
+    public static func decode(over base: Self, from decoder: Decoder) throws -> Self {
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
+        let known = keys.map(\.name)
+        for key in container.allKeys where !known.contains(key.stringValue) {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription:
+                "unknown key '\(key.stringValue)'; known keys: \(known.joined(separator: ", "))")
+        }
+        var value = base
+        for key in keys {
+            let codingKey = AnyCodingKey(stringValue: key.name)
+            guard container.contains(codingKey) else { continue }
+            try key.decode(&value, try container.superDecoder(forKey: codingKey))
+        }
+        return value
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: AnyCodingKey.self)
+        for key in Self.keys { try key.encode(self, &container) }
+    }
+}
+
+/// One key of a `ConfigurationSection`: its name in documents and the property it sets.
+public struct ConfigurationKey<Root> {
+    public let name: String
+    let decode: (inout Root, Decoder) throws -> Void
+    let encode: (Root, inout KeyedEncodingContainer<AnyCodingKey>) throws -> Void
+
+    /// `name` sets the property at `path`. A nested section is decoded over the value the
+    /// parent holds; an optional left `nil` is not written when encoding.
+    public init<Value: Codable>(_ name: String, _ path: WritableKeyPath<Root, Value>) {
+        self.name = name
+        decode = { root, decoder in
+            if let current = root[keyPath: path] as? any ConfigurationSection {
+                root[keyPath: path] = try overlay(current, decoder) as! Value
+            } else {
+                root[keyPath: path] = try Value(from: decoder)
+            }
+        }
+        encode = { root, container in
+            let value = root[keyPath: path]
+            if let optional = value as? any OptionalValue, optional.isNone { return }
+            try container.encode(value, forKey: AnyCodingKey(stringValue: name))
+        }
+    }
+}
+
+private func overlay<Section: ConfigurationSection>(_ base: Section, _ decoder: Decoder) throws -> Section {
+    try Section.decode(over: base, from: decoder)
+}
+
+private protocol OptionalValue { var isNone: Bool { get } }
+extension Optional: OptionalValue { var isNone: Bool { self == nil } }

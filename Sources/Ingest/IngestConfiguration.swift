@@ -4,7 +4,7 @@ import VideoIO
 
 /// Everything `videoar serve` and `videoar ingest` need. Every key has a default, so no
 /// configuration at all serves `./ingest` into `./data`. See Configs/daemon.yaml.
-public struct IngestConfiguration: Sendable, Codable, Equatable {
+public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
     /// Folders watched (recursively) for new videos and images.
     public var ingestFolders: [String]
     /// Where the catalog (catalog.sqlite) and the shards (shards/…) live.
@@ -20,7 +20,7 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
     public var watch: WatchPolicy
 
     /// How the daemon decides a file is complete, and how often it looks again.
-    public struct WatchPolicy: Sendable, Codable, Equatable {
+    public struct WatchPolicy: Sendable, ConfigurationSection, Equatable {
         /// A file is picked up once its size and mtime have not changed for this long.
         public var stableSeconds: Double
         /// Full rescan of the ingest folders (a safety net for lost inotify events, network filesystems).
@@ -32,50 +32,33 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
             self.rescanSeconds = rescanSeconds
             self.idleSealSeconds = idleSealSeconds
         }
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case stableSeconds = "stable_seconds", rescanSeconds = "rescan_seconds", idleSealSeconds = "idle_seal_seconds"
-        }
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = WatchPolicy()
-            self.init(stableSeconds: try c.decodeIfPresent(Double.self, forKey: .stableSeconds) ?? d.stableSeconds,
-                      rescanSeconds: try c.decodeIfPresent(Double.self, forKey: .rescanSeconds) ?? d.rescanSeconds,
-                      idleSealSeconds: try c.decodeIfPresent(Double.self, forKey: .idleSealSeconds) ?? d.idleSealSeconds)
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("stable_seconds", \.stableSeconds), .init("rescan_seconds", \.rescanSeconds),
+             .init("idle_seal_seconds", \.idleSealSeconds)]
         }
     }
 
-    public struct TokenizerSelection: Sendable, Codable, Equatable {
+    public struct TokenizerSelection: Sendable, ConfigurationSection, Equatable {
         public var checkpoint: String?
         public var config: String?
         public init(checkpoint: String? = nil, config: String? = nil) { self.checkpoint = checkpoint; self.config = config }
-        enum CodingKeys: String, CodingKey, CaseIterable { case checkpoint, config }
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(checkpoint: try c.decodeIfPresent(String.self, forKey: .checkpoint),
-                      config: try c.decodeIfPresent(String.self, forKey: .config))
-        }
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] { [.init("checkpoint", \.checkpoint), .init("config", \.config)] }
     }
 
     /// When an open shard is sealed.
-    public struct ShardPolicy: Sendable, Codable, Equatable {
+    public struct ShardPolicy: Sendable, ConfigurationSection, Equatable {
         public var maxBytes: Int
         public var maxClips: Int
         public init(maxBytes: Int = 64 << 20, maxClips: Int = 4096) { self.maxBytes = maxBytes; self.maxClips = maxClips }
-        enum CodingKeys: String, CodingKey, CaseIterable { case maxBytes = "max_bytes", maxClips = "max_clips" }
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = ShardPolicy()
-            self.init(maxBytes: try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? d.maxBytes,
-                      maxClips: try c.decodeIfPresent(Int.self, forKey: .maxClips) ?? d.maxClips)
-        }
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] { [.init("max_bytes", \.maxBytes), .init("max_clips", \.maxClips)] }
     }
 
     /// Retryable (I/O) failures: attempts capped, exponential backoff. And files the process
     /// died on: retried, but not forever.
-    public struct RetryPolicy: Sendable, Codable, Equatable {
+    public struct RetryPolicy: Sendable, ConfigurationSection, Equatable {
         public var maxAttempts: Int
         public var backoffSeconds: Double
         /// A file is rejected once the process crashed this many times on it (a fatal signal:
@@ -90,18 +73,10 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
             self.maxCrashes = maxCrashes
             self.maxInterruptions = maxInterruptions
         }
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case maxAttempts = "max_attempts", backoffSeconds = "backoff_seconds", maxCrashes = "max_crashes"
-            case maxInterruptions = "max_interruptions"
-        }
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = RetryPolicy()
-            self.init(maxAttempts: try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? d.maxAttempts,
-                      backoffSeconds: try c.decodeIfPresent(Double.self, forKey: .backoffSeconds) ?? d.backoffSeconds,
-                      maxCrashes: try c.decodeIfPresent(Int.self, forKey: .maxCrashes) ?? d.maxCrashes,
-                      maxInterruptions: try c.decodeIfPresent(Int.self, forKey: .maxInterruptions) ?? d.maxInterruptions)
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("max_attempts", \.maxAttempts), .init("backoff_seconds", \.backoffSeconds), .init("max_crashes", \.maxCrashes),
+             .init("max_interruptions", \.maxInterruptions)]
         }
     }
 
@@ -126,22 +101,11 @@ public struct IngestConfiguration: Sendable, Codable, Equatable {
         self.watch = watch
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case ingestFolders = "ingest_folders", dataFolder = "data_folder", video, tokenizer, threads, shards, retry, watch
-    }
-
-    public init(from decoder: Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = IngestConfiguration()
-        self.init(ingestFolders: try c.decodeIfPresent([String].self, forKey: .ingestFolders) ?? d.ingestFolders,
-                  dataFolder: try c.decodeIfPresent(String.self, forKey: .dataFolder) ?? d.dataFolder,
-                  video: try c.decodeIfPresent(VideoIOConfiguration.self, forKey: .video) ?? d.video,
-                  tokenizer: try c.decodeIfPresent(TokenizerSelection.self, forKey: .tokenizer) ?? d.tokenizer,
-                  threads: try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads,
-                  shards: try c.decodeIfPresent(ShardPolicy.self, forKey: .shards) ?? d.shards,
-                  retry: try c.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? d.retry,
-                  watch: try c.decodeIfPresent(WatchPolicy.self, forKey: .watch) ?? d.watch)
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [.init("ingest_folders", \.ingestFolders), .init("data_folder", \.dataFolder), .init("video", \.video),
+         .init("tokenizer", \.tokenizer), .init("threads", \.threads), .init("shards", \.shards), .init("retry", \.retry),
+         .init("watch", \.watch)]
     }
 
     /// Checks every value; the message names the key.

@@ -7,7 +7,7 @@ import ConfigCoding
 /// the spatial factor 16), temporal stride 2 on the last two downsamples (17 → 9 → 5
 /// latent frames, the first frame encoded alone). A CPU-sized tokenizer shrinks widths,
 /// not structure.
-public struct TokenizerConfiguration: Sendable, Codable, Equatable {
+public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable {
     /// A name for people ("cpu-small").
     public var name: String
     /// Channels of the first level.
@@ -57,28 +57,12 @@ public struct TokenizerConfiguration: Sendable, Codable, Equatable {
     /// Latent frames for `frames` input frames: 1 + (T − 1) / τ.
     public func latentFrames(_ frames: Int) -> Int { 1 + (frames - 1) / temporalFactor }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, baseChannels = "base_channels", channelMultipliers = "channel_multipliers", resBlocks = "res_blocks"
-        case temporalDownsamples = "temporal_downsamples", latentDim = "latent_dim", normGroups = "norm_groups"
-        case scaleSides = "scale_sides", codeDecay = "code_decay", seed, temporalKernel = "temporal_kernel"
-    }
-
-    public init(from decoder: Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TokenizerConfiguration()
-        self.init(
-            name: try c.decodeIfPresent(String.self, forKey: .name) ?? d.name,
-            baseChannels: try c.decodeIfPresent(Int.self, forKey: .baseChannels) ?? d.baseChannels,
-            channelMultipliers: try c.decodeIfPresent([Int].self, forKey: .channelMultipliers) ?? d.channelMultipliers,
-            resBlocks: try c.decodeIfPresent(Int.self, forKey: .resBlocks) ?? d.resBlocks,
-            temporalDownsamples: try c.decodeIfPresent([Int].self, forKey: .temporalDownsamples) ?? d.temporalDownsamples,
-            latentDim: try c.decodeIfPresent(Int.self, forKey: .latentDim) ?? d.latentDim,
-            normGroups: try c.decodeIfPresent(Int.self, forKey: .normGroups) ?? d.normGroups,
-            scaleSides: try c.decodeIfPresent([Int].self, forKey: .scaleSides) ?? d.scaleSides,
-            codeDecay: try c.decodeIfPresent(Double.self, forKey: .codeDecay) ?? d.codeDecay,
-            seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed,
-            temporalKernel: try c.decodeIfPresent(Int.self, forKey: .temporalKernel) ?? d.temporalKernel)
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [.init("name", \.name), .init("base_channels", \.baseChannels), .init("channel_multipliers", \.channelMultipliers),
+         .init("res_blocks", \.resBlocks), .init("temporal_downsamples", \.temporalDownsamples), .init("latent_dim", \.latentDim),
+         .init("norm_groups", \.normGroups), .init("scale_sides", \.scaleSides), .init("code_decay", \.codeDecay),
+         .init("seed", \.seed), .init("temporal_kernel", \.temporalKernel)]
     }
 
     /// Checks the values; the message names the key.

@@ -4,7 +4,7 @@ import VideoIO
 
 /// How to train a tokenizer: the layout, the data, the stages and every loss weight.
 /// Decoded from `Configs/tokenizer/train-*.yaml`; every key has a default.
-public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
+public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Equatable {
     /// The tokenizer layout being trained (the stages set `temporal_kernel`).
     public var tokenizer: TokenizerConfiguration
     public var data: DataConfiguration
@@ -39,25 +39,11 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
         self.seed = seed
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case tokenizer, data, stages, losses, optimizer, discriminator, checkpointEvery = "checkpoint_every"
-        case previewEvery = "preview_every", threads, seed
-    }
-
-    public init(from decoder: Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = Self()
-        self.init(tokenizer: try c.decodeIfPresent(TokenizerConfiguration.self, forKey: .tokenizer) ?? d.tokenizer,
-                  data: try c.decodeIfPresent(DataConfiguration.self, forKey: .data) ?? d.data,
-                  stages: try c.decodeIfPresent([Stage].self, forKey: .stages) ?? d.stages,
-                  losses: try c.decodeIfPresent(LossConfiguration.self, forKey: .losses) ?? d.losses,
-                  optimizer: try c.decodeIfPresent(OptimizerConfiguration.self, forKey: .optimizer) ?? d.optimizer,
-                  discriminator: try c.decodeIfPresent(DiscriminatorConfiguration.self, forKey: .discriminator) ?? d.discriminator,
-                  checkpointEvery: try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery,
-                  previewEvery: try c.decodeIfPresent(Int.self, forKey: .previewEvery) ?? d.previewEvery,
-                  threads: try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads,
-                  seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed)
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [.init("tokenizer", \.tokenizer), .init("data", \.data), .init("stages", \.stages), .init("losses", \.losses),
+         .init("optimizer", \.optimizer), .init("discriminator", \.discriminator), .init("checkpoint_every", \.checkpointEvery),
+         .init("preview_every", \.previewEvery), .init("threads", \.threads), .init("seed", \.seed)]
     }
 
     /// Total steps over all stages.
@@ -120,7 +106,7 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
     }
 
     /// Where training clips come from.
-    public struct DataConfiguration: Sendable, Codable, Equatable {
+    public struct DataConfiguration: Sendable, ConfigurationSection, Equatable {
         /// Video files or folders (searched recursively).
         public var videos: [String]
         /// Still-image files or folders, used by image stages.
@@ -146,25 +132,15 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
             self.maxFiles = maxFiles
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case videos, images, catalog, exclude, cacheSizes = "cache_sizes", maxFiles = "max_files"
-        }
-
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = Self()
-            self.init(videos: try c.decodeIfPresent([String].self, forKey: .videos) ?? d.videos,
-                      images: try c.decodeIfPresent([String].self, forKey: .images) ?? d.images,
-                      catalog: try c.decodeIfPresent(String.self, forKey: .catalog),
-                      exclude: try c.decodeIfPresent([String].self, forKey: .exclude) ?? d.exclude,
-                      cacheSizes: try c.decodeIfPresent([Int].self, forKey: .cacheSizes) ?? d.cacheSizes,
-                      maxFiles: try c.decodeIfPresent(Int.self, forKey: .maxFiles))
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("videos", \.videos), .init("images", \.images), .init("catalog", \.catalog), .init("exclude", \.exclude),
+             .init("cache_sizes", \.cacheSizes), .init("max_files", \.maxFiles)]
         }
     }
 
     /// One stage of training.
-    public struct Stage: Sendable, Codable, Equatable {
+    public struct Stage: Sendable, ConfigurationSection, Equatable {
         public enum Kind: String, Sendable, Codable { case image, video }
         public var name: String
         /// `image`: the 2-D model (temporal kernel 1) on single pictures; `video`: the 3-D model on clips.
@@ -203,28 +179,19 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
             self.minLearningRate = minLearningRate
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, kind, steps, batch, frames, fps, sizes, aspectRatios = "aspect_ratios"
-            case videoFrameFraction = "video_frame_fraction", learningRate = "learning_rate", warmupSteps = "warmup_steps"
-            case minLearningRate = "min_learning_rate"
+        public static var defaults: Self { Self(name: "video", kind: .video) }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("name", \.name), .init("kind", \.kind), .init("steps", \.steps), .init("batch", \.batch),
+             .init("frames", \.frames), .init("fps", \.fps), .init("sizes", \.sizes), .init("aspect_ratios", \.aspectRatios),
+             .init("video_frame_fraction", \.videoFrameFraction), .init("learning_rate", \.learningRate),
+             .init("warmup_steps", \.warmupSteps), .init("min_learning_rate", \.minLearningRate)]
         }
 
+        /// `kind` is required, and picks the defaults (batch 16 pictures or 2 clips; 1 frame for images).
         public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let kind = try c.decode(Kind.self, forKey: .kind)
-            let d = Self(name: "", kind: kind)
-            self.init(name: try c.decodeIfPresent(String.self, forKey: .name) ?? kind.rawValue, kind: kind,
-                      steps: try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps,
-                      batch: try c.decodeIfPresent(Int.self, forKey: .batch) ?? d.batch,
-                      frames: try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames,
-                      fps: try c.decodeIfPresent([Double].self, forKey: .fps) ?? d.fps,
-                      sizes: try c.decodeIfPresent([Int].self, forKey: .sizes) ?? d.sizes,
-                      aspectRatios: try c.decodeIfPresent([AspectRatio].self, forKey: .aspectRatios) ?? d.aspectRatios,
-                      videoFrameFraction: try c.decodeIfPresent(Double.self, forKey: .videoFrameFraction) ?? d.videoFrameFraction,
-                      learningRate: try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate,
-                      warmupSteps: try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps,
-                      minLearningRate: try c.decodeIfPresent(Double.self, forKey: .minLearningRate) ?? d.minLearningRate)
+            let kind = try decoder.container(keyedBy: AnyCodingKey.self).decode(Kind.self, forKey: AnyCodingKey(stringValue: "kind"))
+            self = try Self.decode(over: Self(name: kind.rawValue, kind: kind), from: decoder)
+            if kind == .image { frames = 1 }
         }
 
         /// The learning rate at `step` within this stage.
@@ -237,7 +204,7 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
     }
 
     /// Every loss weight (method §2). Zero switches a term off.
-    public struct LossConfiguration: Sendable, Codable, Equatable {
+    public struct LossConfiguration: Sendable, ConfigurationSection, Equatable {
         /// L1 between the clip and its reconstruction, in [−1, 1] units.
         public var l1: Double
         /// 1 − SSIM (7×7 windows, per frame): the locally computed perceptual term. No
@@ -273,25 +240,11 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
             self.lecamDecay = lecamDecay
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case l1, perceptual, commitment, entropy, codebookWeight = "codebook_weight"
-            case entropyTemperature = "entropy_temperature", gan, ganStart = "gan_start", lecam, lecamDecay = "lecam_decay"
-        }
-
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = Self()
-            self.init(l1: try c.decodeIfPresent(Double.self, forKey: .l1) ?? d.l1,
-                      perceptual: try c.decodeIfPresent(Double.self, forKey: .perceptual) ?? d.perceptual,
-                      commitment: try c.decodeIfPresent(Double.self, forKey: .commitment) ?? d.commitment,
-                      entropy: try c.decodeIfPresent(Double.self, forKey: .entropy) ?? d.entropy,
-                      codebookWeight: try c.decodeIfPresent(Double.self, forKey: .codebookWeight) ?? d.codebookWeight,
-                      entropyTemperature: try c.decodeIfPresent(Double.self, forKey: .entropyTemperature) ?? d.entropyTemperature,
-                      gan: try c.decodeIfPresent(Double.self, forKey: .gan) ?? d.gan,
-                      ganStart: try c.decodeIfPresent(Int.self, forKey: .ganStart) ?? d.ganStart,
-                      lecam: try c.decodeIfPresent(Double.self, forKey: .lecam) ?? d.lecam,
-                      lecamDecay: try c.decodeIfPresent(Double.self, forKey: .lecamDecay) ?? d.lecamDecay)
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("l1", \.l1), .init("perceptual", \.perceptual), .init("commitment", \.commitment), .init("entropy", \.entropy),
+             .init("codebook_weight", \.codebookWeight), .init("entropy_temperature", \.entropyTemperature), .init("gan", \.gan),
+             .init("gan_start", \.ganStart), .init("lecam", \.lecam), .init("lecam_decay", \.lecamDecay)]
         }
 
         func validate() throws {
@@ -306,7 +259,7 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
     }
 
     /// AdamW for the tokenizer and the discriminator.
-    public struct OptimizerConfiguration: Sendable, Codable, Equatable {
+    public struct OptimizerConfiguration: Sendable, ConfigurationSection, Equatable {
         public var beta1: Double
         public var beta2: Double
         public var weightDecay: Double
@@ -320,24 +273,15 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
             self.discriminatorLearningRateScale = discriminatorLearningRateScale
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case beta1, beta2, weightDecay = "weight_decay", discriminatorLearningRateScale = "discriminator_learning_rate_scale"
-        }
-
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = Self()
-            self.init(beta1: try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1,
-                      beta2: try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2,
-                      weightDecay: try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay,
-                      discriminatorLearningRateScale: try c.decodeIfPresent(Double.self, forKey: .discriminatorLearningRateScale)
-                        ?? d.discriminatorLearningRateScale)
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("beta1", \.beta1), .init("beta2", \.beta2), .init("weight_decay", \.weightDecay),
+             .init("discriminator_learning_rate_scale", \.discriminatorLearningRateScale)]
         }
     }
 
     /// The 3-D patch discriminator's widths.
-    public struct DiscriminatorConfiguration: Sendable, Codable, Equatable {
+    public struct DiscriminatorConfiguration: Sendable, ConfigurationSection, Equatable {
         public var baseChannels: Int
         /// Stride-2 layers (each halves H and W, and T when T > 1).
         public var layers: Int
@@ -347,15 +291,8 @@ public struct TokenizerTrainingConfiguration: Sendable, Codable, Equatable {
             self.layers = layers
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case baseChannels = "base_channels", layers }
-
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = Self()
-            self.init(baseChannels: try c.decodeIfPresent(Int.self, forKey: .baseChannels) ?? d.baseChannels,
-                      layers: try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers)
-        }
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] { [.init("base_channels", \.baseChannels), .init("layers", \.layers)] }
     }
 }
 

@@ -72,7 +72,7 @@ public struct Bucket: Hashable, Sendable, Codable, CustomStringConvertible, Comp
 }
 
 /// How sources are assigned to buckets.
-public struct BucketPolicy: Sendable, Codable, Equatable {
+public struct BucketPolicy: Sendable, Equatable {
     /// The pixel-sqrt sizes to produce.
     public var sizes: [Int]
     /// Aspect ratios a source snaps to (the nearest in log space).

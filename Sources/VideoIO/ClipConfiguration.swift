@@ -4,7 +4,7 @@ import ConfigCoding
 ///
 /// Decoded from YAML by the daemon; every field has a default so an empty document is
 /// a valid configuration.
-public struct ClipConfiguration: Sendable, Codable, Equatable {
+public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
     /// Target frame rate; frames are chosen by nearest presentation time.
     public var fps: Double
     /// Frames per clip, T = 1 + 4k (17, 33, 49, 65) so the causal tokenizer's
@@ -34,22 +34,10 @@ public struct ClipConfiguration: Sendable, Codable, Equatable {
         self.stopOnDamage = stopOnDamage
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable {
-        case fps, frames, stride, maxClips = "max_clips", buckets, decoderThreads = "decoder_threads"
-        case stopOnDamage = "stop_on_damage"
-    }
-
-    public init(from decoder: Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ClipConfiguration()
-        fps = try c.decodeIfPresent(Double.self, forKey: .fps) ?? d.fps
-        frames = try c.decodeIfPresent(Int.self, forKey: .frames) ?? d.frames
-        stride = try c.decodeIfPresent(Int.self, forKey: .stride)
-        maxClips = try c.decodeIfPresent(Int.self, forKey: .maxClips)
-        buckets = try c.decodeIfPresent(BucketPolicy.self, forKey: .buckets) ?? d.buckets
-        decoderThreads = try c.decodeIfPresent(Int.self, forKey: .decoderThreads) ?? d.decoderThreads
-        stopOnDamage = try c.decodeIfPresent(Bool.self, forKey: .stopOnDamage) ?? d.stopOnDamage
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [.init("fps", \.fps), .init("frames", \.frames), .init("stride", \.stride), .init("max_clips", \.maxClips),
+         .init("buckets", \.buckets), .init("decoder_threads", \.decoderThreads), .init("stop_on_damage", \.stopOnDamage)]
     }
 
     /// Checks every value; the error names the key and what is allowed.
@@ -77,26 +65,10 @@ public struct ClipConfiguration: Sendable, Codable, Equatable {
     public var fpsRational: Rational { Rational(approximating: fps) }
 }
 
-extension BucketPolicy {
-    private enum CodingKeys: String, CodingKey, CaseIterable {
-        case sizes, aspectRatios = "aspect_ratios", multiple, maxUpscale = "max_upscale"
-    }
-
-    public init(from decoder: Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = BucketPolicy()
-        self.init(sizes: try c.decodeIfPresent([Int].self, forKey: .sizes) ?? d.sizes,
-                  aspectRatios: try c.decodeIfPresent([AspectRatio].self, forKey: .aspectRatios) ?? d.aspectRatios,
-                  multiple: try c.decodeIfPresent(Int.self, forKey: .multiple) ?? d.multiple,
-                  maxUpscale: try c.decodeIfPresent(Double.self, forKey: .maxUpscale) ?? d.maxUpscale)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(sizes, forKey: .sizes)
-        try c.encode(aspectRatios, forKey: .aspectRatios)
-        try c.encode(multiple, forKey: .multiple)
-        try c.encode(maxUpscale, forKey: .maxUpscale)
+extension BucketPolicy: ConfigurationSection {
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [.init("sizes", \.sizes), .init("aspect_ratios", \.aspectRatios), .init("multiple", \.multiple),
+         .init("max_upscale", \.maxUpscale)]
     }
 }

@@ -48,7 +48,7 @@ public struct MediaInfo: Sendable, Codable, Equatable {
 }
 
 /// Caps that protect the process from hostile or absurd input.
-public struct VideoIOLimits: Sendable, Codable, Equatable {
+public struct VideoIOLimits: Sendable, ConfigurationSection, Equatable {
     /// Largest allowed width or height, in pixels.
     public var maxDimension: Int
     /// Largest allowed width × height (checked before any frame buffer is allocated).
@@ -60,23 +60,16 @@ public struct VideoIOLimits: Sendable, Codable, Equatable {
         self.maxPixels = maxPixels
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable {
-        case maxDimension = "max_dimension", maxPixels = "max_pixels"
-    }
-
-    public init(from decoder: Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = VideoIOLimits()
-        self.init(maxDimension: try c.decodeIfPresent(Int.self, forKey: .maxDimension) ?? d.maxDimension,
-                  maxPixels: try c.decodeIfPresent(Int.self, forKey: .maxPixels) ?? d.maxPixels)
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [.init("max_dimension", \.maxDimension), .init("max_pixels", \.maxPixels)]
     }
 }
 
 /// Everything VideoIO reads from a configuration file: the clip shape and the safety caps.
 ///
 /// `Configs/clips.yaml` is one of these; the daemon's configuration embeds it.
-public struct VideoIOConfiguration: Sendable, Codable, Equatable {
+public struct VideoIOConfiguration: Sendable, ConfigurationSection, Equatable {
     public var clips: ClipConfiguration
     public var limits: VideoIOLimits
 
@@ -85,14 +78,8 @@ public struct VideoIOConfiguration: Sendable, Codable, Equatable {
         self.limits = limits
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable { case clips, limits }
-
-    public init(from decoder: Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(clips: try c.decodeIfPresent(ClipConfiguration.self, forKey: .clips) ?? ClipConfiguration(),
-                  limits: try c.decodeIfPresent(VideoIOLimits.self, forKey: .limits) ?? VideoIOLimits())
-    }
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] { [.init("clips", \.clips), .init("limits", \.limits)] }
 
     /// Checks every value; the error names the key.
     public func validate() throws {

@@ -1,4 +1,5 @@
 import Catalog
+import ConfigCoding
 import Foundation
 import Logging
 import Shards
@@ -381,7 +382,34 @@ struct IngestPipelineTests {
         let text = try String(contentsOf: root.appendingPathComponent("Configs/\(name)"), encoding: .utf8)
         let decoded = try decodeYAML(text)
         #expect(decoded == IngestConfiguration())
-        #expect(throws: (any Error).self) { try decodeYAML("shards:\n  max_clip: 3\n") }
+        #expect {
+            try decodeYAML("shards:\n  max_clip: 3\n")
+        } throws: { error in
+            guard case .dataCorrupted(let context) = error as? DecodingError else { return false }
+            return keyPath(context.codingPath) == "shards.max_clip" && context.debugDescription.contains("unknown key 'max_clip'")
+        }
+    }
+
+    @Test("a partial section keeps the daemon's defaults for what it leaves out, at every depth")
+    func partialSections() throws {
+        // The reported bug: `video: {clips: {fps: 4}}` fell back to VideoIO's own buckets (with 512).
+        let fps = try decodeYAML("video: {clips: {fps: 4}}\n")
+        #expect(fps.video.clips.fps == 4)
+        #expect(fps.video.clips.buckets.sizes == [128, 256])
+        #expect(fps.video.clips.frames == 17 && fps.video.limits == VideoIOLimits())
+        let deeper = try decodeYAML("video:\n  clips:\n    buckets: {max_upscale: 2}\n")
+        #expect(deeper.video.clips.buckets.sizes == [128, 256] && deeper.video.clips.buckets.maxUpscale == 2)
+        #expect(deeper.video.clips.buckets.aspectRatios == AspectRatio.defaults)
+        let retry = try decodeYAML("retry: {max_crashes: 1}\nwatch: {stable_seconds: 0.5}\n")
+        #expect(retry.retry == IngestConfiguration.RetryPolicy(maxCrashes: 1))
+        #expect(retry.watch == IngestConfiguration.WatchPolicy(stableSeconds: 0.5))
+        #expect(retry.video == IngestConfiguration.defaultVideo)
+        let empty = try decodeYAML("video: {}\n")
+        #expect(empty == IngestConfiguration())
+        // Encoding writes every key back under its document name; decoding that gives the same value.
+        let encoded = try JSONEncoder().encode(fps)
+        #expect(try JSONDecoder().decode(IngestConfiguration.self, from: encoded) == fps)
+        #expect(String(decoding: encoded, as: UTF8.self).contains("\"idle_seal_seconds\""))
     }
 }
 

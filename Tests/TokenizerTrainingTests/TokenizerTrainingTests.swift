@@ -1,4 +1,5 @@
 import Catalog
+import ConfigCoding
 import Foundation
 import Logging
 import Tensor
@@ -223,8 +224,11 @@ struct TokenizerTrainingTests {
 
     @Test("training configurations reject unknown keys and impossible stage orders, naming the key")
     func configurationErrors() throws {
-        #expect(throws: (any Error).self) {
+        #expect {
             try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "stages:\n  - kind: image\n    stepz: 3\n")
+        } throws: { error in
+            guard case .dataCorrupted(let context) = error as? DecodingError else { return false }
+            return keyPath(context.codingPath) == "stages[0].stepz" && context.debugDescription.contains("unknown key 'stepz'")
         }
         var c = Self.configuration()
         c.stages.reverse()
@@ -238,6 +242,23 @@ struct TokenizerTrainingTests {
         } throws: { ($0 as? TrainingError)?.message.contains("stages[1] (video).frames") == true }
         let parsed = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "losses: {gan: 0.1}\n")
         #expect(parsed.losses.gan == 0.1 && parsed.losses.l1 == 1.0)
+        // Partial sections keep the defaults of their parent; a stage's defaults follow its kind.
+        let partial = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: """
+            tokenizer: {latent_dim: 16}
+            stages: [{kind: image, steps: 5}, {kind: video, frames: 9}]
+            data: {videos: [v]}
+            """)
+        #expect(partial.tokenizer == TokenizerConfiguration(latentDim: 16))
+        #expect(partial.stages[0] == TokenizerTrainingConfiguration.Stage(name: "image", kind: .image, steps: 5))
+        #expect(partial.stages[1] == TokenizerTrainingConfiguration.Stage(name: "video", kind: .video, frames: 9))
+        #expect(partial.data == TokenizerTrainingConfiguration.DataConfiguration(videos: ["v"]))
+        #expect(partial.optimizer == TokenizerTrainingConfiguration.OptimizerConfiguration())
+        #expect {
+            try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "stages: [{steps: 5}]\n")
+        } throws: { error in
+            guard case .keyNotFound(let key, _) = error as? DecodingError else { return false }
+            return key.stringValue == "kind"
+        }
     }
 }
 

@@ -78,7 +78,7 @@ struct CLITests {
         let result = try Self.videoar("clips", Self.sample, "--config", config)
         #expect(result.status == 64)
         #expect(result.stderr.contains("clips.fsp"))
-        #expect(result.stderr.contains("unknown key"))
+        #expect(result.stderr.contains("unknown key 'fsp'"), "\(result.stderr)")
     }
 
     @Test("a file too short for a clip says so")
