@@ -201,47 +201,83 @@ public final class IngestPipeline {
     /// Processes one claimed source. `shouldStop` is asked between clips: when it says yes,
     /// the source is left `processing` (its clips so far are sealed by the caller's
     /// `sealAll`; `recover` resumes it later without redoing them) and false is returned.
+    ///
+    /// The stages, in order; each returns nil once it has settled the source's state itself
+    /// (rejected, failed for a retry, or an alias):
+    /// 1. `checkFile` — only regular files (reading a FIFO would block forever);
+    /// 2. `hashContent` — SHA-256 of the bytes; the same bytes under another name become an alias;
+    /// 3. `openReader` — probe, plan buckets, record the media facts;
+    /// 4. `tokenizeClips` — clips → tokens → open shards, decode and tokenize overlapped;
+    /// 5. `settle` — done, partial with a note, or rejected for want of clips.
     @discardableResult
     public func process(_ source: SourceRecord, shouldStop: () -> Bool = { false }) throws -> Bool {
-        let id = source.id!
         progress.sources += 1
-        CrashRecorder.working(on: id)
+        CrashRecorder.working(on: source.id)
         defer { CrashRecorder.working(on: nil) }
-        // 0. Only regular files: reading a FIFO would block forever.
-        if let status = Self.status(of: source.path), !status.regular {
-            try reject(id, code: "not-a-file", message: "\(source.path) is \(status.type), not a regular file")
+        guard try checkFile(source),
+              let hash = try hashContent(source),
+              let reader = try openReader(source) else { return true }
+        switch try tokenizeClips(of: source, hash: hash, from: reader, shouldStop: shouldStop) {
+        case .produced(let count):
+            try settle(source, produced: count, outcome: reader.outcome)
             return true
+        case .failed:
+            return true
+        case .stopped:
+            return false
         }
-        // 1. Content hash: the same bytes under another name become an alias.
+    }
+
+    /// How the clips stage ended.
+    private enum Tokenized {
+        case produced(Int)
+        /// Asked to stop between clips; the source stays `processing`.
+        case stopped
+        /// Failed (recorded for a retry).
+        case failed
+    }
+
+    private func checkFile(_ source: SourceRecord) throws -> Bool {
+        guard let status = Self.status(of: source.path), !status.regular else { return true }
+        try reject(source.id!, code: "not-a-file", message: "\(source.path) is \(status.type), not a regular file")
+        return false
+    }
+
+    private func hashContent(_ source: SourceRecord) throws -> String? {
+        let id = source.id!
         let hash: String
-        let hashStart = DispatchTime.now()
+        let start = DispatchTime.now()
         do {
             hash = try Shard.digest(source.path).sha256
-            progress.hashSeconds += Double(DispatchTime.now().uptimeNanoseconds - hashStart.uptimeNanoseconds) / 1e9
+            progress.hashSeconds += Self.seconds(since: start)
         } catch {
             try fail(source, code: "io", message: "cannot read the file: \(error)")
-            return true
+            return nil
         }
-        // New bytes under a known path: its old clips go. Same bytes (a touched file, or a
-        // run resumed after a crash): its sealed clips keep their ids and are skipped below.
+        // New bytes under a known path: its old clips go (and those still in open shards are
+        // retired when sealed). Same bytes (a touched file, or a run resumed after a crash):
+        // its sealed clips keep their ids and are skipped.
         if let previous = source.contentHash, previous != hash { try catalog.retireClips(source: id) }
         if let twin = try catalog.setContentHash(hash, of: id) {
             progress.aliases += 1
             progress.done += 1
             logger.info("same bytes as another source: recorded as an alias", metadata: ["path": "\(source.path)", "of": "\(twin)"])
-            return true
+            return nil
         }
-        // 2. Open, probe, plan buckets.
+        return hash
+    }
+
+    private func openReader(_ source: SourceRecord) throws -> ClipReader? {
         let reader: ClipReader
         do {
             reader = try ClipReader(path: source.path, configuration: configuration.video.clips,
                                     limits: configuration.video.limits, logger: logger)
         } catch let error as VideoIOError {
             if error.isRetryable { try fail(source, code: error.code.rawValue, message: error.message) }
-            else { try reject(id, code: error.code.rawValue, message: error.message) }
-            return true
+            else { try reject(source.id!, code: error.code.rawValue, message: error.message) }
+            return nil
         }
-        var updated = try catalog.source(id: id) ?? source
+        var updated = try catalog.source(id: source.id!) ?? source
         let media = reader.media
         updated.container = media.container
         updated.codec = media.codec
@@ -252,15 +288,20 @@ public final class IngestPipeline {
         updated.frameCount = media.frameCount
         updated.hasAudio = media.hasAudio
         try catalog.update(updated)
+        return reader
+    }
 
-        // 3. Clips → tokens → open shards (skipping clips sealed by an earlier attempt). A
-        //    decoder thread fills a 2-clip queue while this thread tokenizes: the stages overlap
-        //    and memory stays at a few clips.
+    /// Clips → tokens → open shards, skipping clips sealed by an earlier attempt. A decoder
+    /// thread fills a 2-clip queue while this thread tokenizes: the stages overlap and memory
+    /// stays at a few clips.
+    private func tokenizeClips(of source: SourceRecord, hash: String, from reader: ClipReader,
+                               shouldStop: () -> Bool) throws -> Tokenized {
+        let id = source.id!
         let recorded = try catalog.recordedClipIDs(source: id)
         var produced = 0
         let queue = BoundedQueue<Result<Clip, Error>>(capacity: 2)
         let decodeTime = Accumulator()
-        // The reader belongs to the decoder thread until it closes the queue; this thread reads
+        // The reader belongs to the decoder thread until it closes the queue; the caller reads
         // `outcome` only after that (the queue's lock orders the two).
         let handOff = HandOff(reader)
         let abort = abortOn.map { source.path.contains($0) } ?? false
@@ -287,60 +328,76 @@ public final class IngestPipeline {
         do {
             while let next = queue.pop() {
                 let clip = try next.get()
-                if shouldStop() { return false }
+                if shouldStop() { return .stopped }
                 let clipID = Self.clipID(hash: hash, clip: clip, tokenizer: tokenizer.identity.id)
                 produced += 1
-                if recorded.contains(clipID) { progress.skippedClips += 1; continue }
-                let start = DispatchTime.now()
-                let video = try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
-                let tokens = try tokenizer.encode(video)
-                progress.tokenizeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-                let layout = ShardLayout(bucket: clip.bucket.slug, size: clip.bucket.size, width: clip.width, height: clip.height,
-                                         frames: clip.frameCount, fps: clip.fps, tokens: tokens)
-                var open = writers[layout] ?? Open(writer: ShardWriter(layout: layout))
-                let row = try open.writer.append(id: clipID, tokens: tokens)
-                open.contentHashes[clipID] = hash
-                open.clips.append(ClipRecord(id: clipID, sourceId: id, bucket: clip.bucket.slug, size: clip.bucket.size,
-                                             width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
-                                             frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
-                                             startTime: clip.startTime, endTime: clip.endTime, tokens: tokens.tokenCount, row: row))
-                writers[layout] = open
-                openClips[id, default: 0] += 1
-                progress.clips += 1
-                progress.videoSeconds += clip.duration
-                if open.writer.count >= configuration.shards.maxClips || open.writer.byteCount >= configuration.shards.maxBytes {
-                    try seal(layout)
+                if recorded.contains(clipID) {
+                    progress.skippedClips += 1
+                    continue
                 }
+                try append(clip, id: clipID, source: id, contentHash: hash)
             }
         } catch {
             // Tokenizer or shard failures are ours, not the file's: retry later.
             try fail(source, code: "pipeline", message: "\(error)")
-            return true
+            return .failed
         }
-        // The queue is closed and drained: the decoder thread set `outcome` before closing it.
-        guard let outcome = reader.outcome else {
-            try fail(source, code: "pipeline", message: "the decoder stopped without an outcome")
-            return true
-        }
+        return .produced(produced)
+    }
 
-        // 4. Outcome.
+    /// Tokenizes one clip into the open shard of its layout, sealing the shard when full.
+    private func append(_ clip: Clip, id clipID: Int64, source: Int64, contentHash: String) throws {
+        let start = DispatchTime.now()
+        let video = try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
+        let tokens = try tokenizer.encode(video)
+        progress.tokenizeSeconds += Self.seconds(since: start)
+        let layout = ShardLayout(bucket: clip.bucket.slug, size: clip.bucket.size, width: clip.width, height: clip.height,
+                                 frames: clip.frameCount, fps: clip.fps, tokens: tokens)
+        var open = writers[layout] ?? Open(writer: ShardWriter(layout: layout))
+        let row = try open.writer.append(id: clipID, tokens: tokens)
+        open.contentHashes[clipID] = contentHash
+        open.clips.append(ClipRecord(id: clipID, sourceId: source, bucket: clip.bucket.slug, size: clip.bucket.size,
+                                     width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
+                                     frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
+                                     startTime: clip.startTime, endTime: clip.endTime, tokens: tokens.tokenCount, row: row))
+        writers[layout] = open
+        openClips[source, default: 0] += 1
+        progress.clips += 1
+        progress.videoSeconds += clip.duration
+        if open.writer.count >= configuration.shards.maxClips || open.writer.byteCount >= configuration.shards.maxBytes {
+            try seal(layout)
+        }
+    }
+
+    /// Done (with a note on partial damage), waiting for its shard, or rejected for want of clips.
+    private func settle(_ source: SourceRecord, produced: Int, outcome: ClipReader.Outcome?) throws {
+        let id = source.id!
+        // The queue is closed and drained: the decoder thread set `outcome` before closing it.
+        guard let outcome else {
+            try fail(source, code: "pipeline", message: "the decoder stopped without an outcome")
+            return
+        }
         if produced == 0 {
             try reject(id, code: outcome.damage?.code.rawValue ?? "no-clips", message: outcome.noClipReason ?? "no clips")
-            return true
+            return
         }
-        if let damage = outcome.damage {
-            updated = try catalog.source(id: id) ?? updated
+        var note: String?
+        if let damage = outcome.damage, var updated = try catalog.source(id: id) {
             updated.errorCode = "partial-" + damage.code.rawValue
             updated.error = damage.message + " — kept the \(produced) complete clip(s) before it"
+            note = updated.error
             try catalog.update(updated)
         }
         if openClips[id, default: 0] == 0 {
-            try catalog.finish(id, .done(note: updated.error))
+            try catalog.finish(id, .done(note: note))
             progress.done += 1
         } else {
             finished.insert(id)
         }
-        return true
+    }
+
+    private static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
     /// Whether any clip waits in an open shard.
@@ -354,7 +411,7 @@ public final class IngestPipeline {
     private func seal(_ layout: ShardLayout) throws {
         guard let open = writers.removeValue(forKey: layout), open.writer.count > 0 else { return }
         let start = DispatchTime.now()
-        defer { progress.sealSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        defer { progress.sealSeconds += Self.seconds(since: start) }
         let stamp = String(format: "%.0f", Date().timeIntervalSince1970 * 1000)
         let relative = "shards/\(layout.bucket)-f\(layout.frames)/\(layout.tokenizerID)/shard-\(stamp)-\(UInt32.random(in: 0...UInt32.max)).safetensors"
         let path = configuration.dataFolder + "/" + relative

@@ -16,7 +16,7 @@ struct CLITests {
         return url
     }()
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    struct Result { var status: Int32; var stdout: String; var stderr: String; var seconds: Double = 0 }
 
     /// Runs a program with output through files (pipes trap on EINTR in Foundation).
     static func run(_ executable: String, _ arguments: [String]) throws -> Result {
@@ -30,11 +30,13 @@ struct CLITests {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
+        let start = Date()
         try process.run()
         process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
+                      seconds: Date().timeIntervalSince(start))
     }
 
     static func videoar(_ arguments: String...) throws -> Result { try run(binary.path, arguments) }

@@ -31,6 +31,22 @@ struct IngestCrashTests {
               sizes: [128]
         shards:
           max_clips: 3
+        tokenizer:
+          config: \(try tinyTokenizer())
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// A tiny seeded tokenizer layout: the crash invariants do not depend on the weights, and
+    /// CI gets minutes back.
+    static func tinyTokenizer() throws -> String {
+        let path = CLITests.work.appendingPathComponent("tiny-tokenizer.yaml").path
+        try """
+        name: tiny
+        base_channels: 8
+        channel_multipliers: [1, 2, 2, 2, 2]
+        latent_dim: 8
+        norm_groups: 4
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -54,7 +70,9 @@ struct IngestCrashTests {
         #expect(expected.clips >= Self.files)
 
         let crashed = CLITests.work.appendingPathComponent("crash-killed-\(UUID().uuidString)").path
-        var generator = SystemRandomNumberGenerator()
+        // Seeded kill times, as fractions of the clean run's wall time: a failure can be replayed.
+        let cleanSeconds = first.seconds
+        var generator = SeededGenerator(seed: 20_261_122)
         for round in 0..<3 {
             let process = Process()
             process.executableURL = CLITests.binary
@@ -63,10 +81,12 @@ struct IngestCrashTests {
             process.standardError = FileHandle.nullDevice
             try process.run()
             // A clean run of this corpus takes ~15 s, so every kill lands mid-run.
-            usleep(UInt32.random(in: 500_000...5_000_000, using: &generator))
+            let delay = cleanSeconds * Double.random(in: 0.1...0.3, using: &generator)
+            usleep(UInt32(delay * 1e6))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round) finished before it was killed")
+            #expect(process.terminationReason == .uncaughtSignal,
+                    "round \(round) finished before it was killed at \(delay) s (clean run \(cleanSeconds) s)")
         }
         let final = try CLITests.videoar("ingest", corpus + "/in", "--config", config, "--data", crashed)
         #expect(final.status == 0, "\(final.stderr)")
@@ -77,5 +97,18 @@ struct IngestCrashTests {
         #expect(verify.status == 0, "\(verify.stdout)")
         let status = try CLITests.videoar("status", "--config", config, "--data", crashed)
         #expect(status.stdout.contains("pending 0, processing 0, done \(Self.files),"), "\(status.stdout)")
+    }
+}
+
+/// A seeded SplitMix64, so random kill times can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D1_049B_D111_13EB
+        return z ^ (z >> 31)
     }
 }
