@@ -38,7 +38,8 @@ let package = Package(
         ),
         // Tensors, autograd and AdamW in Swift, over CTorch.
         .target(name: "Tensor", dependencies: ["CTorch", "AtomicFiles"]),
-        // Files: crash-safe writes (temporary name, fsync, rename) and the one folder walk.
+        // Operating-system plumbing every module shares: crash-safe writes (temporary name, fsync,
+        // rename), the one folder walk, the one subprocess runner, the one stop flag.
         .target(name: "AtomicFiles"),
         // The causal 3D multi-scale tokenizer (encoder, BSQ quantizer, decoder).
         .target(
@@ -100,6 +101,7 @@ let package = Package(
                 "Ingest",
                 "TokenizerTraining",
                 "ConfigCoding",
+                "AtomicFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

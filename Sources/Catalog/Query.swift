@@ -77,11 +77,11 @@ extension Catalog {
                 var clipArguments = arguments
                 var clipFilter = shardFilter + " AND c.retired = 0"
                 if let caption = query.caption {
-                    totals = try Row.fetchOne(db, sql: """
+                    totals = try Row.fetchAggregate(db, sql: """
                         SELECT COALESCE(SUM(ss.clips), 0) AS n, COALESCE(SUM(ss.tokens), 0) AS tokens, COALESCE(SUM(ss.seconds), 0) AS seconds
                         FROM shard_sources ss JOIN shards h ON h.id = ss.shard_id
                         WHERE \(shardFilter) AND ss.source_id IN (\(captionSources))
-                        """, arguments: StatementArguments(arguments + [caption]))!
+                        """, arguments: StatementArguments(arguments + [caption]))
                     shards = try String.fetchAll(db, sql: """
                         SELECT DISTINCT h.path FROM shard_sources ss JOIN shards h ON h.id = ss.shard_id
                         WHERE \(shardFilter) AND ss.source_id IN (\(captionSources)) ORDER BY h.path
@@ -89,10 +89,10 @@ extension Catalog {
                     clipFilter += " AND c.source_id IN (\(captionSources))"
                     clipArguments.append(caption)
                 } else {
-                    totals = try Row.fetchOne(db, sql: """
+                    totals = try Row.fetchAggregate(db, sql: """
                         SELECT COALESCE(SUM(live_clips), 0) AS n, COALESCE(SUM(live_tokens), 0) AS tokens, COALESCE(SUM(live_seconds), 0) AS seconds
                         FROM shards h WHERE \(shardFilter)
-                        """, arguments: StatementArguments(arguments))!
+                        """, arguments: StatementArguments(arguments))
                     shards = try String.fetchAll(db, sql: "SELECT path FROM shards h WHERE \(shardFilter) AND live_clips > 0 ORDER BY path",
                                                  arguments: StatementArguments(arguments))
                 }
@@ -132,7 +132,7 @@ extension Catalog {
                 SELECT bucket, frames, COUNT(*) AS n, SUM(tokens) AS tokens FROM clips WHERE retired = 0
                 GROUP BY bucket, frames ORDER BY size, bucket, frames
                 """).map { (bucket: $0["bucket"] as String, frames: $0["frames"] as Int, clips: $0["n"] as Int, tokens: $0["tokens"] as Int) }
-            let shardRow = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM shards WHERE state = 'sealed'")!
+            let shardRow = try Row.fetchAggregate(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM shards WHERE state = 'sealed'")
             let errors = try Row.fetchAll(db, sql: """
                 SELECT path, state, error_code, error FROM sources
                 WHERE state IN ('rejected', 'failed') OR (state = 'done' AND error IS NOT NULL)
@@ -147,41 +147,23 @@ extension Catalog {
     }
 }
 
+extension Row {
+    /// The one row an aggregate `SELECT` yields. SQLite always yields it, so its absence
+    /// means a broken database: a thrown error, not a trap.
+    fileprivate static func fetchAggregate(_ db: Database, sql: String,
+                                           arguments: StatementArguments = StatementArguments()) throws -> Row {
+        guard let row = try fetchOne(db, sql: sql, arguments: arguments) else {
+            throw CatalogError(.query, "an aggregate query returned no row", cause: sql)
+        }
+        return row
+    }
+}
+
 extension Catalog {
     /// Seconds of video of the done, non-alias sources.
     public func sourcesDuration() throws -> Double {
         try pool.read { db in
             try Double.fetchOne(db, sql: "SELECT COALESCE(SUM(duration), 0) FROM sources WHERE state = 'done' AND alias_of IS NULL") ?? 0
-        }
-    }
-
-    /// Fills an empty catalog with `clips` synthetic clip rows through `seal` (sources with
-    /// captions, shards of ~3 000 clips, a mix of sizes, frame counts, durations and aspects),
-    /// for the query benchmark.
-    public func fillSynthetic(clips: Int, perShard: Int = 3_000) throws {
-        let tokenizer = TokenizerRecord(id: "synthetic", name: "synthetic", config: "{}", trained: false, createdAt: 0)
-        try register(tokenizer: tokenizer)
-        let words = ["cat", "dog", "beach", "city", "forest", "car", "kitchen", "street", "snow", "river"]
-        let sizes = [128, 256, 512], frameCounts = [17, 33, 49, 65], aspects = ["1:1", "16:9", "9:16", "4:3", "3:4", "21:9"]
-        var made = 0, shardIndex = 0
-        while made < clips {
-            let count = min(perShard, clips - made)
-            guard case .new(let source) = try register(path: "/synthetic/video-\(shardIndex).mp4", size: 1, mtime: 0) else { continue }
-            try addCaption(path: "/synthetic/video-\(shardIndex).mp4",
-                           text: "a \(words[shardIndex % words.count]) and a \(words[(shardIndex / 3) % words.count])", origin: "synthetic")
-            let size = sizes[shardIndex % 3], frames = frameCounts[(shardIndex / 3) % 4], aspect = aspects[shardIndex % aspects.count]
-            let shard = ShardRecord(path: "shards/synthetic-\(shardIndex).safetensors", bucket: "\(size)-\(aspect)", size: size,
-                                    aspect: aspect, width: size, height: size, frames: frames, fps: 8, tokenizerId: "synthetic", clipCount: count,
-                                    bytes: 0, sha256: "", createdAt: 0)
-            let duration = Double(frames) / 8
-            let records = (0..<count).map { i in
-                ClipRecord(id: Int64(made + i + 1), sourceId: source, bucket: shard.bucket, size: size, width: size, height: size,
-                           aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
-                           endTime: Double(i + 1) * duration, tokens: 605, row: i)
-            }
-            try seal(shard, clips: records)
-            made += count
-            shardIndex += 1
         }
     }
 }

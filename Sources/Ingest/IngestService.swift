@@ -1,3 +1,4 @@
+import AtomicFiles
 import Catalog
 import Foundation
 import Logging
@@ -206,12 +207,4 @@ struct Settling {
         for path in ready { files[path] = nil }
         return ready
     }
-}
-
-/// A flag set from one thread and read from another.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -21,7 +21,8 @@ public enum FLOPCounter {
     }
 
     static func add(_ flops: Double) {
+        state.lock.lock(); defer { state.lock.unlock() }
         guard state.active > 0 else { return }
-        state.lock.lock(); state.total += flops; state.lock.unlock()
+        state.total += flops
     }
 }

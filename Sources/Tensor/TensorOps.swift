@@ -97,7 +97,7 @@ extension Tensor {
     public func equal(_ value: Double) throws -> Tensor { try ATen.eqScalar.tensor([.tensor(self), .double(value)]) }
     public func equal(_ other: Tensor) throws -> Tensor { try ATen.eq.tensor([.tensor(self), .tensor(other)]) }
     public func logicalNot() throws -> Tensor { try ATen.logicalNot.tensor([.tensor(self)]) }
-    /// `condition ? self : other`, elementwise.
+    /// `condition ? other : self`, elementwise: `other` replaces the elements where `condition` holds.
     public func replacing(where condition: Tensor, with other: Tensor) throws -> Tensor {
         try ATen.whereSelf.tensor([.tensor(condition), .tensor(other), .tensor(self)])
     }

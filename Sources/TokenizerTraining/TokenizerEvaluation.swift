@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 import Logging
 import Tensor
@@ -207,19 +208,14 @@ public struct TokenizerEvaluation {
     }
 
     func runFFmpeg(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        do { try process.run() } catch {
+        let result: Subprocess.Result
+        do {
+            result = try Subprocess.run("/usr/bin/env", [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"] + arguments)
+        } catch {
             throw TrainingError(.evaluation, "cannot run \(ffmpeg) (install it: bash Scripts/bootstrap)", cause: "\(error)")
         }
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TrainingError(.evaluation, "ffmpeg failed (\(arguments.joined(separator: " ")))", cause: message)
+        guard result.status == 0 else {
+            throw TrainingError(.evaluation, "ffmpeg failed (\(arguments.joined(separator: " ")))", cause: result.stderr)
         }
     }
 }

@@ -70,7 +70,6 @@ public final class TokenizerTrainer {
         self.configuration = configuration
         self.runDirectory = runDirectory
         self.logger = logger
-        Torch.threads = configuration.threads > 0 ? configuration.threads : Torch.availableCores
         let fm = FileManager.default
         let latest = Self.latestCheckpoint(in: runDirectory)
         if !resume, latest != nil {

@@ -17,7 +17,8 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
     public var checkpointEvery: Int
     /// Write an original | reconstruction PNG every this many steps (0: never).
     public var previewEvery: Int
-    /// LibTorch intra-op threads; 0 = every core.
+    /// LibTorch intra-op threads; 0 = every core. A process-wide setting, so the program
+    /// running the training applies it (`videoar tokenizer train` does), not the trainer.
     public var threads: Int
     /// Seeds the data sampler and the discriminator's initialisation.
     public var seed: UInt64

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Catalog
 import Foundation
 import Logging
@@ -73,21 +74,21 @@ public final class TrainingFrames {
         for (path, reason) in skipped { logger.warning("training file skipped", metadata: ["file": "\(path)", "reason": "\(reason)"]) }
     }
 
-    /// Files under the given files/folders (recursively), sorted so runs are reproducible.
+    /// Files under the given files/folders (recursively, hidden names skipped), sorted so
+    /// runs are reproducible; paths keep the spelling of their root.
     static func files(in roots: [String], exclude: [String], limit: Int?) throws -> [String] {
         var found: [String] = []
-        let fm = FileManager.default
         for root in roots {
             var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: root, isDirectory: &isDirectory) else {
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
                 throw TrainingError(.data, "\(root) does not exist (see data.videos / data.images in the training config)")
             }
             if !isDirectory.boolValue { found.append(root); continue }
-            guard let walker = fm.enumerator(atPath: root) else { continue }
-            for case let relative as String in walker {
-                let path = (root as NSString).appendingPathComponent(relative)
-                var dir: ObjCBool = false
-                if fm.fileExists(atPath: path, isDirectory: &dir), !dir.boolValue, !relative.hasPrefix(".") { found.append(path) }
+            // The walk answers absolute paths; `exclude` and reports see them as the root was given.
+            let base = URL(fileURLWithPath: root).standardizedFileURL.path
+            for file in FileTree.walk(root).files {
+                let relative = String(file.dropFirst(base.count).drop(while: { $0 == "/" }))
+                found.append((root as NSString).appendingPathComponent(relative))
             }
         }
         var kept = found.filter { path in !exclude.contains(where: { path.contains($0) }) }.sorted()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AtomicFiles
 import Foundation
 import Logging
 import VideoIO
@@ -138,14 +139,9 @@ struct DecodeBench: ParsableCommand {
                 throw ValidationError("\(path): no such file or folder")
             }
             if !isDirectory.boolValue { files.append((path, path)); continue }
-            var found: [String] = []
-            let enumerator = FileManager.default.enumerator(atPath: path)
-            while let item = enumerator?.nextObject() as? String {
-                if extensions.contains(URL(fileURLWithPath: item).pathExtension.lowercased()) {
-                    found.append(URL(fileURLWithPath: path).appendingPathComponent(item).path)
-                }
-            }
-            files += found.sorted().map { (path, $0) }
+            files += FileTree.walk(path).files
+                .filter { extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
+                .map { (path, $0) }
         }
         return files
     }
@@ -171,33 +167,19 @@ struct DecodeBench: ParsableCommand {
     }
 
     private func timeCLI(_ arguments: [String]) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [ffmpeg, "-v", "error", "-nostdin"] + arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        // The CLI's warnings (e.g. the null muxer on VFR input) are noise here; failures are not.
-        process.standardError = FileHandle.nullDevice
         let start = DispatchTime.now()
-        try process.run()
-        process.waitUntilExit()
+        // The CLI's warnings (e.g. the null muxer on VFR input) are noise here; failures are not.
+        let result = try Subprocess.run("/usr/bin/env", [ffmpeg, "-v", "error", "-nostdin"] + arguments)
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("ffmpeg \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        guard result.status == 0 else {
+            throw ValidationError("ffmpeg \(arguments.joined(separator: " ")) exited with \(result.status)")
         }
         return elapsed
     }
 
     private func cliVersion() throws -> String {
-        let pipe = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [ffmpeg, "-version"]
-        process.standardOutput = pipe
-        try process.run()
-        let data = (try? pipe.fileHandleForReading.readToEnd()) ?? Data()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "unknown"
+        let result = try Subprocess.run("/usr/bin/env", [ffmpeg, "-version"])
+        return result.stdout.split(separator: "\n").first.map(String.init) ?? "unknown"
     }
 
     private func peakResidentMiB() -> Double {

@@ -40,6 +40,7 @@ struct IngestBench: ParsableCommand {
         let configuration = IngestConfiguration(ingestFolders: [folder], dataFolder: data)
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         let catalog = try Catalog(path: configuration.catalogPath)
+        useTorchThreads(configuration.threads)
         let tokenizer = try makeTokenizer(configuration, logger: logger)
         let pipeline = try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
         let start = DispatchTime.now()
@@ -95,5 +96,37 @@ struct IngestBench: ParsableCommand {
     private func percentile(_ values: [Double], _ q: Double) -> Double {
         let sorted = values.sorted()
         return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+    }
+}
+
+private extension Catalog {
+    /// Fills an empty catalog with `clips` synthetic clip rows through `seal` (sources with
+    /// captions, shards of ~3 000 clips, a mix of sizes, frame counts, durations and aspects),
+    /// for the query benchmark.
+    func fillSynthetic(clips: Int, perShard: Int = 3_000) throws {
+        let tokenizer = TokenizerRecord(id: "synthetic", name: "synthetic", config: "{}", trained: false, createdAt: 0)
+        try register(tokenizer: tokenizer)
+        let words = ["cat", "dog", "beach", "city", "forest", "car", "kitchen", "street", "snow", "river"]
+        let sizes = [128, 256, 512], frameCounts = [17, 33, 49, 65], aspects = ["1:1", "16:9", "9:16", "4:3", "3:4", "21:9"]
+        var made = 0, shardIndex = 0
+        while made < clips {
+            let count = min(perShard, clips - made)
+            guard case .new(let source) = try register(path: "/synthetic/video-\(shardIndex).mp4", size: 1, mtime: 0) else { continue }
+            try addCaption(path: "/synthetic/video-\(shardIndex).mp4",
+                           text: "a \(words[shardIndex % words.count]) and a \(words[(shardIndex / 3) % words.count])", origin: "synthetic")
+            let size = sizes[shardIndex % 3], frames = frameCounts[(shardIndex / 3) % 4], aspect = aspects[shardIndex % aspects.count]
+            let shard = ShardRecord(path: "shards/synthetic-\(shardIndex).safetensors", bucket: "\(size)-\(aspect)", size: size,
+                                    aspect: aspect, width: size, height: size, frames: frames, fps: 8, tokenizerId: "synthetic", clipCount: count,
+                                    bytes: 0, sha256: "", createdAt: 0)
+            let duration = Double(frames) / 8
+            let records = (0..<count).map { i in
+                ClipRecord(id: Int64(made + i + 1), sourceId: source, bucket: shard.bucket, size: size, width: size, height: size,
+                           aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
+                           endTime: Double(i + 1) * duration, tokens: 605, row: i)
+            }
+            try seal(shard, clips: records)
+            made += count
+            shardIndex += 1
+        }
     }
 }

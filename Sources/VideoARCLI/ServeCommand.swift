@@ -37,6 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "videoar.serve")
         var (configuration, catalog) = try data.openCatalog(creating: true)
         if !watch.isEmpty { configuration.ingestFolders = watch }
+        useTorchThreads(configuration.threads)
         let tokenizer = try makeTokenizer(configuration, logger: logger)
         let pipeline = try data.makePipeline(configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
         let start = Date()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AtomicFiles
 import Foundation
 import Logging
 import Tensor
@@ -42,7 +43,7 @@ struct TokenizerBench: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("videoar.bench")
-        Torch.threads = threads ?? Torch.availableCores
+        useTorchThreads(threads)
         let tokenizer = try Tokenizer(logger: logger)
         let matmul = try matmulGFLOPs()
         print("bench tokenizer: \(tokenizer.identity)")
@@ -120,20 +121,17 @@ struct TokenizerBench: ParsableCommand {
         try tokenizer.save(to: checkpoint, trained: tokenizer.identity.trained)
         try SafeTensors.write(videos, to: inputs)
 
-        let result = folder.appendingPathComponent("result.json")
-        FileManager.default.createFile(atPath: result.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, checkpoint, inputs, output, String(Torch.threads), String(max(1, runs))]
-        process.standardOutput = try FileHandle(forWritingTo: result)
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch {
-            print("python peer: skipped (\(python) cannot run: \(error.localizedDescription))")
+        let result: Subprocess.Result
+        do {
+            result = try Subprocess.run(python, [script, checkpoint, inputs, output, String(Torch.threads), String(max(1, runs))])
+        } catch let error as SubprocessError {
+            print("python peer: skipped (\(python) cannot run: \(error.cause ?? error.message))")
             return
         }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let json = try? JSONSerialization.jsonObject(with: Data(contentsOf: result)) as? [String: Any],
+        // Kept with the other Python outputs (the folder goes unless --keep).
+        try? Data(result.stdout.utf8).write(to: folder.appendingPathComponent("result.json"))
+        guard result.status == 0,
+              let json = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
               let sizes = json["sizes"] as? [String: [String: Any]], let pythonAdd = json["add_us"] as? Double else {
             print("python peer: skipped (no torch for \(python); run Scripts/bootstrap --bench to install python3-torch)")
             return

@@ -8,7 +8,7 @@ import VideoIO
 
 /// Options shared by the commands that run the tokenizer.
 struct TokenizerOptions: ParsableArguments {
-    @Option(help: "Tokenizer weights (safetensors written by VideoAR); default: the shipped trained \(DefaultTokenizer.relativePath).",
+    @Option(help: "Tokenizer weights (safetensors written by VideoAR); default: the shipped trained \(TokenizerLocator.shippedCheckpoint).",
             completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
 
@@ -32,8 +32,7 @@ struct TokenizerOptions: ParsableArguments {
     var threads: Int?
 
     func makeTokenizer(logger: Logger) throws -> Tokenizer {
-        Torch.threads = threads ?? Torch.availableCores
-        return try DefaultTokenizer.make(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
+        try loadTokenizer(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
     }
 
     /// The tokenizer (its identity printed first, so every output says whether it is
@@ -50,6 +49,14 @@ struct TokenizerOptions: ParsableArguments {
         }
         return (tokenizer, clips)
     }
+}
+
+/// The tokenizer the library's search order picks (`TokenizerLocator`), layouts read as
+/// YAML and the untrained-fallback warning on stderr.
+func loadTokenizer(checkpoint: String?, layout: String?, logger: Logger) throws -> Tokenizer {
+    try TokenizerLocator.load(checkpoint: checkpoint, layout: layout,
+                              readLayout: { try loadConfiguration(TokenizerConfiguration.self, from: $0) },
+                              logger: logger, warn: { printError("warning: " + $0) })
 }
 
 /// A clip's pixels as a uint8 [T, H, W, 3] tensor.
@@ -70,6 +77,7 @@ struct TokenizeCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        useTorchThreads(options.threads)
         let (tokenizer, clips) = try options.prepare(file, logger: global.makeLogger("videoar.tokenize"))
         for clip in clips {
             let video = try videoTensor(clip)
@@ -105,6 +113,7 @@ struct ReconstructCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        useTorchThreads(options.threads)
         let (tokenizer, clips) = try options.prepare(file, logger: global.makeLogger("videoar.reconstruct"))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var total = 0.0

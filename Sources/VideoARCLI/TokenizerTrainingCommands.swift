@@ -1,8 +1,8 @@
 import ArgumentParser
+import AtomicFiles
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
 import Tensor
 import Tokenizer
 import TokenizerTraining
@@ -51,6 +51,7 @@ struct TrainTokenizerCommand: ParsableCommand {
         var logger = global.makeLogger("videoar.tokenizer.train")
         logger.logLevel = global.verbose ? .debug : .info
         let configuration = try loadConfiguration(TokenizerTrainingConfiguration.self, from: config)
+        useTorchThreads(configuration.threads)
         let folder = runFolder ?? "runs/" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
         let stop = StopRequest()
         stop.install()
@@ -75,17 +76,17 @@ struct TrainTokenizerCommand: ParsableCommand {
 /// SIGINT/SIGTERM as a flag the training loop polls between steps, so a stop always
 /// lands on a step boundary with a checkpoint. A second signal exits at once.
 final class StopRequest: @unchecked Sendable {
-    private let flag = Atomic<Bool>(false)
+    private let flag = StopFlag()
     private var sources: [DispatchSourceSignal] = []   // written once, by install(), before any signal
 
-    var requested: Bool { flag.load(ordering: .relaxed) }
+    var requested: Bool { flag.isSet }
 
     func install() {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [self] in
-                if flag.exchange(true, ordering: .relaxed) { exit(130) }
+                if flag.set() { exit(130) }
                 printError("stopping after this step (a checkpoint will be written); signal again to quit at once")
             }
             source.resume()
@@ -172,9 +173,9 @@ struct EvalTokenizerCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("videoar.tokenizer.eval")
-        Torch.threads = threads ?? Torch.availableCores
-        guard let path = checkpoint ?? DefaultTokenizer.path() else {
-            printError("error: no --checkpoint given and no shipped default found (\(DefaultTokenizer.relativePath))")
+        useTorchThreads(threads)
+        guard let path = checkpoint ?? TokenizerLocator.shippedCheckpointPath() else {
+            printError("error: no --checkpoint given and no shipped default found (\(TokenizerLocator.shippedCheckpoint))")
             throw ExitCode(2)
         }
         let tokenizer = try Tokenizer(checkpoint: path, logger: logger)

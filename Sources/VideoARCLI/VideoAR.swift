@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Tensor
 import VideoIO
 
 @main
@@ -28,6 +29,12 @@ struct GlobalOptions: ParsableArguments {
         logger.logLevel = verbose ? .debug : .error
         return logger
     }
+}
+
+/// Sets LibTorch's intra-op threads, the one place a command does: called once at its
+/// start, so every tensor it runs uses the same pool. nil or 0 means every core.
+func useTorchThreads(_ requested: Int?) {
+    Torch.threads = requested.flatMap { $0 > 0 ? $0 : nil } ?? Torch.availableCores
 }
 
 /// Writes to stderr without buffering (progress and errors).

@@ -40,18 +40,42 @@ public final class VideoWriter {
         guard rc >= 0, let output else { throw fail("could not create an MP4 muxer", rc) }
         self.output = output
 
-        let codec = avcodec_find_encoder_by_name("libx264") ?? avcodec_find_encoder(AV_CODEC_ID_MPEG4)
-        guard let codec, let encoder = avcodec_alloc_context3(codec),
-              let stream = avformat_new_stream(output, nil),
-              let frame = av_frame_alloc(), let packet = av_packet_alloc() else {
-            avformat_free_context(output)
-            throw fail("no H.264 or MPEG-4 encoder in this FFmpeg build")
+        // Every allocation comes first: a failure among them frees what came before it
+        // (`deinit` does not run yet); once all are stored, `deinit` frees them.
+        var encoderContext: UnsafeMutablePointer<AVCodecContext>?
+        var framePointer: UnsafeMutablePointer<AVFrame>?
+        var packetPointer: UnsafeMutablePointer<AVPacket>?
+        var scalerPointer: OpaquePointer?
+        var stored = false
+        defer {
+            if !stored {
+                sws_freeContext(scalerPointer)
+                av_packet_free(&packetPointer)
+                av_frame_free(&framePointer)
+                avcodec_free_context(&encoderContext)
+                avformat_free_context(output)
+            }
         }
+        let codec = avcodec_find_encoder_by_name("libx264") ?? avcodec_find_encoder(AV_CODEC_ID_MPEG4)
+        guard let codec else { throw fail("no H.264 or MPEG-4 encoder in this FFmpeg build") }
+        encoderContext = avcodec_alloc_context3(codec)
+        guard let encoder = encoderContext else { throw fail("could not allocate an encoder context") }
+        guard let stream = avformat_new_stream(output, nil) else { throw fail("could not add a video stream to the MP4") }
+        framePointer = av_frame_alloc()
+        guard let frame = framePointer else { throw fail("could not allocate a frame") }
+        packetPointer = av_packet_alloc()
+        guard let packet = packetPointer else { throw fail("could not allocate a packet") }
+        scalerPointer = sws_getContext(Int32(width), Int32(height), AV_PIX_FMT_RGB24,
+                                       Int32(encodedWidth), Int32(encodedHeight), AV_PIX_FMT_YUV420P,
+                                       SWS_BICUBIC, nil, nil, nil)
+        guard let scaler = scalerPointer else { throw fail("could not create the RGB → YUV converter") }
         self.encoder = encoder
         self.stream = stream
         self.frame = frame
         self.packet = packet
+        self.scaler = scaler
         encoderName = String(cString: codec.pointee.name)
+        stored = true
 
         let rate = Rational(approximating: fps)
         encoder.pointee.width = Int32(encodedWidth)
@@ -86,12 +110,6 @@ public final class VideoWriter {
         frame.pointee.height = Int32(encodedHeight)
         rc = av_frame_get_buffer(frame, 0)
         guard rc >= 0 else { throw fail("could not allocate a frame", rc) }
-        guard let scaler = sws_getContext(Int32(width), Int32(height), AV_PIX_FMT_RGB24,
-                                          Int32(encodedWidth), Int32(encodedHeight), AV_PIX_FMT_YUV420P,
-                                          SWS_BICUBIC, nil, nil, nil) else {
-            throw fail("could not create the RGB → YUV converter")
-        }
-        self.scaler = scaler
 
         rc = avio_open(&output.pointee.pb, temporary, AVIO_FLAG_WRITE)
         guard rc >= 0 else {
@@ -190,27 +208,35 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
     guard rgb.count == width * height * 3 else {
         throw VideoIOError(.encoder, "an image must be \(width)×\(height)×3 bytes, got \(rgb.count)", file: path)
     }
-    guard let codec = avcodec_find_encoder(AV_CODEC_ID_PNG), var context = Optional(avcodec_alloc_context3(codec)),
-          var frame = Optional(av_frame_alloc()), var packet = Optional(av_packet_alloc()) else {
+    guard let codec = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
         throw VideoIOError(.encoder, "no PNG encoder in this FFmpeg build", file: path)
     }
-    defer { avcodec_free_context(&context); av_frame_free(&frame); av_packet_free(&packet) }
-    context!.pointee.width = Int32(width)
-    context!.pointee.height = Int32(height)
-    context!.pointee.pix_fmt = AV_PIX_FMT_RGB24
-    context!.pointee.time_base = AVRational(num: 1, den: 1)
+    var contextPointer = avcodec_alloc_context3(codec)
+    var framePointer = av_frame_alloc()
+    var packetPointer = av_packet_alloc()
+    defer { avcodec_free_context(&contextPointer); av_frame_free(&framePointer); av_packet_free(&packetPointer) }
+    func allocationFailed(_ what: String) -> VideoIOError {
+        VideoIOError(.encoder, "could not allocate \(what)", file: path)
+    }
+    guard let context = contextPointer else { throw allocationFailed("a PNG encoder context") }
+    guard let frame = framePointer else { throw allocationFailed("a frame") }
+    guard let packet = packetPointer else { throw allocationFailed("a packet") }
+    context.pointee.width = Int32(width)
+    context.pointee.height = Int32(height)
+    context.pointee.pix_fmt = AV_PIX_FMT_RGB24
+    context.pointee.time_base = AVRational(num: 1, den: 1)
     var rc = avcodec_open2(context, codec, nil)
     guard rc >= 0 else { throw VideoIOError(.encoder, "could not open the PNG encoder", file: path, cause: FFmpeg.cause(rc)) }
-    frame!.pointee.format = AV_PIX_FMT_RGB24.rawValue
-    frame!.pointee.width = Int32(width)
-    frame!.pointee.height = Int32(height)
+    frame.pointee.format = AV_PIX_FMT_RGB24.rawValue
+    frame.pointee.width = Int32(width)
+    frame.pointee.height = Int32(height)
     rc = av_frame_get_buffer(frame, 0)
     guard rc >= 0 else { throw VideoIOError(.encoder, "could not allocate a frame", file: path, cause: FFmpeg.cause(rc)) }
     let bytes = Array(rgb)
-    let stride = Int(frame!.pointee.linesize.0)
+    let stride = Int(frame.pointee.linesize.0)
     bytes.withUnsafeBufferPointer { src in
         for y in 0..<height {
-            (frame!.pointee.data.0! + y * stride).update(from: src.baseAddress! + y * width * 3, count: width * 3)
+            (frame.pointee.data.0! + y * stride).update(from: src.baseAddress! + y * width * 3, count: width * 3)
         }
     }
     rc = avcodec_send_frame(context, frame)
@@ -218,7 +244,7 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
     if rc >= 0 { rc = avcodec_receive_packet(context, packet) }
     guard rc >= 0 else { throw VideoIOError(.encoder, "PNG encoding failed", file: path, cause: FFmpeg.cause(rc)) }
     do {
-        try AtomicFile.write(UnsafeRawBufferPointer(start: packet!.pointee.data, count: Int(packet!.pointee.size)), to: path)
+        try AtomicFile.write(UnsafeRawBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)), to: path)
     } catch let error as AtomicFileError {
         throw VideoIOError(.io, error.message, file: path)
     }

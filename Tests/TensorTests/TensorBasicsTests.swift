@@ -31,6 +31,12 @@ struct TensorBasicsTests {
         #expect(try a.norm(dims: [1]).scalars(as: Float.self).map { ($0 * 1000).rounded() } == [2236, 5000])
     }
 
+    @Test("replacing(where:with:) takes `other` where the condition holds and keeps `self` elsewhere")
+    func replacingWhere() throws {
+        let a = try Tensor([1, 2, 3, 4] as [Float], shape: [4])
+        #expect(try a.replacing(where: a.greater(2), with: Tensor.zeros([4])).scalars(as: Float.self) == [1, 2, 0, 0])
+    }
+
     @Test("shape operations")
     func shapes() throws {
         let t = try Tensor.arange(0, 24).reshaped([2, 3, 4])
