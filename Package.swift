@@ -36,16 +36,18 @@ let package = Package(
                 .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
             ]
         ),
+        // The one error shape (code, message, cause) every module's errors take.
+        .target(name: "Diagnostics"),
         // Tensors, autograd and AdamW in Swift, over CTorch.
-        .target(name: "Tensor", dependencies: ["CTorch", "AtomicFiles"]),
+        .target(name: "Tensor", dependencies: ["CTorch", "AtomicFiles", "Diagnostics"]),
         // Operating-system plumbing every module shares: crash-safe writes (temporary name, fsync,
         // rename), the one folder walk, the one subprocess runner, the one stop flag.
-        .target(name: "AtomicFiles"),
+        .target(name: "AtomicFiles", dependencies: ["Diagnostics"]),
         // The causal 3D multi-scale tokenizer (encoder, BSQ quantizer, decoder).
         .target(
             name: "Tokenizer",
             dependencies: [
-                "Tensor", "ConfigCoding",
+                "Tensor", "ConfigCoding", "Diagnostics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,14 +56,14 @@ let package = Package(
         .target(
             name: "TokenizerTraining",
             dependencies: [
-                "Tokenizer", "Tensor", "VideoIO", "Catalog", "AtomicFiles", "ConfigCoding",
+                "Tokenizer", "Tensor", "VideoIO", "Catalog", "AtomicFiles", "ConfigCoding", "Diagnostics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The SQLite catalog (GRDB, WAL); its schema is Schemas/catalog.sql.
         .target(
             name: "Catalog",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Diagnostics", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("catalog.sql")]
         ),
         // Token shards: safetensors files of packed bits, one bucket and tokenizer each.
@@ -73,20 +75,21 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "VideoIO", "Tokenizer", "Tensor", "Shards", "Catalog", "ConfigCoding", "AtomicFiles",
+                "VideoIO", "Tokenizer", "Tensor", "Shards", "Catalog", "ConfigCoding", "AtomicFiles", "Diagnostics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Strict decoding of `…Configuration` types: unknown keys and bad values name the key.
-        .target(name: "ConfigCoding"),
+        .target(name: "ConfigCoding", dependencies: ["Diagnostics"]),
         .target(
             name: "VideoIO",
             dependencies: [
                 "CFFmpeg",
                 "ConfigCoding",
                 "AtomicFiles",
+                "Diagnostics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import Diagnostics
 
 /// Runs a program to its end, the one way every module starts one.
 ///
@@ -29,20 +30,20 @@ public enum Subprocess {
         process.standardInput = FileHandle.nullDevice
         guard FileManager.default.createFile(atPath: out.path, contents: nil),
               FileManager.default.createFile(atPath: err.path, contents: nil) else {
-            throw SubprocessError(program: executable, message: "cannot create its output files in \(folder.path)")
+            throw SubprocessError(.launch, "\(executable): cannot create its output files in \(folder.path)")
         }
         let outHandle: FileHandle, errHandle: FileHandle
         do {
             outHandle = try FileHandle(forWritingTo: out)
             errHandle = try FileHandle(forWritingTo: err)
         } catch {
-            throw SubprocessError(program: executable, message: "cannot open its output files", cause: error.localizedDescription)
+            throw SubprocessError(.launch, "\(executable): cannot open its output files", cause: error.localizedDescription)
         }
         defer { try? outHandle.close(); try? errHandle.close() }
         process.standardOutput = outHandle
         process.standardError = errHandle
         do { try process.run() } catch {
-            throw SubprocessError(program: executable, message: "cannot run it", cause: error.localizedDescription)
+            throw SubprocessError(.launch, "\(executable): cannot run it", cause: error.localizedDescription)
         }
         process.waitUntilExit()
         func text(_ file: URL) -> String { String(decoding: (try? Data(contentsOf: file)) ?? Data(), as: UTF8.self) }
@@ -51,17 +52,6 @@ public enum Subprocess {
 }
 
 /// A program that could not be started.
-public struct SubprocessError: Error, Sendable, CustomStringConvertible {
-    public var program: String
-    public var message: String
-    /// Foundation's error behind it, when there is one.
-    public var cause: String?
+public typealias SubprocessError = ModuleError<SubprocessErrorCode>
 
-    public init(program: String, message: String, cause: String? = nil) {
-        self.program = program
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String { "\(program): \(message)" + (cause.map { " (\($0))" } ?? "") }
-}
+public enum SubprocessErrorCode: String, Sendable { case launch }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Diagnostics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -408,16 +409,7 @@ public final class Catalog: Sendable {
     }
 }
 
-/// A catalog failure with a code, a message and the cause.
-public struct CatalogError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case open, query, integrity }
-    public var code: Code
-    public var message: String
-    public var cause: String?
-    public init(_ code: Code, _ message: String, cause: String? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
-}
+/// A catalog failure: `CatalogErrorCode`, a message, SQLite's words as the cause.
+public typealias CatalogError = ModuleError<CatalogErrorCode>
+
+public enum CatalogErrorCode: String, Sendable { case open, query, integrity }

@@ -1,4 +1,5 @@
 /// Strict decoding for `…Configuration` types: unknown keys are errors that name the
+import Diagnostics
 /// key and list the known ones, and every decoding failure is reported as
 /// `path.to.key: what is wrong` so a person can fix their YAML without reading code.
 
@@ -11,7 +12,7 @@ public struct AnyCodingKey: CodingKey, Hashable, Sendable {
 }
 
 /// A configuration document that cannot be used.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct ConfigurationError: CodedError, Equatable {
     public enum Code: String, Sendable { case unknownKey = "unknown-key", invalidValue = "invalid-value", syntax, io }
     public var code: Code
     /// Where: "file.yaml: buckets.sizes[1]".

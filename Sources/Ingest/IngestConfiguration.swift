@@ -1,6 +1,7 @@
 import ConfigCoding
 import Tokenizer
 import VideoIO
+import Diagnostics
 
 /// Everything `videoar serve` and `videoar ingest` need. Every key has a default, so no
 /// configuration at all serves `./ingest` into `./data`. See Configs/daemon.yaml.
@@ -127,20 +128,11 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
     public var shardFolder: String { dataFolder + "/shards" }
 }
 
-/// An ingest failure with a code, a message and the cause.
-public struct IngestError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case configuration, io, pipeline
-        /// Another process writes the data folder.
-        case busy
-    }
-    public var code: Code
-    public var message: String
-    public var cause: String?
-    public init(_ code: Code, _ message: String, cause: String? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
+/// An ingest failure: `IngestErrorCode`, a message, the cause.
+public typealias IngestError = ModuleError<IngestErrorCode>
+
+public enum IngestErrorCode: String, Sendable {
+    case configuration, io, pipeline
+    /// Another process writes the data folder.
+    case busy
 }

@@ -1,8 +1,9 @@
 import CTorch
+import Diagnostics
 
 /// A failure reported by LibTorch (a bad shape, a wrong dtype, a missing operator, …),
 /// carried across the C bridge as text and thrown here — never a crash.
-public struct TorchError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct TorchError: CodedError, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(_ rawValue: String) { self.rawValue = rawValue }
@@ -26,10 +27,6 @@ public struct TorchError: Error, Sendable, CustomStringConvertible, Equatable {
         self.code = code
         self.message = message
         self.cause = cause
-    }
-
-    public var description: String {
-        cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)"
     }
 
     /// The bridge's message for the last failure on this thread.

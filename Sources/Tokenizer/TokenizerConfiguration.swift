@@ -1,4 +1,5 @@
 import ConfigCoding
+import Diagnostics
 
 /// The shape of a causal 3D multi-scale tokenizer. Decoded from `Configs/tokenizer/*.yaml`.
 ///
@@ -89,16 +90,7 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
     }
 }
 
-/// A tokenizer failure with a code, a message and the cause.
-public struct TokenizerError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case configuration, input, checkpoint }
-    public var code: Code
-    public var message: String
-    public var cause: String?
-    public init(_ code: Code, _ message: String, cause: String? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
-}
+/// A tokenizer failure: `TokenizerErrorCode`, a message, the cause.
+public typealias TokenizerError = ModuleError<TokenizerErrorCode>
+
+public enum TokenizerErrorCode: String, Sendable { case configuration, input, checkpoint }

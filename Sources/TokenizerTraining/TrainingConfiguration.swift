@@ -1,6 +1,7 @@
 import ConfigCoding
 import Tokenizer
 import VideoIO
+import Diagnostics
 
 /// How to train a tokenizer: the layout, the data, the stages and every loss weight.
 /// Decoded from `Configs/tokenizer/train-*.yaml`; every key has a default.
@@ -297,19 +298,10 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
     }
 }
 
-/// A training or evaluation failure with a code, a message and the cause.
-public struct TrainingError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case configuration, data, checkpoint, evaluation, io }
-    public var code: Code
-    public var message: String
-    public var cause: String?
-    public init(_ code: Code, _ message: String, cause: String? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
-}
+/// A training or evaluation failure: `TrainingErrorCode`, a message, the cause.
+public typealias TrainingError = ModuleError<TrainingErrorCode>
+
+public enum TrainingErrorCode: String, Sendable { case configuration, data, checkpoint, evaluation, io }
 
 #if canImport(Glibc)
 import Glibc

@@ -1,10 +1,11 @@
 /// An error from reading or writing media.
+import Diagnostics
 ///
 /// The `code` is stable and meant for programs (the ingest daemon decides between
 /// "retry later" and "reject for good" on it); `message` is for people and says what
 /// happened and, where there is something to do, what to do; `cause` carries FFmpeg's
 /// own words so nothing is lost when we summarise.
-public struct VideoIOError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct VideoIOError: CodedError, Equatable {
     /// What kind of failure this is.
     public struct Code: Hashable, Sendable, CustomStringConvertible, Codable {
         public let rawValue: String
