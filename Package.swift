@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "VideoIOTests",
             dependencies: [
-                "VideoIO",
+                "VideoIO", "TestSupport",
                 "ConfigCoding",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -155,7 +155,7 @@ let package = Package(
         // Runs the built `videoar` binary: exit codes, JSON and messages are its contract.
         .testTarget(
             name: "VideoARCLITests",
-            dependencies: ["VideoARCLI"]
+            dependencies: ["VideoARCLI", "TestSupport"]
         ),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `videoar ingest` killed with SIGKILL at random moments, then run to completion, ends
 /// exactly like an uninterrupted run: same clips, nothing duplicated, every shard verifies.
@@ -97,18 +98,5 @@ struct IngestCrashTests {
         #expect(verify.status == 0, "\(verify.stdout)")
         let status = try CLITests.videoar("status", "--config", config, "--data", crashed)
         #expect(status.stdout.contains("pending 0, processing 0, done \(Self.files),"), "\(status.stdout)")
-    }
-}
-
-/// A seeded SplitMix64, so random kill times can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D1_049B_D111_13EB
-        return z ^ (z >> 31)
     }
 }

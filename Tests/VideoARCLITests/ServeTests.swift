@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `videoar serve` as a user runs it: files dropped into a watched folder, a slow copy,
 /// captions arriving later, SIGTERM, and SIGKILL at random moments.

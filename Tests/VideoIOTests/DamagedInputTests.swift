@@ -1,24 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 import VideoIO
 
 /// Bad input gets a clear error with a stable code and loses nothing that was good.
 @Suite("Damaged, hostile and non-media input")
 struct DamagedInputTests {
-    /// A deterministic byte generator (the same "random" file on every run).
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D1_049B_D111_13EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-        var generator = SplitMix(state: seed)
+        var generator = SeededGenerator(seed: seed)
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
