@@ -1,7 +1,7 @@
 # VideoAR — the first two targets are the README's first two commands.
 SWIFT ?= swift
 
-.PHONY: run serve test build setup python-deps samples bench train-tokenizer eval-tokenizer clean
+.PHONY: run serve test fuzz build setup python-deps samples bench train-tokenizer eval-tokenizer clean
 
 ## run: set up a fresh machine, build, and run the main job (the ingest pipeline) over the sample videos into ./data
 run: setup build samples
@@ -12,10 +12,15 @@ serve: setup build
 	mkdir -p ingest
 	.build/release/videoar serve
 
-## test: set up a fresh machine and run the whole test suite
+## test: set up a fresh machine and run the whole test suite, then every fuzz target for 20 s
 test: setup python-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	bash Scripts/fuzz 20
+
+## fuzz: the libFuzzer targets in Fuzz/ (shard reader, configuration decoder, caption sidecars), 5 minutes each
+fuzz: setup
+	bash Scripts/fuzz 300
 
 # Python packages some tests compare against (interop with Python's safetensors/NumPy).
 python-deps:
@@ -53,4 +58,4 @@ eval-tokenizer: build
 	.build/release/videoar tokenizer eval data/tokenizer/holdout
 
 clean:
-	rm -rf .build data ingest
+	rm -rf .build .build-fuzz data ingest

@@ -14,11 +14,11 @@ enum Captions {
         let url = URL(fileURLWithPath: path)
         let stem = url.deletingPathExtension()
         var result: [(String, String)] = []
-        if let text = try? String(contentsOf: stem.appendingPathExtension("txt"), encoding: .utf8) {
+        if let data = contents(of: stem.appendingPathExtension("txt")), let text = String(data: data, encoding: .utf8) {
             let caption = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if !caption.isEmpty { result.append((caption, "sidecar:\(stem.lastPathComponent).txt")) }
         }
-        if let data = try? Data(contentsOf: stem.appendingPathExtension("json")),
+        if let data = contents(of: stem.appendingPathExtension("json")),
            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             var texts: [String] = []
             if let one = object["caption"] as? String { texts.append(one) }
@@ -26,7 +26,7 @@ enum Captions {
             for text in texts where !text.isEmpty { result.append((text, "sidecar:\(stem.lastPathComponent).json")) }
         }
         let manifest = url.deletingLastPathComponent().appendingPathComponent("captions.jsonl")
-        if let text = try? String(contentsOf: manifest, encoding: .utf8) {
+        if let data = contents(of: manifest), let text = String(data: data, encoding: .utf8) {
             for line in text.split(whereSeparator: \.isNewline) {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                       let file = (object["file"] ?? object["path"]) as? String,
@@ -38,5 +38,14 @@ enum Captions {
             }
         }
         return result
+    }
+
+    /// A sidecar's bytes, or nil unless it is a non-empty regular file: a FIFO would block the
+    /// scan, and Foundation on Linux leaks a 4 KiB buffer per read of an empty file (found by
+    /// fuzzing) while `scan` reads every sidecar again on every rescan.
+    static func contents(of url: URL) -> Data? {
+        var info = stat()
+        guard stat(url.path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 else { return nil }
+        return try? Data(contentsOf: url)
     }
 }

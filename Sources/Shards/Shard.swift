@@ -4,30 +4,8 @@ import Foundation
 import Tensor
 import Tokenizer
 
-/// What every clip in a shard shares: bucket, clip shape, tokenizer and token layout.
-public struct ShardLayout: Sendable, Equatable, Hashable {
-    public var bucket: String
-    public var size: Int
-    public var width: Int
-    public var height: Int
-    public var frames: Int
-    public var fps: Double
-    public var tokenizerID: String
-    public var tokenizerName: String
-    public var tokenizerTrained: Bool
-    public var latentFrames: Int
-    public var latentHeight: Int
-    public var latentWidth: Int
-    /// (h, w) of every scale, coarse to fine.
-    public var scales: [[Int]]
-    public var bitsPerToken: Int
-
-    public var tokensPerFrame: Int { scales.reduce(0) { $0 + $1[0] * $1[1] } }
-    /// Bits of one clip: latent frames × tokens per frame × d.
-    public var bitsPerClip: Int { latentFrames * tokensPerFrame * bitsPerToken }
-    /// Bytes of one clip's packed bits (8 per byte, most significant first).
-    public var bytesPerClip: Int { (bitsPerClip + 7) / 8 }
-
+extension ShardLayout {
+    /// The layout of clips tokenized like `tokens`.
     public init(bucket: String, size: Int, width: Int, height: Int, frames: Int, fps: Double, tokens: TokenClip) {
         self.bucket = bucket
         self.size = size
@@ -43,48 +21,6 @@ public struct ShardLayout: Sendable, Equatable, Hashable {
         latentWidth = tokens.latentWidth
         scales = tokens.schedule.scales.map { [$0.height, $0.width] }
         bitsPerToken = tokens.bitsPerToken
-    }
-
-    static let formatVersion = "1"
-
-    /// The shard's `__metadata__` (safetensors metadata values are strings).
-    var metadata: [String: String] {
-        let schedule = String(decoding: try! JSONSerialization.data(withJSONObject: scales), as: UTF8.self)
-        return [
-            "format": "videoar-shard", "format_version": Self.formatVersion,
-            "bucket": bucket, "size": String(size), "width": String(width), "height": String(height),
-            "frames": String(frames), "fps": String(fps),
-            "tokenizer_id": tokenizerID, "tokenizer_name": tokenizerName, "tokenizer_trained": String(tokenizerTrained),
-            "latent_frames": String(latentFrames), "latent_height": String(latentHeight), "latent_width": String(latentWidth),
-            "scale_schedule": schedule, "tokens_per_frame": String(tokensPerFrame), "bits_per_token": String(bitsPerToken),
-            "bits_per_clip": String(bitsPerClip), "bit_order": "big", "layout": "[latent_frame, token, bit]",
-        ]
-    }
-
-    init(metadata m: [String: String], path: String) throws {
-        func value(_ key: String) throws -> String {
-            guard let v = m[key] else { throw ShardError(.format, "\(path): metadata '\(key)' is missing") }
-            return v
-        }
-        func int(_ key: String) throws -> Int {
-            guard let v = Int(try value(key)) else { throw ShardError(.format, "\(path): metadata '\(key)' is not an integer") }
-            return v
-        }
-        guard m["format"] == "videoar-shard" else { throw ShardError(.format, "\(path) is not a VideoAR shard") }
-        guard m["format_version"] == Self.formatVersion else {
-            throw ShardError(.format, "\(path): shard format \(m["format_version"] ?? "?") is not supported (this build reads \(Self.formatVersion))")
-        }
-        bucket = try value("bucket")
-        size = try int("size"); width = try int("width"); height = try int("height"); frames = try int("frames")
-        fps = Double(try value("fps")) ?? 0
-        tokenizerID = try value("tokenizer_id"); tokenizerName = try value("tokenizer_name")
-        tokenizerTrained = try value("tokenizer_trained") == "true"
-        latentFrames = try int("latent_frames"); latentHeight = try int("latent_height"); latentWidth = try int("latent_width")
-        bitsPerToken = try int("bits_per_token")
-        guard let schedule = try JSONSerialization.jsonObject(with: Data(try value("scale_schedule").utf8)) as? [[Int]] else {
-            throw ShardError(.format, "\(path): scale_schedule is not a list of [h, w]")
-        }
-        scales = schedule
     }
 }
 
@@ -177,17 +113,4 @@ public struct Shard {
         }
         return (total, hasher.finalize().map { String(format: "%02x", $0) }.joined())
     }
-}
-
-public struct ShardError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case format, layout, io, mismatch }
-    public var code: Code
-    public var message: String
-    public var cause: String?
-    public init(_ code: Code, _ message: String, cause: String? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-    public var description: String { cause.map { "\(code): \(message): \($0)" } ?? "\(code): \(message)" }
 }

@@ -5,10 +5,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The safetensors format (8-byte little-endian header length, a JSON header naming each
-/// tensor's dtype, shape and byte range, then the raw little-endian bytes), so weights and
-/// token shards written here load in Python's `safetensors`/NumPy and the reverse.
-public enum SafeTensors {
+extension SafeTensors {
     /// A loaded file: tensors by name plus the free-form `__metadata__` strings.
     public struct File {
         public var tensors: [String: Tensor]
@@ -17,71 +14,23 @@ public enum SafeTensors {
         public var order: [String]
     }
 
-    static let codes: [DType: String] = [
-        .float32: "F32", .float16: "F16", .bfloat16: "BF16", .float64: "F64",
-        .int64: "I64", .int32: "I32", .int16: "I16", .int8: "I8", .uint8: "U8", .bool: "BOOL",
-    ]
-
     /// Reads a file by memory-mapping it: tensors share the mapping (copy-on-write) and
     /// the mapping lives as long as any of them.
     public static func read(_ path: String) throws -> File {
         let mapping = try Mapping(path: path)
-        let size = mapping.size
-        guard size >= 8 else { throw TorchError(.format, "\(path): \(size) bytes is too short for a safetensors file") }
-        let base = mapping.base
-        var headerLength: UInt64 = 0
-        memcpy(&headerLength, base, 8)
-        headerLength = UInt64(littleEndian: headerLength)
-        guard headerLength <= 100_000_000, 8 + Int(headerLength) <= size else {
-            throw TorchError(.format, "\(path): header length \(headerLength) does not fit a \(size)-byte file")
-        }
-        let headerData = Data(bytes: base + 8, count: Int(headerLength))
-        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
-            throw TorchError(.format, "\(path): the header is not a JSON object")
-        }
-        let dataStart = 8 + Int(headerLength)
-        let dataSize = size - dataStart
+        let header = try Self.header(of: UnsafeRawBufferPointer(start: mapping.base, count: mapping.size), path: path)
         var tensors: [String: Tensor] = [:]
-        var metadata: [String: String] = [:]
-        var ranges: [(Int, Int, String)] = []
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let entries = value as? [String: Any] else { throw TorchError(.format, "\(path): __metadata__ is not an object") }
-                for (k, v) in entries {
-                    guard let text = v as? String else { throw TorchError(.format, "\(path): metadata '\(k)' is not a string") }
-                    metadata[k] = text
-                }
-                continue
-            }
-            guard let entry = value as? [String: Any], let code = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
-                throw TorchError(.format, "\(path): tensor '\(name)' needs dtype, shape and data_offsets")
-            }
-            guard let dtype = codes.first(where: { $0.value == code })?.key else {
-                throw TorchError(.format, "\(path): tensor '\(name)' has unsupported dtype \(code)")
-            }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw TorchError(.format, "\(path): tensor '\(name)' has a negative size") }
-            let (begin, end) = (offsets[0], offsets[1])
-            let count = shape.reduce(1, *)
-            guard begin >= 0, begin <= end, end <= dataSize, end - begin == count * dtype.byteSize else {
-                throw TorchError(.format, "\(path): tensor '\(name)' byte range \(begin)..<\(end) does not hold \(shape) \(dtype) "
-                                 + "inside \(dataSize) data bytes")
-            }
-            ranges.append((begin, end, name))
-            let pointer = base + dataStart + begin
-            if Int(bitPattern: pointer) % max(dtype.byteSize, 1) == 0 && count > 0 {
-                tensors[name] = try Tensor.wrapping(pointer, dtype: dtype, shape: shape) { withExtendedLifetime(mapping) {} }
+        for entry in header.entries {
+            let pointer = mapping.base + header.dataStart + entry.begin
+            if Int(bitPattern: pointer) % entry.dtype.byteSize == 0 && entry.end > entry.begin {
+                tensors[entry.name] = try Tensor.wrapping(pointer, dtype: entry.dtype, shape: entry.shape) { withExtendedLifetime(mapping) {} }
             } else {
                 // Misaligned (allowed by the format) or empty: copy rather than hand LibTorch an unaligned pointer.
-                let bytes = Array(UnsafeRawBufferPointer(start: pointer, count: end - begin))
-                tensors[name] = try Tensor.fromBytes(bytes, dtype: dtype, shape: shape)
+                let bytes = Array(UnsafeRawBufferPointer(start: pointer, count: entry.end - entry.begin))
+                tensors[entry.name] = try Tensor.fromBytes(bytes, dtype: entry.dtype, shape: entry.shape)
             }
         }
-        ranges.sort { $0.0 < $1.0 }
-        for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
-            throw TorchError(.format, "\(path): tensors '\(a.2)' and '\(b.2)' overlap")
-        }
-        return File(tensors: tensors, metadata: metadata, order: ranges.map(\.2))
+        return File(tensors: tensors, metadata: header.metadata, order: header.entries.map(\.name))
     }
 
     /// Writes tensors and metadata atomically. Tensors are laid out largest element size
@@ -147,7 +96,7 @@ public enum SafeTensors {
 extension Tensor {
     /// A tensor holding a copy of raw little-endian bytes.
     public static func fromBytes(_ bytes: [UInt8], dtype: DType, shape: [Int]) throws -> Tensor {
-        guard bytes.count == shape.reduce(1, *) * dtype.byteSize else {
+        guard bytes.count == SafeTensors.byteCount(shape, dtype) else {
             throw TorchError(.format, "\(bytes.count) bytes do not hold \(shape) \(dtype)")
         }
         let sizes = shape.map(Int64.init)

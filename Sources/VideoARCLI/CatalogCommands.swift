@@ -34,31 +34,58 @@ struct DataOptions: ParsableArguments {
 
     func openCatalog(creating: Bool = false) throws -> (IngestConfiguration, Catalog) {
         let configuration = try configuration()
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: configuration.dataFolder, isDirectory: &isFolder), !isFolder.boolValue {
+            printError("error: the data folder \(configuration.dataFolder) is a file, not a folder; pass --data DIR or fix data_folder")
+            throw ExitCode(64)
+        }
         if !creating && !FileManager.default.fileExists(atPath: configuration.catalogPath) {
             printError("error: no catalog at \(configuration.catalogPath); run `videoar ingest PATH` or `videoar serve` first, or pass --data")
             throw ExitCode(1)
         }
-        try FileManager.default.createDirectory(atPath: configuration.dataFolder, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataFolder, withIntermediateDirectories: true)
+        } catch {
+            printError("error: cannot create the data folder \(configuration.dataFolder): \((error as NSError).localizedDescription)")
+            throw ExitCode(1)
+        }
         return (configuration, try Catalog(path: configuration.catalogPath))
+    }
+
+    /// The pipeline that writes this data folder, or a clear error (exit 75) when another
+    /// process already writes it.
+    func makePipeline(_ configuration: IngestConfiguration, catalog: Catalog, tokenizer: Tokenizer,
+                      logger: Logger) throws -> IngestPipeline {
+        do {
+            return try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
+        } catch let error as IngestError where error.code == .busy {
+            printError("error: \(error.message)")
+            throw ExitCode(75)
+        }
     }
 }
 
 /// The tokenizer a configuration names: its checkpoint; else the seeded layout of its
 /// `config`; else the shipped trained default.
 func makeTokenizer(_ configuration: IngestConfiguration, logger: Logger) throws -> Tokenizer {
-    Torch.threads = configuration.threads == 0 ? Torch.availableCores : configuration.threads
-    return try DefaultTokenizer.make(checkpoint: configuration.tokenizer.checkpoint, layout: configuration.tokenizer.config,
-                                     logger: logger)
+    try loadTokenizer(checkpoint: configuration.tokenizer.checkpoint, layout: configuration.tokenizer.config, logger: logger)
 }
 
 struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Run the ingest pipeline once over files or folders, then exit.",
-        discussion: "Safe while `videoar serve` runs on the same data folder. Resumes where an interrupted run stopped."
+        discussion: """
+        Processes the files under the given paths (and only those), resuming where an interrupted run stopped.
+        One process writes a data folder: while `videoar serve` runs on it, copy files into its ingest folder
+        instead (ingest says so and exits 75).
+        Exit status: 0 every file done; 2 the run finished but some files were rejected or failed (the reasons
+        are in `videoar status`); 64 a bad configuration; 66 a path does not exist; 75 another process writes
+        the data folder; 1 any other error.
+        """
     )
 
-    @Argument(help: "Video/image files or folders (recursive).", completion: .file())
+    @Argument(help: "Video/image files or folders (recursive, following links).", completion: .file())
     var paths: [String]
 
     @OptionGroup var data: DataOptions
@@ -66,17 +93,25 @@ struct IngestCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("videoar.ingest")
+        for path in paths where !FileManager.default.fileExists(atPath: path) {
+            printError("error: \(path) does not exist")
+            throw ExitCode(66)
+        }
         let (configuration, catalog) = try data.openCatalog(creating: true)
+        useTorchThreads(configuration.threads)
         let tokenizer = try makeTokenizer(configuration, logger: logger)
         print("tokenizer \(tokenizer.identity)")
-        let pipeline = try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
-        let (removed, recovered) = try pipeline.recover()
-        if removed + recovered > 0 { print("recovered: \(removed) unsealed shard file(s) removed, \(recovered) interrupted source(s) resumed") }
+        let pipeline = try data.makePipeline(configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
+        let recovery = try pipeline.recover()
+        if recovery.removedFiles + recovery.sources.resumed + recovery.sources.rejected > 0 {
+            print("recovered: \(recovery.removedFiles) unsealed shard file(s) removed, \(recovery.sources.resumed) interrupted "
+                  + "source(s) resumed, \(recovery.sources.rejected) rejected after killing the process too often")
+        }
         let registered = try pipeline.scan(paths)
         print("\(registered) new or changed file(s) registered")
         let start = Date()
         let interactive = isatty(STDERR_FILENO) != 0
-        try pipeline.processAll { progress in
+        try pipeline.processAll(under: paths) { progress in
             guard interactive else { return }
             let rate = Double(progress.clips) / max(Date().timeIntervalSince(start), 0.001)
             let name = progress.current.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "sealing"
@@ -90,7 +125,10 @@ struct IngestCommand: ParsableCommand {
         print("\(p.sources) file(s): \(p.done) done (\(p.aliases) duplicate content), \(p.rejected) rejected, \(p.failed) failed; "
               + "\(p.clips) new clip(s) (\(p.skippedClips) already sealed) in \(p.shards) shard(s); "
               + String(format: "%.1f s of video in %.1f s", p.videoSeconds, seconds))
-        if p.rejected + p.failed > 0 { print("see `videoar status --data \(configuration.dataFolder)` for the reasons") }
+        if p.rejected + p.failed > 0 {
+            print("see `videoar status --data \(configuration.dataFolder)` for the reasons")
+            throw ExitCode(2)
+        }
     }
 }
 
@@ -153,21 +191,40 @@ struct QueryCommand: ParsableCommand {
 }
 
 struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Sources by state, clips by bucket, recent errors.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The writer process and its health, sources by state, clips by bucket, recent errors and notes.")
     @OptionGroup var data: DataOptions
 
     func run() throws {
         let (configuration, catalog) = try data.openCatalog()
-        let status = try catalog.status()
         print("catalog \(configuration.catalogPath)")
+        if let writer = DataFolderLock.read(folder: configuration.dataFolder), DataFolderLock.isAlive(writer) {
+            let since = Date(timeIntervalSince1970: writer.startedAt).formatted(date: .omitted, time: .standard)
+            print("writer: `\(writer.command)` (pid \(writer.pid)), running since \(since)")
+            if let error = writer.error {
+                let minutes = (Date().timeIntervalSince1970 - (writer.errorSince ?? writer.updatedAt)) / 60
+                print(String(format: "  ERROR for %.1f min, retrying every 5 s: ", minutes) + error)
+            }
+            for folder in writer.missingFolders { print("  WARNING: ingest folder \(folder) does not exist (watching for it)") }
+        } else {
+            print("writer: none running")
+        }
+        let status = try catalog.status()
         print("sources: " + Catalog.SourceStateOrder.map { "\($0.rawValue) \(status.sources[$0] ?? 0)" }.joined(separator: ", "))
         print(String(format: "shards: %d sealed, %.1f MiB", status.shards, Double(status.shardBytes) / 1_048_576))
         for bucket in status.clipsByBucket {
             print("  \(bucket.bucket) × \(bucket.frames) frames: \(bucket.clips) clips, \(bucket.tokens) tokens")
         }
-        if !status.recentErrors.isEmpty {
+        let errors = status.recentErrors.filter { $0.state != .done }
+        let notes = status.recentErrors.filter { $0.state == .done }
+        if !errors.isEmpty {
             print("recent errors:")
-            for e in status.recentErrors { print("  [\(e.state.rawValue) \(e.code ?? "?")] \(e.path): \(e.message ?? "")") }
+            for e in errors { print("  [\(e.state.rawValue) \(e.code ?? "?")] \(e.path): \(e.message ?? "")") }
+        }
+        if !notes.isEmpty {
+            print("done with notes (damaged files whose good clips were kept):")
+            for e in notes { print("  [\(e.code ?? "?")] \(e.path): \(e.message ?? "")") }
         }
     }
 }
@@ -186,10 +243,7 @@ struct VerifyCommand: ParsableCommand {
         for shard in shards {
             let path = configuration.dataFolder + "/" + shard.path
             func problem(_ text: String) { problems += 1; print("MISMATCH \(shard.path): \(text)") }
-            guard FileManager.default.fileExists(atPath: path) else { problem("the file is missing"); continue }
-            let digest = try Shard.digest(path)
-            if digest.bytes != shard.bytes { problem("\(digest.bytes) bytes on disk, \(shard.bytes) in the catalog"); continue }
-            if digest.sha256 != shard.sha256 { problem("SHA-256 differs from the catalog's"); continue }
+            if let text = try shard.mismatch(atPath: path) { problem(text); continue }
             do {
                 let file = try Shard(path: path)
                 let rows = try catalog.clips(inShard: shard.id!)
@@ -205,32 +259,76 @@ struct VerifyCommand: ParsableCommand {
     }
 }
 
+extension ShardRecord {
+    /// What differs between the file at `path` and this record (size, then SHA-256), or nil
+    /// when both match: `verify` and `inspect` judge a shard by this one check.
+    func mismatch(atPath path: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return "the file is missing" }
+        let file = try Shard.digest(path)
+        if file.bytes != bytes { return "catalog says \(bytes) bytes, file has \(file.bytes)" }
+        if file.sha256 != sha256 { return "catalog says \(sha256), file is \(file.sha256)" }
+        return nil
+    }
+}
+
 struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show a shard's layout and clips.")
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a shard's layout and clips, and check its SHA-256 against the catalog; exit 1 on a mismatch.",
+        discussion: "The catalog is --data's (or --config's), else the nearest catalog.sqlite in a folder above the shard."
+    )
     @Argument(help: "A shard file.", completion: .file(extensions: ["safetensors"])) var shard: String
     @OptionGroup var data: DataOptions
 
+    /// The data folder that should know this shard: the options' when given, else the nearest
+    /// folder above it holding a catalog (shards live in DATA/shards/…), so a bare
+    /// `inspect data/shards/x.safetensors` is still checked.
+    func dataFolder() throws -> String? {
+        if data.config != nil || data.data != nil { return try data.configuration().dataFolder }
+        var folder = URL(fileURLWithPath: shard).resolvingSymlinksInPath().deletingLastPathComponent()
+        while true {
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("catalog.sqlite").path) { return folder.path }
+            let parent = folder.deletingLastPathComponent()
+            if parent.path == folder.path { return nil }
+            folder = parent
+        }
+    }
+
     func run() throws {
+        print("\(shard)")
+        // The hash first: a damaged shard may not parse, and a parsed one may still be damaged.
+        var record: (catalog: Catalog, shard: ShardRecord)?
+        var mismatch = false
+        if let folder = try dataFolder(), FileManager.default.fileExists(atPath: folder + "/catalog.sqlite") {
+            let catalog = try Catalog(path: folder + "/catalog.sqlite")
+            let root = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path + "/"
+            let file = URL(fileURLWithPath: shard).resolvingSymlinksInPath().path
+            if file.hasPrefix(root), let found = try catalog.shard(path: String(file.dropFirst(root.count))) {
+                record = (catalog, found)
+                if let text = try found.mismatch(atPath: shard) {
+                    print("  sha256 MISMATCH: \(text)")
+                    mismatch = true
+                } else {
+                    print("  sha256: matches the catalog")
+                }
+            } else {
+                print("  sha256: not checked (the catalog at \(catalog.path) has no record of this shard)")
+            }
+        } else {
+            print("  sha256: not checked (no catalog found for this shard)")
+        }
         let file = try Shard(path: shard)
         let l = file.layout
-        print("\(shard)")
         print("  bucket \(l.bucket): \(l.width)×\(l.height), \(l.frames) frames at \(l.fps) fps")
         print("  tokenizer \(l.tokenizerName) \(l.tokenizerID)\(l.tokenizerTrained ? "" : " (UNTRAINED)")")
         print("  latent \(l.latentFrames)×\(l.latentHeight)×\(l.latentWidth), scales " + l.scales.map { "\($0[0])×\($0[1])" }.joined(separator: ", "))
         print("  \(file.count) clip(s), \(l.tokensPerFrame * l.latentFrames) tokens × \(l.bitsPerToken) bits = \(l.bytesPerClip) bytes each")
-        let configuration = try data.configuration()
-        if FileManager.default.fileExists(atPath: configuration.catalogPath) {
-            let catalog = try Catalog(path: configuration.catalogPath)
-            let relative = URL(fileURLWithPath: shard).standardizedFileURL.path
-                .replacingOccurrences(of: URL(fileURLWithPath: configuration.dataFolder).standardizedFileURL.path + "/", with: "")
-            if let record = try catalog.shard(path: relative) {
-                for clip in try catalog.clips(inShard: record.id!).prefix(20) {
-                    let source = try catalog.source(id: clip.sourceId)?.path ?? "?"
-                    print(String(format: "  row %4d  clip %lld  start %.3f s  ", clip.row, clip.id, clip.startTime) + source)
-                }
-            } else {
-                print("  (not in the catalog at \(configuration.catalogPath))")
+        if let record {
+            for clip in try record.catalog.clips(inShard: record.shard.id!).prefix(20) {
+                let source = try record.catalog.source(id: clip.sourceId)?.path ?? "?"
+                print(String(format: "  row %4d  clip %lld  start %.3f s  ", clip.row, clip.id, clip.startTime) + source)
             }
         }
+        if mismatch { throw ExitCode(1) }
     }
 }

@@ -67,6 +67,42 @@ struct ShardsTests {
         #expect(throws: ShardError.self) { try Shard(path: path) }
     }
 
+    /// Metadata edits a hostile shard makes, each with the words its error must contain.
+    static let hostileMetadata: [(String, String, String)] = [
+        ("latent_frames", "4611686018427387904", "overflows as a bit count"),
+        ("scale_schedule", "[[3037000500,3037000500]]", "overflows as a bit count"),
+        ("scale_schedule", "[[1]]", "is not a list of positive [h, w]"),
+        ("scale_schedule", "[]", "is not a list of positive [h, w]"),
+        ("scale_schedule", "{not json", "is not a list of positive [h, w]"),
+        ("bits_per_token", "-8", "metadata 'bits_per_token' is -8; it must be positive"),
+        ("latent_width", "0", "metadata 'latent_width' is 0; it must be positive"),
+        ("frames", "seventeen", "metadata 'frames' is not an integer"),
+    ]
+
+    @Test("hostile layout metadata is an error that says what is wrong, never a trap", arguments: hostileMetadata)
+    func hostileLayout(key: String, value: String, words: String) throws {
+        let layout = ShardLayout(bucket: "b", size: 128, width: 176, height: 96, frames: 17, fps: 8, tokens: try Self.tokens(seed: 1))
+        var metadata = layout.metadata
+        metadata[key] = value
+        let path = try Self.folder() + "/hostile.safetensors"
+        try SafeTensors.write(["tokens": Tensor.fromBytes(.init(repeating: 0, count: layout.bytesPerClip), dtype: .uint8,
+                                                          shape: [1, layout.bytesPerClip]),
+                               "clip_ids": Tensor([7] as [Int64], shape: [1])], metadata: metadata, to: path)
+        let error = try #require(throws: ShardError.self) { try Shard(path: path) }
+        #expect(error.code == .format)
+        #expect(error.message.contains(words), "\(error)")
+    }
+
+    @Test("a shard whose safetensors header overflows is a format error naming the cause")
+    func hostileHeader() throws {
+        let header = Array(#"{"tokens":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#.utf8)
+        let path = try Self.folder() + "/overflow.safetensors"
+        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: ShardError.self) { try Shard(path: path) }
+        #expect(error.code == .format)
+        #expect(error.cause?.contains("whose byte size overflows") == true, "\(error)")
+    }
+
     static let numpyAvailable = pythonCanImport("numpy")
 
     @Test("the NumPy reader in Schemas/shard-format.md reads our bits exactly",

@@ -65,6 +65,58 @@ struct SafeTensorsTests {
         #expect(throws: TorchError.self) { try SafeTensors.read(path) }
     }
 
+    /// A file of `header` (JSON) and `data` bytes; `length` overrides the header length field.
+    static func file(_ header: String, data: [UInt8] = [], length: UInt64? = nil) -> [UInt8] {
+        let json = Array(header.utf8)
+        return withUnsafeBytes(of: (length ?? UInt64(json.count)).littleEndian, Array.init) + json + data
+    }
+
+    /// Hostile headers, each with the words its error must contain.
+    static let hostileFiles: [(String, [UInt8], String)] = [
+        ("overflowing shape", file(#"{"bits":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#),
+         "tensor 'bits' declares shape [4611686018427387904, 4611686018427387904] whose byte size overflows"),
+        ("overflowing bytes", file(#"{"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#),
+         "whose byte size overflows"),
+        ("negative dimension", file(#"{"w":{"dtype":"F32","shape":[-1,4],"data_offsets":[0,16]}}"#, data: .init(repeating: 0, count: 16)),
+         "negative dimension"),
+        ("offsets past the end", file(#"{"w":{"dtype":"U8","shape":[8],"data_offsets":[9223372036854775800,9223372036854775807]}}"#),
+         "is not inside the 0 data bytes"),
+        ("negative offset", file(#"{"w":{"dtype":"U8","shape":[4],"data_offsets":[-4,0]}}"#, data: [1, 2, 3, 4]), "is not inside"),
+        ("reversed offsets", file(#"{"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}"#, data: [1, 2, 3, 4]), "is not inside"),
+        ("header longer than the file", file(#"{}"#, length: 3), "header length 3 does not fit a 10-byte file"),
+        ("header length 2^64 - 1", file(#"{}"#, length: .max), "header length 18446744073709551615 does not fit"),
+        ("header not JSON", file("{not json"), "the header is not JSON"),
+        ("header a JSON list", file("[1, 2]"), "the header is not a JSON object"),
+        ("dtype and bytes disagree", file(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)),
+         "holds 8 bytes, but [3] float32 needs 12"),
+        ("fractional shape", file(#"{"w":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}}"#, data: [0]), "needs dtype, shape"),
+        ("unknown dtype", file(#"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)),
+         "unsupported dtype C64"),
+        ("overlapping tensors", file(#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}"#,
+                                     data: [1, 2, 3, 4]), "overlap"),
+        ("metadata not strings", file(#"{"__metadata__":{"n":1}}"#), "metadata 'n' is not a string"),
+    ]
+
+    @Test("hostile headers are errors that say what is wrong, never traps", arguments: hostileFiles)
+    func hostile(name: String, bytes: [UInt8], words: String) throws {
+        let path = Self.folder + "/hostile-\(name.replacingOccurrences(of: " ", with: "-")).safetensors"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: TorchError.self) { try SafeTensors.read(path) }
+        #expect(error.code == .format)
+        #expect(error.message.contains(words), "\(error)")
+    }
+
+    @Test("an empty tensor may have a huge other dimension: it holds no bytes")
+    func emptyWithHugeDimension() throws {
+        let path = Self.folder + "/empty-huge.safetensors"
+        try Data(Self.file(#"{"e":{"dtype":"F32","shape":[0,4611686018427387904],"data_offsets":[0,0]}}"#))
+            .write(to: URL(fileURLWithPath: path))
+        let file = try SafeTensors.read(path)
+        #expect(file.tensors["e"]?.shape == [0, 4_611_686_018_427_387_904])
+        #expect(SafeTensors.byteCount([0, .max, .max], .float64) == nil)
+        #expect(throws: TorchError.self) { try Tensor.fromBytes([], dtype: .uint8, shape: [1 << 62, 1 << 62]) }
+    }
+
     static let pythonHasSafetensors = pythonCanImport("safetensors.numpy", "numpy")
 
     @Test("Python's safetensors reads our file and we read Python's",
