@@ -69,7 +69,9 @@ let package = Package(
         // Token shards: safetensors files of packed bits, one bucket and tokenizer each.
         .target(
             name: "Shards",
-            dependencies: ["Tensor", "Tokenizer", "AtomicFiles", "Diagnostics", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "Tensor", "Tokenizer", "Catalog", "AtomicFiles", "Diagnostics", .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // The ingestion pipeline and daemon: files → clips → tokens → shards, in the catalog.
         .target(

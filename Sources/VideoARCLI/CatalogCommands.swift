@@ -238,36 +238,10 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let (configuration, catalog) = try data.openCatalog()
-        var problems = 0
-        let shards = try catalog.shards()
-        for shard in shards {
-            let path = configuration.dataFolder + "/" + shard.path
-            func problem(_ text: String) { problems += 1; print("MISMATCH \(shard.path): \(text)") }
-            if let text = try shard.mismatch(atPath: path) { problem(text); continue }
-            do {
-                let file = try Shard(path: path)
-                let rows = try catalog.clips(inShard: shard.id!)
-                if file.count != shard.clipCount || rows.count != shard.clipCount {
-                    problem("\(file.count) rows in the file, \(rows.count) clips and clip_count \(shard.clipCount) in the catalog")
-                } else if rows.map(\.id) != file.clipIDs {
-                    problem("the file's clip ids are not the catalog's rows")
-                }
-            } catch { problem("\(error)") }
-        }
-        print("\(shards.count) sealed shard(s) checked, \(problems) mismatch(es)")
-        if problems > 0 { throw ExitCode(1) }
-    }
-}
-
-extension ShardRecord {
-    /// What differs between the file at `path` and this record (size, then SHA-256), or nil
-    /// when both match: `verify` and `inspect` judge a shard by this one check.
-    func mismatch(atPath path: String) throws -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { return "the file is missing" }
-        let file = try Shard.digest(path)
-        if file.bytes != bytes { return "catalog says \(bytes) bytes, file has \(file.bytes)" }
-        if file.sha256 != sha256 { return "catalog says \(sha256), file is \(file.sha256)" }
-        return nil
+        let report = try ShardVerification.verify(catalog, dataFolder: configuration.dataFolder)
+        for problem in report.problems { print("MISMATCH \(problem)") }
+        print("\(report.shards) sealed shard(s) checked, \(report.problems.count) mismatch(es)")
+        if !report.problems.isEmpty { throw ExitCode(1) }
     }
 }
 
@@ -305,7 +279,7 @@ struct InspectCommand: ParsableCommand {
             let file = URL(fileURLWithPath: shard).resolvingSymlinksInPath().path
             if file.hasPrefix(root), let found = try catalog.shard(path: String(file.dropFirst(root.count))) {
                 record = (catalog, found)
-                if let text = try found.mismatch(atPath: shard) {
+                if let text = try ShardVerification.mismatch(of: found, atPath: shard) {
                     print("  sha256 MISMATCH: \(text)")
                     mismatch = true
                 } else {
