@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "CTorch",
             cxxSettings: [
-                .unsafeFlags(["-isystem", "/usr/include/torch/csrc/api/include", "-Wno-deprecated-declarations"]),
+                .unsafeFlags(["-isystem", "/usr/include/torch/csrc/api/include", "-Wno-deprecated-declarations"])
             ],
             linkerSettings: [
                 .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
@@ -70,7 +70,8 @@ let package = Package(
         .target(
             name: "Shards",
             dependencies: [
-                "Tensor", "Tokenizer", "Catalog", "AtomicFiles", "Diagnostics", .product(name: "Crypto", package: "swift-crypto"),
+                "Tensor", "Tokenizer", "Catalog", "AtomicFiles", "Diagnostics",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The ingestion pipeline and daemon: files → clips → tokens → shards, in the catalog.
@@ -136,7 +137,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ShardsTests",
-            dependencies: ["Shards", "Tokenizer", "Tensor", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Shards", "Tokenizer", "Tensor", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "TokenizerTests",

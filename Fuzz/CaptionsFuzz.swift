@@ -13,13 +13,16 @@ let files = ["clip.txt", "clip.json", "captions.jsonl"].map { folder.appendingPa
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let parts = UnsafeBufferPointer(start: data, count: size).split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+    let parts = UnsafeBufferPointer(start: data, count: size).split(
+        separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
     for (index, path) in files.enumerated() {
         if index < parts.count {
             // Plain POSIX: Foundation's createFile writes atomically, several times slower per input.
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             let part = UnsafeBufferPointer(rebasing: parts[index])
-            precondition(fd >= 0 && write(fd, part.baseAddress, part.count) == part.count && close(fd) == 0, "cannot write \(path)")
+            precondition(
+                fd >= 0 && write(fd, part.baseAddress, part.count) == part.count && close(fd) == 0,
+                "cannot write \(path)")
         } else {
             unlink(path)
         }

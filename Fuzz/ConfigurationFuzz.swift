@@ -7,7 +7,8 @@ import ConfigCoding
 import Foundation
 import VideoIO
 
-let configurationPath = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-fuzz-\(getpid()).yaml").path
+let configurationPath = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-fuzz-\(getpid()).yaml")
+    .path
 
 func load<T: Decodable>(_: T.Type, check: (T) throws -> Void) {
     do {

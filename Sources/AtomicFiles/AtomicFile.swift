@@ -81,7 +81,8 @@ public final class AtomicFile {
     public static func temporaryPath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         let ext = url.pathExtension.isEmpty ? "" : ".\(url.pathExtension)"
-        let name = ".\(url.deletingPathExtension().lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp\(ext)"
+        let name =
+            ".\(url.deletingPathExtension().lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp\(ext)"
         return url.deletingLastPathComponent().appendingPathComponent(name).path
     }
 

@@ -26,7 +26,9 @@ public enum FileTree {
         var listing = Listing()
         var seen: Set<FolderID> = []
         let skipping: (String) -> Bool = { name in (!hidden && name.hasPrefix(".")) || skip(name) }
-        visit(URL(fileURLWithPath: root).standardizedFileURL.path, isRoot: true, skip: skipping, seen: &seen, into: &listing)
+        visit(
+            URL(fileURLWithPath: root).standardizedFileURL.path, isRoot: true, skip: skipping, seen: &seen,
+            into: &listing)
         listing.files.sort()
         listing.others.sort()
         return listing
@@ -47,8 +49,10 @@ public enum FileTree {
         let inode: UInt64
     }
 
-    private static func visit(_ path: String, isRoot: Bool, skip: (String) -> Bool, seen: inout Set<FolderID>,
-                              into listing: inout Listing) {
+    private static func visit(
+        _ path: String, isRoot: Bool, skip: (String) -> Bool, seen: inout Set<FolderID>,
+        into listing: inout Listing
+    ) {
         var info = stat()
         guard stat(path, &info) == 0 else {
             // A broken link below the root is worth reporting; a missing root is just empty.
@@ -60,9 +64,12 @@ public enum FileTree {
             listing.files.append(path)
         case S_IFDIR:
             guard seen.insert(FolderID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))).inserted,
-                  let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+                let names = try? FileManager.default.contentsOfDirectory(atPath: path)
+            else { return }
             for name in names where !skip(name) {
-                visit(path == "/" ? "/" + name : path + "/" + name, isRoot: false, skip: skip, seen: &seen, into: &listing)
+                visit(
+                    path == "/" ? "/" + name : path + "/" + name, isRoot: false, skip: skip, seen: &seen, into: &listing
+                )
             }
         default:
             listing.others.append(path)

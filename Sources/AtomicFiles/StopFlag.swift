@@ -11,11 +11,16 @@ public final class StopFlag: @unchecked Sendable {
     /// Sets the flag; returns whether it was set already (a second request).
     @discardableResult
     public func set() -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let wasSet = value
         value = true
         return wasSet
     }
 
-    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    public var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
 }

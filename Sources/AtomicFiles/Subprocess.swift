@@ -29,7 +29,8 @@ public enum Subprocess {
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
         guard FileManager.default.createFile(atPath: out.path, contents: nil),
-              FileManager.default.createFile(atPath: err.path, contents: nil) else {
+            FileManager.default.createFile(atPath: err.path, contents: nil)
+        else {
             throw SubprocessError(.launch, "\(executable): cannot create its output files in \(folder.path)")
         }
         let outHandle: FileHandle, errHandle: FileHandle
@@ -37,9 +38,13 @@ public enum Subprocess {
             outHandle = try FileHandle(forWritingTo: out)
             errHandle = try FileHandle(forWritingTo: err)
         } catch {
-            throw SubprocessError(.launch, "\(executable): cannot open its output files", cause: error.localizedDescription)
+            throw SubprocessError(
+                .launch, "\(executable): cannot open its output files", cause: error.localizedDescription)
         }
-        defer { try? outHandle.close(); try? errHandle.close() }
+        defer {
+            try? outHandle.close()
+            try? errHandle.close()
+        }
         process.standardOutput = outHandle
         process.standardError = errHandle
         do { try process.run() } catch {

@@ -41,7 +41,8 @@ public final class Catalog: Sendable {
     /// The migrations in `catalog.sql`: one per "-- migration: NAME" section, in order.
     static func migrations() throws -> [(name: String, sql: String)] {
         guard let url = Bundle.module.url(forResource: "catalog", withExtension: "sql"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else {
             throw CatalogError(.open, "catalog.sql is missing from the Catalog module's resources")
         }
         // A section starts at a line that is exactly "-- migration: NAME".
@@ -82,7 +83,9 @@ public final class Catalog: Sendable {
             let now = Self.now
             if var existing = try SourceRecord.filter(Column("path") == path).fetchOne(db) {
                 let id = existing.id!
-                if existing.size == size && existing.mtime == mtime && existing.state != .retired { return .unchanged(id) }
+                if existing.size == size && existing.mtime == mtime && existing.state != .retired {
+                    return .unchanged(id)
+                }
                 // The old clips stay live until the new content hash shows the bytes really
                 // changed (a touched file keeps them; see `retireClips(source:)`).
                 existing.size = size
@@ -97,10 +100,11 @@ public final class Catalog: Sendable {
                 try existing.update(db)
                 return .changed(id)
             }
-            var record = SourceRecord(id: nil, path: path, size: size, mtime: mtime, contentHash: nil, aliasOf: nil,
-                                      state: .pending, errorCode: nil, error: nil, attempts: 0, nextAttemptAt: nil,
-                                      container: nil, codec: nil, width: nil, height: nil, duration: nil, fps: nil,
-                                      frameCount: nil, hasAudio: nil, createdAt: now, updatedAt: now)
+            var record = SourceRecord(
+                id: nil, path: path, size: size, mtime: mtime, contentHash: nil, aliasOf: nil,
+                state: .pending, errorCode: nil, error: nil, attempts: 0, nextAttemptAt: nil,
+                container: nil, codec: nil, width: nil, height: nil, duration: nil, fps: nil,
+                frameCount: nil, hasAudio: nil, createdAt: now, updatedAt: now)
             try record.insert(db)
             return .new(record.id!)
         }
@@ -109,9 +113,11 @@ public final class Catalog: Sendable {
     /// A file that disappeared: its clips leave the trainable set.
     public func retire(path: String) throws {
         try pool.write { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path]) else { return }
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path])
+            else { return }
             try Self.retireClips(of: id, in: db)
-            try db.execute(sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
+            try db.execute(
+                sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
         }
     }
 
@@ -122,13 +128,14 @@ public final class Catalog: Sendable {
 
     /// Takes a source's clips out of the trainable set and out of the shards' live totals.
     static func retireClips(of source: Int64, in db: Database) throws {
-        try db.execute(sql: """
-            UPDATE shards SET
-                live_clips = live_clips - (SELECT clips FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1),
-                live_tokens = live_tokens - (SELECT tokens FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1),
-                live_seconds = live_seconds - (SELECT seconds FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1)
-            WHERE id IN (SELECT shard_id FROM shard_sources WHERE source_id = ?1)
-            """, arguments: [source])
+        try db.execute(
+            sql: """
+                UPDATE shards SET
+                    live_clips = live_clips - (SELECT clips FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1),
+                    live_tokens = live_tokens - (SELECT tokens FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1),
+                    live_seconds = live_seconds - (SELECT seconds FROM shard_sources WHERE shard_id = shards.id AND source_id = ?1)
+                WHERE id IN (SELECT shard_id FROM shard_sources WHERE source_id = ?1)
+                """, arguments: [source])
         try db.execute(sql: "DELETE FROM shard_sources WHERE source_id = ?", arguments: [source])
         try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [source])
     }
@@ -152,11 +159,15 @@ public final class Catalog: Sendable {
     /// `maxCrashes` or `maxInterruptions` is rejected with the reason instead, so a file that
     /// kills the process cannot stop ingestion forever.
     @discardableResult
-    public func recoverInterrupted(crashed: [Int64: Int32] = [:], active: Int64? = nil, maxCrashes: Int = .max,
-                                   maxInterruptions: Int = .max) throws -> Recovery {
+    public func recoverInterrupted(
+        crashed: [Int64: Int32] = [:], active: Int64? = nil, maxCrashes: Int = .max,
+        maxInterruptions: Int = .max
+    ) throws -> Recovery {
         try pool.write { db in
             var recovery = Recovery()
-            for var source in try SourceRecord.filter(Column("state") == SourceRecord.State.processing.rawValue).fetchAll(db) {
+            for var source in try SourceRecord.filter(Column("state") == SourceRecord.State.processing.rawValue)
+                .fetchAll(db)
+            {
                 source.updatedAt = Self.now
                 source.state = .pending
                 if let signal = crashed[source.id!] {
@@ -164,7 +175,8 @@ public final class Catalog: Sendable {
                     if source.crashes >= maxCrashes {
                         source.state = .rejected
                         source.errorCode = "crash"
-                        source.error = "the decoder crashed the process on this file (\(source.crashes) times; "
+                        source.error =
+                            "the decoder crashed the process on this file (\(source.crashes) times; "
                             + "last: \(Self.signalName(signal)))"
                     }
                 } else if source.id == active {
@@ -172,7 +184,8 @@ public final class Catalog: Sendable {
                     if source.interruptions >= maxInterruptions {
                         source.state = .rejected
                         source.errorCode = "killed"
-                        source.error = "the process was killed while working on this file \(source.interruptions) times "
+                        source.error =
+                            "the process was killed while working on this file \(source.interruptions) times "
                             + "(out of memory? see the kernel log)"
                     }
                 }
@@ -187,8 +200,9 @@ public final class Catalog: Sendable {
     @discardableResult
     public func releaseClaims() throws -> Int {
         try pool.write { db in
-            try db.execute(sql: "UPDATE sources SET state = 'pending', updated_at = ? WHERE state = 'processing'",
-                           arguments: [Self.now])
+            try db.execute(
+                sql: "UPDATE sources SET state = 'pending', updated_at = ? WHERE state = 'processing'",
+                arguments: [Self.now])
             return db.changesCount
         }
     }
@@ -207,17 +221,23 @@ public final class Catalog: Sendable {
             var arguments: StatementArguments = [now]
             if let paths {
                 guard !paths.isEmpty else { return nil }
-                scope = " AND (" + paths.map { _ in "path = ? OR substr(path, 1, length(?)) = ?" }.joined(separator: " OR ") + ")"
+                scope =
+                    " AND (" + paths.map { _ in "path = ? OR substr(path, 1, length(?)) = ?" }.joined(separator: " OR ")
+                    + ")"
                 for path in paths {
                     let folder = path.hasSuffix("/") ? path : path + "/"
                     arguments += [path, folder, folder]
                 }
             }
-            guard var source = try SourceRecord.fetchOne(db, sql: """
-                SELECT * FROM sources
-                WHERE (state = 'pending' OR (state = 'failed' AND next_attempt_at <= ?))\(scope)
-                ORDER BY state = 'failed', id LIMIT 1
-                """, arguments: arguments) else { return nil }
+            guard
+                var source = try SourceRecord.fetchOne(
+                    db,
+                    sql: """
+                        SELECT * FROM sources
+                        WHERE (state = 'pending' OR (state = 'failed' AND next_attempt_at <= ?))\(scope)
+                        ORDER BY state = 'failed', id LIMIT 1
+                        """, arguments: arguments)
+            else { return nil }
             source.state = .processing
             source.attempts += 1
             source.updatedAt = now
@@ -236,7 +256,9 @@ public final class Catalog: Sendable {
 
     /// Every source in `state`, by path (e.g. the ingested corpus a tokenizer trains on).
     public func sources(in state: SourceRecord.State) throws -> [SourceRecord] {
-        try pool.read { db in try SourceRecord.filter(Column("state") == state.rawValue).order(Column("path")).fetchAll(db) }
+        try pool.read { db in
+            try SourceRecord.filter(Column("state") == state.rawValue).order(Column("path")).fetchAll(db)
+        }
     }
 
     /// Records probe results (or any other field change) of a source.
@@ -250,18 +272,22 @@ public final class Catalog: Sendable {
     /// this one becomes its alias (done, no clips of its own) and the other's id is returned.
     public func setContentHash(_ hash: String, of id: Int64) throws -> Int64? {
         try pool.write { db in
-            let twin = try Int64.fetchOne(db, sql: """
-                SELECT id FROM sources
-                WHERE content_hash = ? AND id != ? AND alias_of IS NULL AND state IN ('pending', 'processing', 'done')
-                ORDER BY id LIMIT 1
-                """, arguments: [hash, id])
+            let twin = try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT id FROM sources
+                    WHERE content_hash = ? AND id != ? AND alias_of IS NULL AND state IN ('pending', 'processing', 'done')
+                    ORDER BY id LIMIT 1
+                    """, arguments: [hash, id])
             if let twin {
-                try db.execute(sql: """
-                    UPDATE sources SET content_hash = ?, alias_of = ?, state = 'done', updated_at = ? WHERE id = ?
-                    """, arguments: [hash, twin, Self.now, id])
+                try db.execute(
+                    sql: """
+                        UPDATE sources SET content_hash = ?, alias_of = ?, state = 'done', updated_at = ? WHERE id = ?
+                        """, arguments: [hash, twin, Self.now, id])
             } else {
-                try db.execute(sql: "UPDATE sources SET content_hash = ?, updated_at = ? WHERE id = ?",
-                               arguments: [hash, Self.now, id])
+                try db.execute(
+                    sql: "UPDATE sources SET content_hash = ?, updated_at = ? WHERE id = ?",
+                    arguments: [hash, Self.now, id])
             }
             return twin
         }
@@ -286,21 +312,28 @@ public final class Catalog: Sendable {
             switch outcome {
             case .done(let note):
                 if note == nil {
-                    try db.execute(sql: "UPDATE sources SET state = 'done', error_code = NULL, error = NULL, updated_at = ? WHERE id = ? AND state = 'processing'",
-                                   arguments: [now, id])
+                    try db.execute(
+                        sql:
+                            "UPDATE sources SET state = 'done', error_code = NULL, error = NULL, updated_at = ? WHERE id = ? AND state = 'processing'",
+                        arguments: [now, id])
                 } else {
-                    try db.execute(sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'", arguments: [now, id])
+                    try db.execute(
+                        sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'",
+                        arguments: [now, id])
                 }
             case .rejected(let code, let message):
-                try db.execute(sql: "UPDATE sources SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'processing'",
-                               arguments: [code, message, now, id])
+                try db.execute(
+                    sql:
+                        "UPDATE sources SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'processing'",
+                    arguments: [code, message, now, id])
             case .failed(let code, let message, let retryAt, let maxAttempts):
-                try db.execute(sql: """
-                    UPDATE sources SET state = CASE WHEN attempts >= ? THEN 'rejected' ELSE 'failed' END,
-                        error_code = ?, error = CASE WHEN attempts >= ? THEN ? || ' (gave up after ' || attempts || ' attempts)' ELSE ? END,
-                        next_attempt_at = ?, updated_at = ?
-                    WHERE id = ? AND state = 'processing'
-                    """, arguments: [maxAttempts, code, maxAttempts, message, message, retryAt, now, id])
+                try db.execute(
+                    sql: """
+                        UPDATE sources SET state = CASE WHEN attempts >= ? THEN 'rejected' ELSE 'failed' END,
+                            error_code = ?, error = CASE WHEN attempts >= ? THEN ? || ' (gave up after ' || attempts || ' attempts)' ELSE ? END,
+                            next_attempt_at = ?, updated_at = ?
+                        WHERE id = ? AND state = 'processing'
+                        """, arguments: [maxAttempts, code, maxAttempts, message, message, retryAt, now, id])
             }
         }
     }
@@ -319,13 +352,16 @@ public final class Catalog: Sendable {
     /// differs: the file was replaced or grew while the clip waited in an open shard) is stored
     /// retired, outside every live total.
     @discardableResult
-    public func seal(_ shard: ShardRecord, clips: [ClipRecord], contentHashes: [Int64: String] = [:],
-                     completing: [Int64] = []) throws -> ShardRecord {
+    public func seal(
+        _ shard: ShardRecord, clips: [ClipRecord], contentHashes: [Int64: String] = [:],
+        completing: [Int64] = []
+    ) throws -> ShardRecord {
         try pool.write { db in
             var sources: [Int64: (retired: Bool, hash: String?)] = [:]
             func isStale(_ clip: ClipRecord) throws -> Bool {
                 if sources[clip.sourceId] == nil {
-                    let row = try Row.fetchOne(db, sql: "SELECT state, content_hash FROM sources WHERE id = ?", arguments: [clip.sourceId])
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT state, content_hash FROM sources WHERE id = ?", arguments: [clip.sourceId])
                     sources[clip.sourceId] = (row?["state"] == "retired", row?["content_hash"])
                 }
                 let source = sources[clip.sourceId]!
@@ -353,12 +389,15 @@ public final class Catalog: Sendable {
                 try clip.insert(db)
             }
             for (source, t) in perSource {
-                try db.execute(sql: "INSERT INTO shard_sources (shard_id, source_id, clips, tokens, seconds) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [shard.id!, source, t.clips, t.tokens, t.seconds])
+                try db.execute(
+                    sql:
+                        "INSERT INTO shard_sources (shard_id, source_id, clips, tokens, seconds) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [shard.id!, source, t.clips, t.tokens, t.seconds])
             }
             for id in completing {
-                try db.execute(sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'",
-                               arguments: [Self.now, id])
+                try db.execute(
+                    sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'",
+                    arguments: [Self.now, id])
             }
             return shard
         }
@@ -367,14 +406,19 @@ public final class Catalog: Sendable {
     /// The ids of clips of `source` already in sealed shards (for resuming without duplicates).
     public func recordedClipIDs(source: Int64) throws -> Set<Int64> {
         try pool.read { db in
-            Set(try Int64.fetchAll(db, sql: "SELECT id FROM clips WHERE source_id = ? AND retired = 0", arguments: [source]))
+            Set(
+                try Int64.fetchAll(
+                    db, sql: "SELECT id FROM clips WHERE source_id = ? AND retired = 0", arguments: [source]))
         }
     }
 
     public func shards(includingRetired: Bool = false) throws -> [ShardRecord] {
         try pool.read { db in
-            try ShardRecord.fetchAll(db, sql: includingRetired ? "SELECT * FROM shards ORDER BY id"
-                                     : "SELECT * FROM shards WHERE state = 'sealed' ORDER BY id")
+            try ShardRecord.fetchAll(
+                db,
+                sql: includingRetired
+                    ? "SELECT * FROM shards ORDER BY id"
+                    : "SELECT * FROM shards WHERE state = 'sealed' ORDER BY id")
         }
     }
 
@@ -384,7 +428,9 @@ public final class Catalog: Sendable {
 
     /// The clips stored in a shard, by row.
     public func clips(inShard id: Int64) throws -> [ClipRecord] {
-        try pool.read { db in try ClipRecord.fetchAll(db, sql: "SELECT * FROM clips WHERE shard_id = ? ORDER BY row", arguments: [id]) }
+        try pool.read { db in
+            try ClipRecord.fetchAll(db, sql: "SELECT * FROM clips WHERE shard_id = ? ORDER BY row", arguments: [id])
+        }
     }
 
     public func tokenizer(id: String) throws -> TokenizerRecord? {
@@ -397,15 +443,20 @@ public final class Catalog: Sendable {
     @discardableResult
     public func addCaption(path: String, text: String, origin: String) throws -> Bool {
         try pool.write { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path]) else { return false }
-            try db.execute(sql: "INSERT OR IGNORE INTO captions (source_id, text, origin) VALUES (?, ?, ?)",
-                           arguments: [id, text, origin])
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path])
+            else { return false }
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO captions (source_id, text, origin) VALUES (?, ?, ?)",
+                arguments: [id, text, origin])
             return true
         }
     }
 
     public func captions(source: Int64) throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "SELECT text FROM captions WHERE source_id = ? ORDER BY id", arguments: [source]) }
+        try pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT text FROM captions WHERE source_id = ? ORDER BY id", arguments: [source])
+        }
     }
 }
 

@@ -14,8 +14,10 @@ public struct ClipQuery: Sendable, Equatable {
     /// Rows to return (totals always cover every match).
     public var limit: Int
 
-    public init(size: Int? = nil, frames: Int? = nil, minFrames: Int? = nil, minDuration: Double? = nil,
-                maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, limit: Int = 100) {
+    public init(
+        size: Int? = nil, frames: Int? = nil, minFrames: Int? = nil, minDuration: Double? = nil,
+        maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, limit: Int = 100
+    ) {
         self.size = size
         self.frames = frames
         self.minFrames = minFrames
@@ -52,7 +54,9 @@ public struct ClipQueryResult: Sendable {
 
 extension Catalog {
     /// States in pipeline order, for listings.
-    public static let SourceStateOrder: [SourceRecord.State] = [.pending, .processing, .done, .failed, .rejected, .retired]
+    public static let SourceStateOrder: [SourceRecord.State] = [
+        .pending, .processing, .done, .failed, .rejected, .retired,
+    ]
 
     /// Matching clips (the first `limit`) and totals over all matches.
     ///
@@ -62,14 +66,33 @@ extension Catalog {
     public func query(_ query: ClipQuery) throws -> ClipQueryResult {
         var shardConditions = ["h.state = 'sealed'"]
         var arguments: [any DatabaseValueConvertible] = []
-        if let v = query.size { shardConditions.append("h.size = ?"); arguments.append(v) }
-        if let v = query.frames { shardConditions.append("h.frames = ?"); arguments.append(v) }
-        if let v = query.minFrames { shardConditions.append("h.frames >= ?"); arguments.append(v) }
-        if let v = query.minDuration { shardConditions.append("h.duration >= ?"); arguments.append(v) }
-        if let v = query.maxDuration { shardConditions.append("h.duration <= ?"); arguments.append(v) }
-        if let v = query.aspect { shardConditions.append("h.aspect = ?"); arguments.append(v) }
+        if let v = query.size {
+            shardConditions.append("h.size = ?")
+            arguments.append(v)
+        }
+        if let v = query.frames {
+            shardConditions.append("h.frames = ?")
+            arguments.append(v)
+        }
+        if let v = query.minFrames {
+            shardConditions.append("h.frames >= ?")
+            arguments.append(v)
+        }
+        if let v = query.minDuration {
+            shardConditions.append("h.duration >= ?")
+            arguments.append(v)
+        }
+        if let v = query.maxDuration {
+            shardConditions.append("h.duration <= ?")
+            arguments.append(v)
+        }
+        if let v = query.aspect {
+            shardConditions.append("h.aspect = ?")
+            arguments.append(v)
+        }
         let shardFilter = shardConditions.joined(separator: " AND ")
-        let captionSources = "SELECT source_id FROM captions WHERE id IN (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?)"
+        let captionSources =
+            "SELECT source_id FROM captions WHERE id IN (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?)"
         do {
             return try pool.read { db in
                 let totals: Row
@@ -77,37 +100,48 @@ extension Catalog {
                 var clipArguments = arguments
                 var clipFilter = shardFilter + " AND c.retired = 0"
                 if let caption = query.caption {
-                    totals = try Row.fetchAggregate(db, sql: """
-                        SELECT COALESCE(SUM(ss.clips), 0) AS n, COALESCE(SUM(ss.tokens), 0) AS tokens, COALESCE(SUM(ss.seconds), 0) AS seconds
-                        FROM shard_sources ss JOIN shards h ON h.id = ss.shard_id
-                        WHERE \(shardFilter) AND ss.source_id IN (\(captionSources))
-                        """, arguments: StatementArguments(arguments + [caption]))
-                    shards = try String.fetchAll(db, sql: """
-                        SELECT DISTINCT h.path FROM shard_sources ss JOIN shards h ON h.id = ss.shard_id
-                        WHERE \(shardFilter) AND ss.source_id IN (\(captionSources)) ORDER BY h.path
-                        """, arguments: StatementArguments(arguments + [caption]))
+                    totals = try Row.fetchAggregate(
+                        db,
+                        sql: """
+                            SELECT COALESCE(SUM(ss.clips), 0) AS n, COALESCE(SUM(ss.tokens), 0) AS tokens, COALESCE(SUM(ss.seconds), 0) AS seconds
+                            FROM shard_sources ss JOIN shards h ON h.id = ss.shard_id
+                            WHERE \(shardFilter) AND ss.source_id IN (\(captionSources))
+                            """, arguments: StatementArguments(arguments + [caption]))
+                    shards = try String.fetchAll(
+                        db,
+                        sql: """
+                            SELECT DISTINCT h.path FROM shard_sources ss JOIN shards h ON h.id = ss.shard_id
+                            WHERE \(shardFilter) AND ss.source_id IN (\(captionSources)) ORDER BY h.path
+                            """, arguments: StatementArguments(arguments + [caption]))
                     clipFilter += " AND c.source_id IN (\(captionSources))"
                     clipArguments.append(caption)
                 } else {
-                    totals = try Row.fetchAggregate(db, sql: """
-                        SELECT COALESCE(SUM(live_clips), 0) AS n, COALESCE(SUM(live_tokens), 0) AS tokens, COALESCE(SUM(live_seconds), 0) AS seconds
-                        FROM shards h WHERE \(shardFilter)
-                        """, arguments: StatementArguments(arguments))
-                    shards = try String.fetchAll(db, sql: "SELECT path FROM shards h WHERE \(shardFilter) AND live_clips > 0 ORDER BY path",
-                                                 arguments: StatementArguments(arguments))
+                    totals = try Row.fetchAggregate(
+                        db,
+                        sql: """
+                            SELECT COALESCE(SUM(live_clips), 0) AS n, COALESCE(SUM(live_tokens), 0) AS tokens, COALESCE(SUM(live_seconds), 0) AS seconds
+                            FROM shards h WHERE \(shardFilter)
+                            """, arguments: StatementArguments(arguments))
+                    shards = try String.fetchAll(
+                        db, sql: "SELECT path FROM shards h WHERE \(shardFilter) AND live_clips > 0 ORDER BY path",
+                        arguments: StatementArguments(arguments))
                 }
                 // CROSS JOIN makes SQLite start from the (few) matching shards and read their clips
                 // through the (shard_id, row) index, instead of scanning 10⁶ clips for a rare match.
-                let clips = try ClipMatch.fetchAll(db, sql: """
-                    SELECT c.*, s.path AS source_path, h.path AS shard_path
-                    FROM shards h CROSS JOIN clips c ON c.shard_id = h.id CROSS JOIN sources s ON s.id = c.source_id
-                    WHERE \(clipFilter) LIMIT ?
-                    """, arguments: StatementArguments(clipArguments + [query.limit]))
-                return ClipQueryResult(clips: clips, totalClips: totals["n"], totalTokens: totals["tokens"],
-                                       totalSeconds: totals["seconds"], shardPaths: shards)
+                let clips = try ClipMatch.fetchAll(
+                    db,
+                    sql: """
+                        SELECT c.*, s.path AS source_path, h.path AS shard_path
+                        FROM shards h CROSS JOIN clips c ON c.shard_id = h.id CROSS JOIN sources s ON s.id = c.source_id
+                        WHERE \(clipFilter) LIMIT ?
+                        """, arguments: StatementArguments(clipArguments + [query.limit]))
+                return ClipQueryResult(
+                    clips: clips, totalClips: totals["n"], totalTokens: totals["tokens"],
+                    totalSeconds: totals["seconds"], shardPaths: shards)
             }
         } catch let error as DatabaseError where query.caption != nil {
-            throw CatalogError(.query, "the caption search '\(query.caption!)' is not valid FTS5 syntax", cause: "\(error)")
+            throw CatalogError(
+                .query, "the caption search '\(query.caption!)' is not valid FTS5 syntax", cause: "\(error)")
         }
     }
 
@@ -128,21 +162,36 @@ extension Catalog {
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM sources GROUP BY state") {
                 if let state = SourceRecord.State(rawValue: row["state"]) { sources[state] = row["n"] }
             }
-            let buckets = try Row.fetchAll(db, sql: """
-                SELECT bucket, frames, COUNT(*) AS n, SUM(tokens) AS tokens FROM clips WHERE retired = 0
-                GROUP BY bucket, frames ORDER BY size, bucket, frames
-                """).map { (bucket: $0["bucket"] as String, frames: $0["frames"] as Int, clips: $0["n"] as Int, tokens: $0["tokens"] as Int) }
-            let shardRow = try Row.fetchAggregate(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM shards WHERE state = 'sealed'")
-            let errors = try Row.fetchAll(db, sql: """
-                SELECT path, state, error_code, error FROM sources
-                WHERE state IN ('rejected', 'failed') OR (state = 'done' AND error IS NOT NULL)
-                ORDER BY updated_at DESC LIMIT ?
-                """, arguments: [limit]).map {
-                (path: $0["path"] as String, state: SourceRecord.State(rawValue: $0["state"]) ?? .rejected,
-                 code: $0["error_code"] as String?, message: $0["error"] as String?)
+            let buckets = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT bucket, frames, COUNT(*) AS n, SUM(tokens) AS tokens FROM clips WHERE retired = 0
+                    GROUP BY bucket, frames ORDER BY size, bucket, frames
+                    """
+            ).map {
+                (
+                    bucket: $0["bucket"] as String, frames: $0["frames"] as Int, clips: $0["n"] as Int,
+                    tokens: $0["tokens"] as Int
+                )
             }
-            return Status(sources: sources, clipsByBucket: buckets, shards: shardRow["n"], shardBytes: shardRow["b"],
-                          recentErrors: errors)
+            let shardRow = try Row.fetchAggregate(
+                db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM shards WHERE state = 'sealed'")
+            let errors = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT path, state, error_code, error FROM sources
+                    WHERE state IN ('rejected', 'failed') OR (state = 'done' AND error IS NOT NULL)
+                    ORDER BY updated_at DESC LIMIT ?
+                    """, arguments: [limit]
+            ).map {
+                (
+                    path: $0["path"] as String, state: SourceRecord.State(rawValue: $0["state"]) ?? .rejected,
+                    code: $0["error_code"] as String?, message: $0["error"] as String?
+                )
+            }
+            return Status(
+                sources: sources, clipsByBucket: buckets, shards: shardRow["n"], shardBytes: shardRow["b"],
+                recentErrors: errors)
         }
     }
 }
@@ -150,8 +199,10 @@ extension Catalog {
 extension Row {
     /// The one row an aggregate `SELECT` yields. SQLite always yields it, so its absence
     /// means a broken database: a thrown error, not a trap.
-    fileprivate static func fetchAggregate(_ db: Database, sql: String,
-                                           arguments: StatementArguments = StatementArguments()) throws -> Row {
+    fileprivate static func fetchAggregate(
+        _ db: Database, sql: String,
+        arguments: StatementArguments = StatementArguments()
+    ) throws -> Row {
         guard let row = try fetchOne(db, sql: sql, arguments: arguments) else {
             throw CatalogError(.query, "an aggregate query returned no row", cause: sql)
         }
@@ -163,7 +214,9 @@ extension Catalog {
     /// Seconds of video of the done, non-alias sources.
     public func sourcesDuration() throws -> Double {
         try pool.read { db in
-            try Double.fetchOne(db, sql: "SELECT COALESCE(SUM(duration), 0) FROM sources WHERE state = 'done' AND alias_of IS NULL") ?? 0
+            try Double.fetchOne(
+                db, sql: "SELECT COALESCE(SUM(duration), 0) FROM sources WHERE state = 'done' AND alias_of IS NULL")
+                ?? 0
         }
     }
 }

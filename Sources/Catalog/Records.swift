@@ -96,8 +96,10 @@ public struct ShardRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var state: String
     public var createdAt: Double
 
-    public init(path: String, bucket: String, size: Int, aspect: String, width: Int, height: Int, frames: Int, fps: Double,
-                tokenizerId: String, clipCount: Int, bytes: Int64, sha256: String, createdAt: Double) {
+    public init(
+        path: String, bucket: String, size: Int, aspect: String, width: Int, height: Int, frames: Int, fps: Double,
+        tokenizerId: String, clipCount: Int, bytes: Int64, sha256: String, createdAt: Double
+    ) {
         self.path = path
         self.bucket = bucket
         self.size = size
@@ -144,8 +146,10 @@ public struct ClipRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var row: Int
     public var retired: Bool
 
-    public init(id: Int64, sourceId: Int64, bucket: String, size: Int, width: Int, height: Int, aspect: String, frames: Int,
-                fps: Double, clipIndex: Int, startTime: Double, endTime: Double, tokens: Int, shardId: Int64 = 0, row: Int) {
+    public init(
+        id: Int64, sourceId: Int64, bucket: String, size: Int, width: Int, height: Int, aspect: String, frames: Int,
+        fps: Double, clipIndex: Int, startTime: Double, endTime: Double, tokens: Int, shardId: Int64 = 0, row: Int
+    ) {
         self.id = id
         self.sourceId = sourceId
         self.bucket = bucket

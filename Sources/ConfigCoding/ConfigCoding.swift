@@ -7,8 +7,14 @@ import Diagnostics
 public struct AnyCodingKey: CodingKey, Hashable, Sendable {
     public var stringValue: String
     public var intValue: Int?
-    public init(stringValue: String) { self.stringValue = stringValue; self.intValue = nil }
-    public init(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
+    public init(stringValue: String) {
+        self.stringValue = stringValue
+        self.intValue = nil
+    }
+    public init(intValue: Int) {
+        self.stringValue = String(intValue)
+        self.intValue = intValue
+    }
 }
 
 /// A configuration document that cannot be used.
@@ -35,7 +41,11 @@ public struct ConfigurationError: CodedError, Equatable {
 public func keyPath(_ path: [CodingKey]) -> String {
     var text = ""
     for key in path {
-        if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : "." + key.stringValue }
+        if let index = key.intValue {
+            text += "[\(index)]"
+        } else {
+            text += text.isEmpty ? key.stringValue : "." + key.stringValue
+        }
     }
     return text.isEmpty ? "(top level)" : text
 }
@@ -45,19 +55,23 @@ public func configurationError(_ error: DecodingError, source: String) -> Config
     switch error {
     case .dataCorrupted(let context):
         let unknown = context.debugDescription.hasPrefix("unknown key")
-        return ConfigurationError(unknown ? .unknownKey : .invalidValue,
-                                  location: "\(source): \(keyPath(context.codingPath))",
-                                  message: context.debugDescription,
-                                  cause: context.underlyingError.map { "\($0)" })
+        return ConfigurationError(
+            unknown ? .unknownKey : .invalidValue,
+            location: "\(source): \(keyPath(context.codingPath))",
+            message: context.debugDescription,
+            cause: context.underlyingError.map { "\($0)" })
     case .keyNotFound(let key, let context):
-        return ConfigurationError(.invalidValue, location: "\(source): \(keyPath(context.codingPath + [key]))",
-                                  message: "required key is missing")
+        return ConfigurationError(
+            .invalidValue, location: "\(source): \(keyPath(context.codingPath + [key]))",
+            message: "required key is missing")
     case .typeMismatch(let type, let context):
-        return ConfigurationError(.invalidValue, location: "\(source): \(keyPath(context.codingPath))",
-                                  message: "expected \(describe(type))")
+        return ConfigurationError(
+            .invalidValue, location: "\(source): \(keyPath(context.codingPath))",
+            message: "expected \(describe(type))")
     case .valueNotFound(let type, let context):
-        return ConfigurationError(.invalidValue, location: "\(source): \(keyPath(context.codingPath))",
-                                  message: "expected \(describe(type)), found nothing")
+        return ConfigurationError(
+            .invalidValue, location: "\(source): \(keyPath(context.codingPath))",
+            message: "expected \(describe(type)), found nothing")
     @unknown default:
         return ConfigurationError(.invalidValue, location: source, message: "\(error)")
     }
@@ -104,8 +118,10 @@ extension ConfigurationSection {
         let container = try decoder.container(keyedBy: AnyCodingKey.self)
         let known = keys.map(\.name)
         for key in container.allKeys where !known.contains(key.stringValue) {
-            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription:
-                "unknown key '\(key.stringValue)'; known keys: \(known.joined(separator: ", "))")
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: container,
+                debugDescription:
+                    "unknown key '\(key.stringValue)'; known keys: \(known.joined(separator: ", "))")
         }
         var value = base
         for key in keys {

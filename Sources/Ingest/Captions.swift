@@ -19,7 +19,8 @@ enum Captions {
             if !caption.isEmpty { result.append((caption, "sidecar:\(stem.lastPathComponent).txt")) }
         }
         if let data = contents(of: stem.appendingPathExtension("json")),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
             var texts: [String] = []
             if let one = object["caption"] as? String { texts.append(one) }
             if let many = object["captions"] as? [String] { texts += many }
@@ -29,8 +30,9 @@ enum Captions {
         if let data = contents(of: manifest), let text = String(data: data, encoding: .utf8) {
             for line in text.split(whereSeparator: \.isNewline) {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let file = (object["file"] ?? object["path"]) as? String,
-                      file == url.lastPathComponent || file == path else { continue }
+                    let file = (object["file"] ?? object["path"]) as? String,
+                    file == url.lastPathComponent || file == path
+                else { continue }
                 var texts: [String] = []
                 if let one = object["caption"] as? String { texts.append(one) }
                 if let many = object["captions"] as? [String] { texts += many }

@@ -23,7 +23,7 @@ enum CrashRecorder {
     /// Opens (creating) the files in the data folder and installs the handlers. A second call
     /// moves them (one process writes one data folder at a time).
     static func install(folder: String) {
-        crashLine[0] = 0   // globals initialise lazily: never for the first time inside the handler
+        crashLine[0] = 0  // globals initialise lazily: never for the first time inside the handler
         for (global, path, flags) in [(0, logPath(in: folder), O_APPEND), (1, activePath(in: folder), 0)] {
             let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0o644)
             let previous = global == 0 ? crashLogDescriptor : activeDescriptor
@@ -47,7 +47,8 @@ enum CrashRecorder {
     /// The source the previous process was working on when it stopped (nil: none).
     static func active(in folder: String) -> Int64? {
         guard let text = try? String(contentsOfFile: activePath(in: folder), encoding: .utf8),
-              let id = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), id > 0 else { return nil }
+            let id = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), id > 0
+        else { return nil }
         return id
     }
 
@@ -57,7 +58,9 @@ enum CrashRecorder {
         var crashes: [Int64: Int32] = [:]
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
-            if fields.count == 2, let source = Int64(fields[0]), let signal = Int32(fields[1]) { crashes[source] = signal }
+            if fields.count == 2, let source = Int64(fields[0]), let signal = Int32(fields[1]) {
+                crashes[source] = signal
+            }
         }
         return crashes
     }
@@ -86,7 +89,10 @@ enum CrashRecorder {
     private static func put(_ value: Int64, at offset: Int) -> Int {
         var digits = 0
         var rest = value
-        repeat { digits += 1; rest /= 10 } while rest > 0
+        repeat {
+            digits += 1
+            rest /= 10
+        } while rest > 0
         rest = value
         for k in stride(from: digits - 1, through: 0, by: -1) {
             crashLine[offset + k] = UInt8(48 + rest % 10)

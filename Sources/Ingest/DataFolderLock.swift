@@ -29,7 +29,8 @@ public final class DataFolderLock: @unchecked Sendable {
 
         enum CodingKeys: String, CodingKey {
             case pid, command, error
-            case startedAt = "started_at", updatedAt = "updated_at", errorSince = "error_since", missingFolders = "missing_folders"
+            case startedAt = "started_at", updatedAt = "updated_at", errorSince = "error_since", missingFolders =
+                "missing_folders"
         }
     }
 
@@ -54,8 +55,10 @@ public final class DataFolderLock: @unchecked Sendable {
                 throw IngestError(.io, "cannot lock \(path)", cause: String(cString: strerror(reason)))
             }
             let owner = Self.read(folder: folder).map { "`\($0.command)` (pid \($0.pid))" } ?? "another process"
-            throw IngestError(.busy, "the data folder \(folder) is in use by \(owner); one process writes a data folder. "
-                + "Copy the files into that daemon's ingest folder instead, or stop it first")
+            throw IngestError(
+                .busy,
+                "the data folder \(folder) is in use by \(owner); one process writes a data folder. "
+                    + "Copy the files into that daemon's ingest folder instead, or stop it first")
         }
         let now = Date().timeIntervalSince1970
         report = Report(pid: getpid(), command: command, startedAt: now, updatedAt: now)
@@ -65,12 +68,16 @@ public final class DataFolderLock: @unchecked Sendable {
         persist()
     }
 
-    deinit { close(descriptor) }   // closing releases the flock
+    deinit { close(descriptor) }  // closing releases the flock
 
     /// Records the error the owner is stuck on (nil: it recovered).
     public func update(error: String?) {
         change { report in
-            if error == nil { report.errorSince = nil } else if report.error == nil { report.errorSince = report.updatedAt }
+            if error == nil {
+                report.errorSince = nil
+            } else if report.error == nil {
+                report.errorSince = report.updatedAt
+            }
             report.error = error
         }
     }
@@ -105,7 +112,8 @@ public final class DataFolderLock: @unchecked Sendable {
     /// process is still alive (its pid exists).
     public static func read(folder: String) -> Report? {
         guard let data = FileManager.default.contents(atPath: path(in: folder)),
-              let report = try? JSONDecoder().decode(Report.self, from: data) else { return nil }
+            let report = try? JSONDecoder().decode(Report.self, from: data)
+        else { return nil }
         return report
     }
 

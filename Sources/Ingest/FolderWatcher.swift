@@ -19,13 +19,16 @@ final class FolderWatcher: @unchecked Sendable {
     private var running = true
     private var thread: Thread?
 
-    private static let mask: UInt32 = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB)
+    private static let mask: UInt32 = UInt32(
+        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB)
 
     init(folders: [String], logger: Logger) throws {
         self.logger = logger
         descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard descriptor >= 0 else {
-            throw IngestError(.io, "inotify is not available: \(String(cString: strerror(errno))); only periodic rescans will find files")
+            throw IngestError(
+                .io,
+                "inotify is not available: \(String(cString: strerror(errno))); only periodic rescans will find files")
         }
         for folder in folders { add(folder) }
     }
@@ -35,7 +38,9 @@ final class FolderWatcher: @unchecked Sendable {
     func add(_ folder: String) {
         let wd = inotify_add_watch(descriptor, folder, Self.mask)
         if wd < 0 {
-            logger.warning("cannot watch a folder", metadata: ["folder": "\(folder)", "reason": "\(String(cString: strerror(errno)))"])
+            logger.warning(
+                "cannot watch a folder",
+                metadata: ["folder": "\(folder)", "reason": "\(String(cString: strerror(errno)))"])
             return
         }
         // The same folder reached again (a link loop, two links to it) gets the same watch: keep
@@ -63,17 +68,27 @@ final class FolderWatcher: @unchecked Sendable {
     }
 
     func stop() {
-        lock.lock(); running = false; lock.unlock()
+        lock.lock()
+        running = false
+        lock.unlock()
     }
 
     /// The paths that changed since the last call, and whether events were lost.
     func drain() -> (paths: Set<String>, overflow: Bool) {
         lock.lock()
-        defer { changed.removeAll(); overflowed = false; lock.unlock() }
+        defer {
+            changed.removeAll()
+            overflowed = false
+            lock.unlock()
+        }
         return (changed, overflowed)
     }
 
-    private var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
+    private var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return running
+    }
 
     private func loop() {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -88,13 +103,18 @@ final class FolderWatcher: @unchecked Sendable {
             while offset + 16 <= count {
                 // struct inotify_event { int wd; uint32_t mask, cookie, len; char name[len]; }
                 let (wd, mask, length) = buffer.withUnsafeBytes { raw in
-                    (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
-                     raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
-                     Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                    (
+                        raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
+                        raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                        Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                    )
                 }
                 let nameBytes = buffer[(offset + 16)..<min(count, offset + 16 + length)].prefix { $0 != 0 }
                 offset += 16 + length
-                if mask & UInt32(IN_Q_OVERFLOW) != 0 { overflowed = true; continue }
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    overflowed = true
+                    continue
+                }
                 guard let folder = watches[wd], !nameBytes.isEmpty else { continue }
                 let path = folder + "/" + String(decoding: nameBytes, as: UTF8.self)
                 if mask & UInt32(IN_ISDIR) != 0 {
@@ -107,7 +127,9 @@ final class FolderWatcher: @unchecked Sendable {
             for folder in newFolders {
                 add(folder)
                 // Files may have landed before the watch existed.
-                lock.lock(); overflowed = true; lock.unlock()
+                lock.lock()
+                overflowed = true
+                lock.unlock()
             }
         }
     }

@@ -35,26 +35,38 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         }
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
-            [.init("stable_seconds", \.stableSeconds), .init("rescan_seconds", \.rescanSeconds),
-             .init("idle_seal_seconds", \.idleSealSeconds)]
+            [
+                .init("stable_seconds", \.stableSeconds), .init("rescan_seconds", \.rescanSeconds),
+                .init("idle_seal_seconds", \.idleSealSeconds),
+            ]
         }
     }
 
     public struct TokenizerSelection: Sendable, ConfigurationSection, Equatable {
         public var checkpoint: String?
         public var config: String?
-        public init(checkpoint: String? = nil, config: String? = nil) { self.checkpoint = checkpoint; self.config = config }
+        public init(checkpoint: String? = nil, config: String? = nil) {
+            self.checkpoint = checkpoint
+            self.config = config
+        }
         public static var defaults: Self { Self() }
-        public static var keys: [ConfigurationKey<Self>] { [.init("checkpoint", \.checkpoint), .init("config", \.config)] }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("checkpoint", \.checkpoint), .init("config", \.config)]
+        }
     }
 
     /// When an open shard is sealed.
     public struct ShardPolicy: Sendable, ConfigurationSection, Equatable {
         public var maxBytes: Int
         public var maxClips: Int
-        public init(maxBytes: Int = 64 << 20, maxClips: Int = 4096) { self.maxBytes = maxBytes; self.maxClips = maxClips }
+        public init(maxBytes: Int = 64 << 20, maxClips: Int = 4096) {
+            self.maxBytes = maxBytes
+            self.maxClips = maxClips
+        }
         public static var defaults: Self { Self() }
-        public static var keys: [ConfigurationKey<Self>] { [.init("max_bytes", \.maxBytes), .init("max_clips", \.maxClips)] }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("max_bytes", \.maxBytes), .init("max_clips", \.maxClips)]
+        }
     }
 
     /// Retryable (I/O) failures: attempts capped, exponential backoff. And files the process
@@ -68,7 +80,8 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         /// A file is rejected once the process was killed this many times while on it (kill -9,
         /// the OOM killer): a larger bound, since an operator's kill is no fault of the file.
         public var maxInterruptions: Int
-        public init(maxAttempts: Int = 5, backoffSeconds: Double = 30, maxCrashes: Int = 3, maxInterruptions: Int = 10) {
+        public init(maxAttempts: Int = 5, backoffSeconds: Double = 30, maxCrashes: Int = 3, maxInterruptions: Int = 10)
+        {
             self.maxAttempts = maxAttempts
             self.backoffSeconds = backoffSeconds
             self.maxCrashes = maxCrashes
@@ -76,8 +89,11 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         }
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
-            [.init("max_attempts", \.maxAttempts), .init("backoff_seconds", \.backoffSeconds), .init("max_crashes", \.maxCrashes),
-             .init("max_interruptions", \.maxInterruptions)]
+            [
+                .init("max_attempts", \.maxAttempts), .init("backoff_seconds", \.backoffSeconds),
+                .init("max_crashes", \.maxCrashes),
+                .init("max_interruptions", \.maxInterruptions),
+            ]
         }
     }
 
@@ -88,10 +104,12 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         return video
     }()
 
-    public init(ingestFolders: [String] = ["./ingest"], dataFolder: String = "./data",
-                video: VideoIOConfiguration = IngestConfiguration.defaultVideo,
-                tokenizer: TokenizerSelection = TokenizerSelection(), threads: Int = 0,
-                shards: ShardPolicy = ShardPolicy(), retry: RetryPolicy = RetryPolicy(), watch: WatchPolicy = WatchPolicy()) {
+    public init(
+        ingestFolders: [String] = ["./ingest"], dataFolder: String = "./data",
+        video: VideoIOConfiguration = IngestConfiguration.defaultVideo,
+        tokenizer: TokenizerSelection = TokenizerSelection(), threads: Int = 0,
+        shards: ShardPolicy = ShardPolicy(), retry: RetryPolicy = RetryPolicy(), watch: WatchPolicy = WatchPolicy()
+    ) {
         self.ingestFolders = ingestFolders
         self.dataFolder = dataFolder
         self.video = video
@@ -104,9 +122,12 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
 
     public static var defaults: Self { Self() }
     public static var keys: [ConfigurationKey<Self>] {
-        [.init("ingest_folders", \.ingestFolders), .init("data_folder", \.dataFolder), .init("video", \.video),
-         .init("tokenizer", \.tokenizer), .init("threads", \.threads), .init("shards", \.shards), .init("retry", \.retry),
-         .init("watch", \.watch)]
+        [
+            .init("ingest_folders", \.ingestFolders), .init("data_folder", \.dataFolder), .init("video", \.video),
+            .init("tokenizer", \.tokenizer), .init("threads", \.threads), .init("shards", \.shards),
+            .init("retry", \.retry),
+            .init("watch", \.watch),
+        ]
     }
 
     /// Checks every value; the message names the key.
@@ -115,9 +136,15 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         guard !ingestFolders.isEmpty else { throw fail("ingest_folders must list at least one folder") }
         guard !dataFolder.isEmpty else { throw fail("data_folder must not be empty") }
         guard threads >= 0 else { throw fail("threads must be 0 (all cores) or more") }
-        guard shards.maxBytes >= 1024, shards.maxClips >= 1 else { throw fail("shards.max_bytes must be ≥ 1024 and shards.max_clips ≥ 1") }
-        guard retry.maxAttempts >= 1, retry.backoffSeconds >= 0 else { throw fail("retry.max_attempts must be ≥ 1 and retry.backoff_seconds ≥ 0") }
-        guard retry.maxCrashes >= 1, retry.maxInterruptions >= 1 else { throw fail("retry.max_crashes and retry.max_interruptions must be ≥ 1") }
+        guard shards.maxBytes >= 1024, shards.maxClips >= 1 else {
+            throw fail("shards.max_bytes must be ≥ 1024 and shards.max_clips ≥ 1")
+        }
+        guard retry.maxAttempts >= 1, retry.backoffSeconds >= 0 else {
+            throw fail("retry.max_attempts must be ≥ 1 and retry.backoff_seconds ≥ 0")
+        }
+        guard retry.maxCrashes >= 1, retry.maxInterruptions >= 1 else {
+            throw fail("retry.max_crashes and retry.max_interruptions must be ≥ 1")
+        }
         guard watch.stableSeconds >= 0, watch.rescanSeconds > 0, watch.idleSealSeconds >= 0 else {
             throw fail("watch.stable_seconds and watch.idle_seal_seconds must be ≥ 0, watch.rescan_seconds > 0")
         }

@@ -66,14 +66,17 @@ public final class IngestPipeline {
         self.catalog = catalog
         self.tokenizer = tokenizer
         self.logger = logger
-        let command = CommandLine.arguments.prefix(2).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " ")
+        let command = CommandLine.arguments.prefix(2).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(
+            separator: " ")
         lock = try DataFolderLock(folder: configuration.dataFolder, command: command)
         CrashRecorder.install(folder: configuration.dataFolder)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let config = String(decoding: try encoder.encode(tokenizer.configuration), as: UTF8.self)
-        try catalog.register(tokenizer: TokenizerRecord(id: tokenizer.identity.id, name: tokenizer.identity.name, config: config,
-                                                        trained: tokenizer.identity.trained, createdAt: Date().timeIntervalSince1970))
+        try catalog.register(
+            tokenizer: TokenizerRecord(
+                id: tokenizer.identity.id, name: tokenizer.identity.name, config: config,
+                trained: tokenizer.identity.trained, createdAt: Date().timeIntervalSince1970))
     }
 
     // MARK: - Start-up
@@ -105,12 +108,14 @@ public final class IngestPipeline {
         }
         let folder = configuration.dataFolder
         let crashed = CrashRecorder.crashes(in: folder)
-        recovery.sources = try catalog.recoverInterrupted(crashed: crashed, active: CrashRecorder.active(in: folder),
-                                                          maxCrashes: configuration.retry.maxCrashes,
-                                                          maxInterruptions: configuration.retry.maxInterruptions)
+        recovery.sources = try catalog.recoverInterrupted(
+            crashed: crashed, active: CrashRecorder.active(in: folder),
+            maxCrashes: configuration.retry.maxCrashes,
+            maxInterruptions: configuration.retry.maxInterruptions)
         CrashRecorder.clear(in: folder)
         for (source, signal) in crashed {
-            logger.error("the process crashed on a source last time", metadata: ["source": "\(source)", "signal": "\(signal)"])
+            logger.error(
+                "the process crashed on a source last time", metadata: ["source": "\(source)", "signal": "\(signal)"])
         }
         return recovery
     }
@@ -177,8 +182,10 @@ public final class IngestPipeline {
         case S_IFBLK: type = "a block device"
         default: type = "not a regular file"
         }
-        return (Int64(info.st_size), Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
-                info.st_mode & S_IFMT == S_IFREG, type)
+        return (
+            Int64(info.st_size), Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
+            info.st_mode & S_IFMT == S_IFREG, type
+        )
     }
 
     // MARK: - Processing
@@ -215,8 +222,9 @@ public final class IngestPipeline {
         CrashRecorder.working(on: source.id)
         defer { CrashRecorder.working(on: nil) }
         guard try checkFile(source),
-              let hash = try hashContent(source),
-              let reader = try openReader(source) else { return true }
+            let hash = try hashContent(source),
+            let reader = try openReader(source)
+        else { return true }
         switch try tokenizeClips(of: source, hash: hash, from: reader, shouldStop: shouldStop) {
         case .produced(let count):
             try settle(source, produced: count, outcome: reader.outcome)
@@ -261,7 +269,9 @@ public final class IngestPipeline {
         if let twin = try catalog.setContentHash(hash, of: id) {
             progress.aliases += 1
             progress.done += 1
-            logger.info("same bytes as another source: recorded as an alias", metadata: ["path": "\(source.path)", "of": "\(twin)"])
+            logger.info(
+                "same bytes as another source: recorded as an alias",
+                metadata: ["path": "\(source.path)", "of": "\(twin)"])
             return nil
         }
         return hash
@@ -270,11 +280,15 @@ public final class IngestPipeline {
     private func openReader(_ source: SourceRecord) throws -> ClipReader? {
         let reader: ClipReader
         do {
-            reader = try ClipReader(path: source.path, configuration: configuration.video.clips,
-                                    limits: configuration.video.limits, logger: logger)
+            reader = try ClipReader(
+                path: source.path, configuration: configuration.video.clips,
+                limits: configuration.video.limits, logger: logger)
         } catch let error as VideoIOError {
-            if error.isRetryable { try fail(source, code: error.code.rawValue, message: error.message) }
-            else { try reject(source.id!, code: error.code.rawValue, message: error.message) }
+            if error.isRetryable {
+                try fail(source, code: error.code.rawValue, message: error.message)
+            } else {
+                try reject(source.id!, code: error.code.rawValue, message: error.message)
+            }
             return nil
         }
         var updated = try catalog.source(id: source.id!) ?? source
@@ -294,8 +308,10 @@ public final class IngestPipeline {
     /// Clips → tokens → open shards, skipping clips sealed by an earlier attempt. A decoder
     /// thread fills a 2-clip queue while this thread tokenizes: the stages overlap and memory
     /// stays at a few clips.
-    private func tokenizeClips(of source: SourceRecord, hash: String, from reader: ClipReader,
-                               shouldStop: () -> Bool) throws -> Tokenized {
+    private func tokenizeClips(
+        of source: SourceRecord, hash: String, from reader: ClipReader,
+        shouldStop: () -> Bool
+    ) throws -> Tokenized {
         let id = source.id!
         let recorded = try catalog.recordedClipIDs(source: id)
         var produced = 0
@@ -351,20 +367,24 @@ public final class IngestPipeline {
         let video = try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
         let tokens = try tokenizer.encode(video)
         progress.tokenizeSeconds += Self.seconds(since: start)
-        let layout = ShardLayout(bucket: clip.bucket.slug, size: clip.bucket.size, width: clip.width, height: clip.height,
-                                 frames: clip.frameCount, fps: clip.fps, tokens: tokens)
+        let layout = ShardLayout(
+            bucket: clip.bucket.slug, size: clip.bucket.size, width: clip.width, height: clip.height,
+            frames: clip.frameCount, fps: clip.fps, tokens: tokens)
         var open = writers[layout] ?? Open(writer: ShardWriter(layout: layout))
         let row = try open.writer.append(id: clipID, tokens: tokens)
         open.contentHashes[clipID] = contentHash
-        open.clips.append(ClipRecord(id: clipID, sourceId: source, bucket: clip.bucket.slug, size: clip.bucket.size,
-                                     width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
-                                     frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
-                                     startTime: clip.startTime, endTime: clip.endTime, tokens: tokens.tokenCount, row: row))
+        open.clips.append(
+            ClipRecord(
+                id: clipID, sourceId: source, bucket: clip.bucket.slug, size: clip.bucket.size,
+                width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
+                frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
+                startTime: clip.startTime, endTime: clip.endTime, tokens: tokens.tokenCount, row: row))
         writers[layout] = open
         openClips[source, default: 0] += 1
         progress.clips += 1
         progress.videoSeconds += clip.duration
-        if open.writer.count >= configuration.shards.maxClips || open.writer.byteCount >= configuration.shards.maxBytes {
+        if open.writer.count >= configuration.shards.maxClips || open.writer.byteCount >= configuration.shards.maxBytes
+        {
             try seal(layout)
         }
     }
@@ -378,7 +398,8 @@ public final class IngestPipeline {
             return
         }
         if produced == 0 {
-            try reject(id, code: outcome.damage?.code.rawValue ?? "no-clips", message: outcome.noClipReason ?? "no clips")
+            try reject(
+                id, code: outcome.damage?.code.rawValue ?? "no-clips", message: outcome.noClipReason ?? "no clips")
             return
         }
         var note: String?
@@ -413,18 +434,23 @@ public final class IngestPipeline {
         let start = DispatchTime.now()
         defer { progress.sealSeconds += Self.seconds(since: start) }
         let stamp = String(format: "%.0f", Date().timeIntervalSince1970 * 1000)
-        let relative = "shards/\(layout.bucket)-f\(layout.frames)/\(layout.tokenizerID)/shard-\(stamp)-\(UInt32.random(in: 0...UInt32.max)).safetensors"
+        let relative =
+            "shards/\(layout.bucket)-f\(layout.frames)/\(layout.tokenizerID)/shard-\(stamp)-\(UInt32.random(in: 0...UInt32.max)).safetensors"
         let path = configuration.dataFolder + "/" + relative
         for clip in open.clips { openClips[clip.sourceId, default: 0] -= 1 }
         let completing = finished.filter { openClips[$0, default: 0] <= 0 }
         do {
             let (bytes, sha) = try open.writer.write(to: path)
-            let record = ShardRecord(path: relative, bucket: layout.bucket, size: layout.size, aspect: open.clips[0].aspect,
-                                     width: layout.width, height: layout.height, frames: layout.frames, fps: layout.fps,
-                                     tokenizerId: layout.tokenizerID, clipCount: open.writer.count, bytes: bytes, sha256: sha,
-                                     createdAt: Date().timeIntervalSince1970)
-            try catalog.seal(record, clips: open.clips, contentHashes: open.contentHashes, completing: Array(completing))
-            logger.info("sealed a shard", metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])
+            let record = ShardRecord(
+                path: relative, bucket: layout.bucket, size: layout.size, aspect: open.clips[0].aspect,
+                width: layout.width, height: layout.height, frames: layout.frames, fps: layout.fps,
+                tokenizerId: layout.tokenizerID, clipCount: open.writer.count, bytes: bytes, sha256: sha,
+                createdAt: Date().timeIntervalSince1970)
+            try catalog.seal(
+                record, clips: open.clips, contentHashes: open.contentHashes, completing: Array(completing))
+            logger.info(
+                "sealed a shard",
+                metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])
         } catch {
             // The shard is lost (disk full, I/O error): its sources are redone later, skipping
             // whatever was sealed before. The service goes on.
@@ -438,8 +464,11 @@ public final class IngestPipeline {
             }
             for source in Set(open.clips.map(\.sourceId)) {
                 let retryAt = Date().timeIntervalSince1970 + configuration.retry.backoffSeconds
-                try catalog.finish(source, .failed(code: "seal", message: "sealing a shard failed: \(error)",
-                                                   retryAt: retryAt, maxAttempts: configuration.retry.maxAttempts))
+                try catalog.finish(
+                    source,
+                    .failed(
+                        code: "seal", message: "sealing a shard failed: \(error)",
+                        retryAt: retryAt, maxAttempts: configuration.retry.maxAttempts))
                 progress.failed += 1
             }
             return
@@ -458,10 +487,14 @@ public final class IngestPipeline {
 
     private func fail(_ source: SourceRecord, code: String, message: String) throws {
         let delay = configuration.retry.backoffSeconds * pow(2, Double(max(0, source.attempts - 1)))
-        try catalog.finish(source.id!, .failed(code: code, message: message, retryAt: Date().timeIntervalSince1970 + delay,
-                                               maxAttempts: configuration.retry.maxAttempts))
+        try catalog.finish(
+            source.id!,
+            .failed(
+                code: code, message: message, retryAt: Date().timeIntervalSince1970 + delay,
+                maxAttempts: configuration.retry.maxAttempts))
         progress.failed += 1
-        logger.warning("failed; will retry", metadata: ["path": "\(source.path)", "code": "\(code)", "reason": "\(message)"])
+        logger.warning(
+            "failed; will retry", metadata: ["path": "\(source.path)", "code": "\(code)", "reason": "\(message)"])
     }
 
     /// Moves a non-Sendable value to another thread that becomes its only user.
@@ -475,9 +508,15 @@ public final class IngestPipeline {
         private let lock = NSLock()
         private var total: Double = 0
         func add(_ end: DispatchTime, since start: DispatchTime) {
-            lock.lock(); total += Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9; lock.unlock()
+            lock.lock()
+            total += Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            lock.unlock()
         }
-        var seconds: Double { lock.lock(); defer { lock.unlock() }; return total }
+        var seconds: Double {
+            lock.lock()
+            defer { lock.unlock() }
+            return total
+        }
     }
 
     // MARK: - Identities

@@ -17,7 +17,9 @@ public final class IngestService: Service, @unchecked Sendable {
     private let stopping = StopFlag()
 
     /// - Parameter status: called about every 2 s with progress and the number of files waiting to settle.
-    public init(pipeline: IngestPipeline, logger: Logger, status: (@Sendable (IngestPipeline.Progress, Int) -> Void)? = nil) {
+    public init(
+        pipeline: IngestPipeline, logger: Logger, status: (@Sendable (IngestPipeline.Progress, Int) -> Void)? = nil
+    ) {
         self.pipeline = pipeline
         self.logger = logger
         self.status = status
@@ -29,7 +31,10 @@ public final class IngestService: Service, @unchecked Sendable {
                 // The pipeline blocks (decoding, LibTorch), so it gets a thread of its own
                 // rather than one of the few cooperative ones.
                 let thread = Thread { [self] in
-                    do { try loop(); continuation.resume() } catch { continuation.resume(throwing: error) }
+                    do {
+                        try loop()
+                        continuation.resume()
+                    } catch { continuation.resume(throwing: error) }
                 }
                 thread.name = "videoar.ingest"
                 thread.stackSize = 8 << 20
@@ -45,9 +50,13 @@ public final class IngestService: Service, @unchecked Sendable {
         let configuration = pipeline.configuration
         let folders = configuration.ingestFolders.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let recovery = try pipeline.recover()
-        logger.info("serving", metadata: ["folders": "\(configuration.ingestFolders)", "data": "\(configuration.dataFolder)",
-                                          "tokenizer": "\(pipeline.tokenizer.identity)", "removed": "\(recovery.removedFiles)",
-                                          "resumed": "\(recovery.sources.resumed)", "rejected": "\(recovery.sources.rejected)"])
+        logger.info(
+            "serving",
+            metadata: [
+                "folders": "\(configuration.ingestFolders)", "data": "\(configuration.dataFolder)",
+                "tokenizer": "\(pipeline.tokenizer.identity)", "removed": "\(recovery.removedFiles)",
+                "resumed": "\(recovery.sources.resumed)", "rejected": "\(recovery.sources.rejected)",
+            ])
         let watcher: FolderWatcher?
         do {
             watcher = try FolderWatcher(folders: folders.filter(Self.isFolder), logger: logger)
@@ -108,8 +117,9 @@ public final class IngestService: Service, @unchecked Sendable {
     private func checkFolders(_ folders: [String], watcher: FolderWatcher?, round: inout Round) {
         let missing = Set(folders.filter { !Self.isFolder($0) })
         for folder in missing.subtracting(round.missing) {
-            logger.warning("an ingest folder does not exist; watching for it to appear (create it, or fix ingest_folders)",
-                           metadata: ["folder": "\(folder)"])
+            logger.warning(
+                "an ingest folder does not exist; watching for it to appear (create it, or fix ingest_folders)",
+                metadata: ["folder": "\(folder)"])
         }
         for folder in round.missing.subtracting(missing) {
             logger.notice("an ingest folder appeared; watching it", metadata: ["folder": "\(folder)"])
@@ -148,7 +158,8 @@ public final class IngestService: Service, @unchecked Sendable {
             try pipeline.process(source, shouldStop: { stopping.isSet })
             round.lastWork = Date()
         } else {
-            if pipeline.hasOpenShards && Date().timeIntervalSince(round.lastWork) >= configuration.watch.idleSealSeconds {
+            if pipeline.hasOpenShards && Date().timeIntervalSince(round.lastWork) >= configuration.watch.idleSealSeconds
+            {
                 try pipeline.sealAll()
             }
             usleep(200_000)
@@ -161,7 +172,8 @@ public final class IngestService: Service, @unchecked Sendable {
         if Captions.isCaptionFile(path) {
             // Captions may arrive after their video: attach them to every registered video they name.
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            for video in IngestPipeline.candidates(under: folder) where URL(fileURLWithPath: video).deletingLastPathComponent().path == folder {
+            for video in IngestPipeline.candidates(under: folder)
+            where URL(fileURLWithPath: video).deletingLastPathComponent().path == folder {
                 for caption in Captions.find(for: video) {
                     try pipeline.catalog.addCaption(path: video, text: caption.text, origin: caption.origin)
                 }
@@ -202,8 +214,10 @@ struct Settling {
     /// Files unchanged for `stableSeconds` (and last modified at least that long ago); forgotten once returned.
     mutating func ready(now: Date) -> [String] {
         let wallclock = now.timeIntervalSince1970
-        let ready = files.filter { now.timeIntervalSince($0.value.since) >= stableSeconds && wallclock - $0.value.mtime >= stableSeconds }
-            .map(\.key).sorted()
+        let ready = files.filter {
+            now.timeIntervalSince($0.value.since) >= stableSeconds && wallclock - $0.value.mtime >= stableSeconds
+        }
+        .map(\.key).sorted()
         for path in ready { files[path] = nil }
         return ready
     }

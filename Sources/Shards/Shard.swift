@@ -39,7 +39,9 @@ public final class ShardWriter {
     @discardableResult
     public func append(id: Int64, tokens: TokenClip) throws -> Int {
         guard tokens.tokenizer.id == layout.tokenizerID, tokens.latentFrames == layout.latentFrames,
-              tokens.schedule.scales.map({ [$0.height, $0.width] }) == layout.scales, tokens.bitsPerToken == layout.bitsPerToken else {
+            tokens.schedule.scales.map({ [$0.height, $0.width] }) == layout.scales,
+            tokens.bitsPerToken == layout.bitsPerToken
+        else {
             throw ShardError(.layout, "tokens of clip \(id) do not match the shard layout of bucket \(layout.bucket)")
         }
         let bits: [UInt8] = try tokens.bits.scalars()
@@ -60,8 +62,9 @@ public final class ShardWriter {
         guard !clipIDs.isEmpty else { throw ShardError(.layout, "an empty shard is not written") }
         let tokens = try Tensor.fromBytes(packed, dtype: .uint8, shape: [count, layout.bytesPerClip])
         let ids = try Tensor(clipIDs, shape: [count])
-        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
-                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+            withIntermediateDirectories: true)
         try SafeTensors.write(["tokens": tokens, "clip_ids": ids], metadata: layout.metadata, to: path)
         return try Shard.digest(path)
     }
@@ -83,9 +86,11 @@ public struct Shard {
         self.path = path
         layout = try ShardLayout(metadata: file.metadata, path: path)
         guard let tokens = file.tensors["tokens"], let ids = file.tensors["clip_ids"],
-              tokens.dtype == .uint8, ids.dtype == .int64, tokens.rank == 2, ids.rank == 1,
-              tokens.shape[0] == ids.shape[0], tokens.shape[1] == layout.bytesPerClip else {
-            throw ShardError(.format, "\(path): expected tokens uint8 [N, \(layout.bytesPerClip)] and clip_ids int64 [N]")
+            tokens.dtype == .uint8, ids.dtype == .int64, tokens.rank == 2, ids.rank == 1,
+            tokens.shape[0] == ids.shape[0], tokens.shape[1] == layout.bytesPerClip
+        else {
+            throw ShardError(
+                .format, "\(path): expected tokens uint8 [N, \(layout.bytesPerClip)] and clip_ids int64 [N]")
         }
         self.tokens = tokens
         clipIDs = try ids.scalars()

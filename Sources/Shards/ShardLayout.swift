@@ -38,8 +38,10 @@ public struct ShardLayout: Sendable, Equatable, Hashable {
             "bucket": bucket, "size": String(size), "width": String(width), "height": String(height),
             "frames": String(frames), "fps": String(fps),
             "tokenizer_id": tokenizerID, "tokenizer_name": tokenizerName, "tokenizer_trained": String(tokenizerTrained),
-            "latent_frames": String(latentFrames), "latent_height": String(latentHeight), "latent_width": String(latentWidth),
-            "scale_schedule": schedule, "tokens_per_frame": String(tokensPerFrame), "bits_per_token": String(bitsPerToken),
+            "latent_frames": String(latentFrames), "latent_height": String(latentHeight),
+            "latent_width": String(latentWidth),
+            "scale_schedule": schedule, "tokens_per_frame": String(tokensPerFrame),
+            "bits_per_token": String(bitsPerToken),
             "bits_per_clip": String(bitsPerClip), "bit_order": "big", "layout": "[latent_frame, token, bit]",
         ]
     }
@@ -50,34 +52,51 @@ public struct ShardLayout: Sendable, Equatable, Hashable {
             return v
         }
         func int(_ key: String) throws -> Int {
-            guard let v = Int(try value(key)) else { throw ShardError(.format, "\(path): metadata '\(key)' is not an integer") }
+            guard let v = Int(try value(key)) else {
+                throw ShardError(.format, "\(path): metadata '\(key)' is not an integer")
+            }
             return v
         }
         guard m["format"] == "videoar-shard" else { throw ShardError(.format, "\(path) is not a VideoAR shard") }
         guard m["format_version"] == Self.formatVersion else {
-            throw ShardError(.format, "\(path): shard format \(m["format_version"] ?? "?") is not supported (this build reads \(Self.formatVersion))")
+            throw ShardError(
+                .format,
+                "\(path): shard format \(m["format_version"] ?? "?") is not supported (this build reads \(Self.formatVersion))"
+            )
         }
         bucket = try value("bucket")
-        size = try int("size"); width = try int("width"); height = try int("height"); frames = try int("frames")
+        size = try int("size")
+        width = try int("width")
+        height = try int("height")
+        frames = try int("frames")
         fps = Double(try value("fps")) ?? 0
-        tokenizerID = try value("tokenizer_id"); tokenizerName = try value("tokenizer_name")
+        tokenizerID = try value("tokenizer_id")
+        tokenizerName = try value("tokenizer_name")
         tokenizerTrained = try value("tokenizer_trained") == "true"
-        latentFrames = try int("latent_frames"); latentHeight = try int("latent_height"); latentWidth = try int("latent_width")
+        latentFrames = try int("latent_frames")
+        latentHeight = try int("latent_height")
+        latentWidth = try int("latent_width")
         bitsPerToken = try int("bits_per_token")
         let schedule = try value("scale_schedule")
         guard let scales = (try? JSONSerialization.jsonObject(with: Data(schedule.utf8))) as? [[Int]], !scales.isEmpty,
-              scales.allSatisfy({ $0.count == 2 && $0[0] > 0 && $0[1] > 0 }) else {
+            scales.allSatisfy({ $0.count == 2 && $0[0] > 0 && $0[1] > 0 })
+        else {
             throw ShardError(.format, "\(path): scale_schedule \(schedule) is not a list of positive [h, w]")
         }
         self.scales = scales
-        for (key, number) in [("size", size), ("width", width), ("height", height), ("frames", frames), ("latent_frames", latentFrames),
-                              ("latent_height", latentHeight), ("latent_width", latentWidth), ("bits_per_token", bitsPerToken)]
+        for (key, number) in [
+            ("size", size), ("width", width), ("height", height), ("frames", frames), ("latent_frames", latentFrames),
+            ("latent_height", latentHeight), ("latent_width", latentWidth), ("bits_per_token", bitsPerToken),
+        ]
         where number <= 0 {
             throw ShardError(.format, "\(path): metadata '\(key)' is \(number); it must be positive")
         }
-        guard Self.checkedBitsPerClip(latentFrames: latentFrames, scales: scales, bitsPerToken: bitsPerToken) != nil else {
-            throw ShardError(.format, "\(path): latent_frames \(latentFrames) × scale_schedule \(schedule) × bits_per_token \(bitsPerToken) "
-                             + "overflows as a bit count")
+        guard Self.checkedBitsPerClip(latentFrames: latentFrames, scales: scales, bitsPerToken: bitsPerToken) != nil
+        else {
+            throw ShardError(
+                .format,
+                "\(path): latent_frames \(latentFrames) × scale_schedule \(schedule) × bits_per_token \(bitsPerToken) "
+                    + "overflows as a bit count")
         }
     }
 

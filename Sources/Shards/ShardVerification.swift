@@ -47,7 +47,9 @@ public enum ShardVerification {
                 let file = try Shard(path: path)
                 let rows = try catalog.clips(inShard: record.id!)
                 if file.count != record.clipCount || rows.count != record.clipCount {
-                    problem("\(file.count) rows in the file, \(rows.count) clips and clip_count \(record.clipCount) in the catalog")
+                    problem(
+                        "\(file.count) rows in the file, \(rows.count) clips and clip_count \(record.clipCount) in the catalog"
+                    )
                 } else if rows.map(\.id) != file.clipIDs {
                     problem("the file's clip ids are not the catalog's rows")
                 } else {

@@ -9,8 +9,10 @@ public final class AdamW {
         public var eps: Double
         public var weightDecay: Double
         /// Defaults from the method: β = (0.9, 0.95), weight decay 0.05.
-        public init(learningRate: Double = 1e-4, beta1: Double = 0.9, beta2: Double = 0.95, eps: Double = 1e-8,
-                    weightDecay: Double = 0.05) {
+        public init(
+            learningRate: Double = 1e-4, beta1: Double = 0.9, beta2: Double = 0.95, eps: Double = 1e-8,
+            weightDecay: Double = 0.05
+        ) {
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2
@@ -26,8 +28,9 @@ public final class AdamW {
         self.parameters = parameters
         let handles: [OpaquePointer?] = parameters.map(\.handle)
         let made = handles.withUnsafeBufferPointer {
-            ctorch_adamw_new($0.baseAddress, Int64($0.count), configuration.learningRate, configuration.beta1,
-                             configuration.beta2, configuration.eps, configuration.weightDecay)
+            ctorch_adamw_new(
+                $0.baseAddress, Int64($0.count), configuration.learningRate, configuration.beta1,
+                configuration.beta2, configuration.eps, configuration.weightDecay)
         }
         guard let made else { throw TorchError.last("creating AdamW") }
         handle = made
@@ -37,7 +40,9 @@ public final class AdamW {
 
     /// Applies one update from the parameters' gradients.
     public func step() throws { guard ctorch_adamw_step(handle) == 0 else { throw TorchError.last("AdamW step") } }
-    public func zeroGrad() throws { guard ctorch_adamw_zero_grad(handle) == 0 else { throw TorchError.last("AdamW zero_grad") } }
+    public func zeroGrad() throws {
+        guard ctorch_adamw_zero_grad(handle) == 0 else { throw TorchError.last("AdamW zero_grad") }
+    }
     public func setLearningRate(_ lr: Double) throws {
         guard ctorch_adamw_set_lr(handle, lr) == 0 else { throw TorchError.last("AdamW learning rate") }
     }
@@ -61,7 +66,8 @@ public final class AdamW {
         guard ctorch_adamw_get_state(handle, Int64(index), &step, &avg, &avgSq) == 0 else {
             throw TorchError.last("reading AdamW state")
         }
-        return ParameterState(step: Int(step), expAvg: avg.map { Tensor(owning: $0) }, expAvgSq: avgSq.map { Tensor(owning: $0) })
+        return ParameterState(
+            step: Int(step), expAvg: avg.map { Tensor(owning: $0) }, expAvgSq: avgSq.map { Tensor(owning: $0) })
     }
 
     public func setState(of index: Int, _ state: ParameterState) throws {

@@ -13,15 +13,25 @@ public enum FLOPCounter {
 
     /// Runs `body` and returns its result with the FLOPs counted meanwhile.
     public static func measure<R>(_ body: () throws -> R) rethrows -> (result: R, flops: Double) {
-        state.lock.lock(); state.active += 1; state.total = 0; state.lock.unlock()
-        defer { state.lock.lock(); state.active -= 1; state.lock.unlock() }
+        state.lock.lock()
+        state.active += 1
+        state.total = 0
+        state.lock.unlock()
+        defer {
+            state.lock.lock()
+            state.active -= 1
+            state.lock.unlock()
+        }
         let result = try body()
-        state.lock.lock(); let total = state.total; state.lock.unlock()
+        state.lock.lock()
+        let total = state.total
+        state.lock.unlock()
         return (result, total)
     }
 
     static func add(_ flops: Double) {
-        state.lock.lock(); defer { state.lock.unlock() }
+        state.lock.lock()
+        defer { state.lock.unlock() }
         guard state.active > 0 else { return }
         state.total += flops
     }

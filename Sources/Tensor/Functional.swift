@@ -21,21 +21,37 @@ extension Tensor {
     }
 
     /// input [N, C, H, W], weight [O, C/groups, kH, kW].
-    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
-                       dilation: [Int] = [1, 1], groups: Int = 1) throws -> Tensor {
-        if let fast = try oneDNNConvolution(weight: weight, bias: bias, stride: stride, padding: padding,
-                                            dilation: dilation, groups: groups) { return fast }
-        return try ATen.conv2d.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
-                                .ints(stride), .ints(padding), .ints(dilation), .int(groups)])
+    public func conv2d(
+        weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
+        dilation: [Int] = [1, 1], groups: Int = 1
+    ) throws -> Tensor {
+        if let fast = try oneDNNConvolution(
+            weight: weight, bias: bias, stride: stride, padding: padding,
+            dilation: dilation, groups: groups)
+        {
+            return fast
+        }
+        return try ATen.conv2d.tensor([
+            .tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
+            .ints(stride), .ints(padding), .ints(dilation), .int(groups),
+        ])
     }
 
     /// input [N, C, T, H, W], weight [O, C/groups, kT, kH, kW].
-    public func conv3d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1], padding: [Int] = [0, 0, 0],
-                       dilation: [Int] = [1, 1, 1], groups: Int = 1) throws -> Tensor {
-        if let fast = try oneDNNConvolution(weight: weight, bias: bias, stride: stride, padding: padding,
-                                            dilation: dilation, groups: groups) { return fast }
-        return try ATen.conv3d.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
-                                .ints(stride), .ints(padding), .ints(dilation), .int(groups)])
+    public func conv3d(
+        weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1], padding: [Int] = [0, 0, 0],
+        dilation: [Int] = [1, 1, 1], groups: Int = 1
+    ) throws -> Tensor {
+        if let fast = try oneDNNConvolution(
+            weight: weight, bias: bias, stride: stride, padding: padding,
+            dilation: dilation, groups: groups)
+        {
+            return fast
+        }
+        return try ATen.conv3d.tensor([
+            .tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
+            .ints(stride), .ints(padding), .ints(dilation), .int(groups),
+        ])
     }
 
     /// LibTorch's oneDNN convolution for CPU float32, called directly. LibTorch 1.13's own
@@ -43,33 +59,46 @@ extension Tensor {
     /// low-resolution level) to `slow_conv3d`, measured here up to 9× slower for the same
     /// result (e.g. 16→32 channels at 17×64×64: 69.6 ms vs 9.3 ms). It has a backward, so
     /// training uses it too. Nil when it does not apply (other dtypes or devices, no oneDNN).
-    private func oneDNNConvolution(weight: Tensor, bias: Tensor?, stride: [Int], padding: [Int],
-                                   dilation: [Int], groups: Int) throws -> Tensor? {
+    private func oneDNNConvolution(
+        weight: Tensor, bias: Tensor?, stride: [Int], padding: [Int],
+        dilation: [Int], groups: Int
+    ) throws -> Tensor? {
         guard Tensor.useOneDNN, dtype == .float32, weight.dtype == .float32, isOnCPU else { return nil }
-        return try ATen.mkldnnConvolution.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
-                                                  .ints(padding), .ints(stride), .ints(dilation), .int(groups)])
+        return try ATen.mkldnnConvolution.tensor([
+            .tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
+            .ints(padding), .ints(stride), .ints(dilation), .int(groups),
+        ])
     }
 
     /// Whether convolutions call oneDNN directly when they can (on by default when this LibTorch has it).
     nonisolated(unsafe) public static var useOneDNN: Bool = ATen.mkldnnConvolution.isAvailable
 
     /// input [N, C, T, H, W], weight [C, O/groups, kT, kH, kW].
-    public func convTranspose3d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1], padding: [Int] = [0, 0, 0],
-                                outputPadding: [Int] = [0, 0, 0], groups: Int = 1, dilation: [Int] = [1, 1, 1]) throws -> Tensor {
-        try ATen.convTranspose3d.tensor([.tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
-                                         .ints(stride), .ints(padding), .ints(outputPadding), .int(groups), .ints(dilation)])
+    public func convTranspose3d(
+        weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1], padding: [Int] = [0, 0, 0],
+        outputPadding: [Int] = [0, 0, 0], groups: Int = 1, dilation: [Int] = [1, 1, 1]
+    ) throws -> Tensor {
+        try ATen.convTranspose3d.tensor([
+            .tensor(self), .tensor(weight), bias.map { .tensor($0) } ?? .none,
+            .ints(stride), .ints(padding), .ints(outputPadding), .int(groups), .ints(dilation),
+        ])
     }
 
     /// Group normalisation over channel groups of [N, C, …].
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Double = 1e-6) throws -> Tensor {
-        try ATen.groupNorm.tensor([.tensor(self), .int(groups), weight.map { .tensor($0) } ?? .none,
-                                   bias.map { .tensor($0) } ?? .none, .double(eps)])
+        try ATen.groupNorm.tensor([
+            .tensor(self), .int(groups), weight.map { .tensor($0) } ?? .none,
+            bias.map { .tensor($0) } ?? .none, .double(eps),
+        ])
     }
 
     /// Layer normalisation over the trailing `normalizedShape`.
-    public func layerNorm(_ normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Double = 1e-5) throws -> Tensor {
-        try ATen.layerNorm.tensor([.tensor(self), .ints(normalizedShape), weight.map { .tensor($0) } ?? .none,
-                                   bias.map { .tensor($0) } ?? .none, .double(eps)])
+    public func layerNorm(_ normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Double = 1e-5) throws -> Tensor
+    {
+        try ATen.layerNorm.tensor([
+            .tensor(self), .ints(normalizedShape), weight.map { .tensor($0) } ?? .none,
+            bias.map { .tensor($0) } ?? .none, .double(eps),
+        ])
     }
 
     /// RMS normalisation over the last dimension: x / √(mean(x²) + eps) · weight.
@@ -86,27 +115,36 @@ extension Tensor {
         switch (mode, rank) {
         case (.area, 4): return try ATen.adaptiveAvgPool2d.tensor([.tensor(self), .ints(size)])
         case (.area, 5): return try ATen.adaptiveAvgPool3d.tensor([.tensor(self), .ints(size)])
-        case (.bilinear, 4): return try ATen.upsampleBilinear2d.tensor([.tensor(self), .ints(size), .bool(alignCorners), .none])
-        case (.trilinear, 5): return try ATen.upsampleTrilinear3d.tensor([.tensor(self), .ints(size), .bool(alignCorners), .none])
+        case (.bilinear, 4):
+            return try ATen.upsampleBilinear2d.tensor([.tensor(self), .ints(size), .bool(alignCorners), .none])
+        case (.trilinear, 5):
+            return try ATen.upsampleTrilinear3d.tensor([.tensor(self), .ints(size), .bool(alignCorners), .none])
         case (.nearest, 4): return try ATen.upsampleNearest2d.tensor([.tensor(self), .ints(size), .none])
         case (.nearest, 5): return try ATen.upsampleNearest3d.tensor([.tensor(self), .ints(size), .none])
         default:
-            throw TorchError(.operation, "interpolate: \(mode) needs a \(mode == .trilinear ? 5 : 4)-D input, got shape \(shape)")
+            throw TorchError(
+                .operation, "interpolate: \(mode) needs a \(mode == .trilinear ? 5 : 4)-D input, got shape \(shape)")
         }
     }
 
     /// Mean over `kernel`×`kernel` windows of [N, C, H, W]; with `countPadding` false the
     /// windows at the border average only the pixels they cover.
     public func avgPool2d(kernel: Int, stride: Int = 1, padding: Int = 0, countPadding: Bool = true) throws -> Tensor {
-        try ATen.avgPool2d.tensor([.tensor(self), .ints([kernel, kernel]), .ints([stride, stride]), .ints([padding, padding]),
-                                   .bool(false), .bool(countPadding), .none])
+        try ATen.avgPool2d.tensor([
+            .tensor(self), .ints([kernel, kernel]), .ints([stride, stride]), .ints([padding, padding]),
+            .bool(false), .bool(countPadding), .none,
+        ])
     }
 
     /// max(x, slope·x): the discriminator's activation.
-    public func leakyRelu(_ slope: Double = 0.2) throws -> Tensor { try ATen.leakyRelu.tensor([.tensor(self), .double(slope)]) }
+    public func leakyRelu(_ slope: Double = 0.2) throws -> Tensor {
+        try ATen.leakyRelu.tensor([.tensor(self), .double(slope)])
+    }
 
     /// Rows of `self` ([vocab, dim]) picked by integer `indices`.
-    public func embedding(_ indices: Tensor) throws -> Tensor { try ATen.embedding.tensor([.tensor(self), .tensor(indices)]) }
+    public func embedding(_ indices: Tensor) throws -> Tensor {
+        try ATen.embedding.tensor([.tensor(self), .tensor(indices)])
+    }
 
     /// Zeroes elements with probability `p` (and rescales) when `training`.
     public func dropout(_ p: Double, training: Bool) throws -> Tensor {

@@ -2,8 +2,8 @@
 
 /// y = x Wᵀ + b. x: [..., in] → [..., out].
 public final class Linear: Module {
-    public let weight: Tensor   // [out, in]
-    public let bias: Tensor?    // [out]
+    public let weight: Tensor  // [out, in]
+    public let bias: Tensor?  // [out]
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: Generator) throws {
         weight = try Initializer.uniformFanIn([outFeatures, inFeatures], fanIn: inFeatures, generator: generator)
@@ -19,15 +19,18 @@ public final class Linear: Module {
 
 /// 2-D convolution with "same" padding for odd kernels. x: [N, C, H, W].
 public final class Conv2d: Module {
-    public let weight: Tensor   // [out, in, k, k]
+    public let weight: Tensor  // [out, in, k, k]
     public let bias: Tensor?
     public let stride: Int
     public let padding: Int
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1, padding: Int? = nil,
-                bias: Bool = true, generator: Generator) throws {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1, padding: Int? = nil,
+        bias: Bool = true, generator: Generator
+    ) throws {
         let fanIn = inChannels * kernel * kernel
-        weight = try Initializer.uniformFanIn([outChannels, inChannels, kernel, kernel], fanIn: fanIn, generator: generator)
+        weight = try Initializer.uniformFanIn(
+            [outChannels, inChannels, kernel, kernel], fanIn: fanIn, generator: generator)
         self.bias = bias ? try Initializer.uniformFanIn([outChannels], fanIn: fanIn, generator: generator) : nil
         self.stride = stride
         self.padding = padding ?? kernel / 2
@@ -42,18 +45,21 @@ public final class Conv2d: Module {
 /// the front only, so output frame t depends on input frames ≤ t: a video can then be
 /// encoded chunk by chunk, each chunk given the previous chunk's last frames as context.
 public final class Conv3d: Module {
-    public let weight: Tensor   // [out, in, kT, kH, kW]
+    public let weight: Tensor  // [out, in, kT, kH, kW]
     public let bias: Tensor?
     public let kernel: (time: Int, space: Int)
     public let stride: (time: Int, space: Int)
     public let causal: Bool
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: (time: Int, space: Int) = (3, 3),
-                stride: (time: Int, space: Int) = (1, 1), causal: Bool = true, bias: Bool = true,
-                generator: Generator) throws {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: (time: Int, space: Int) = (3, 3),
+        stride: (time: Int, space: Int) = (1, 1), causal: Bool = true, bias: Bool = true,
+        generator: Generator
+    ) throws {
         let fanIn = inChannels * kernel.time * kernel.space * kernel.space
-        weight = try Initializer.uniformFanIn([outChannels, inChannels, kernel.time, kernel.space, kernel.space],
-                                              fanIn: fanIn, generator: generator)
+        weight = try Initializer.uniformFanIn(
+            [outChannels, inChannels, kernel.time, kernel.space, kernel.space],
+            fanIn: fanIn, generator: generator)
         self.bias = bias ? try Initializer.uniformFanIn([outChannels], fanIn: fanIn, generator: generator) : nil
         self.kernel = kernel
         self.stride = stride
@@ -137,7 +143,7 @@ public final class LayerNorm: Module {
 
 /// A lookup table of learned vectors. indices [...] (int64) → [..., D].
 public final class Embedding: Module {
-    public let weight: Tensor   // [count, D]
+    public let weight: Tensor  // [count, D]
 
     public init(_ count: Int, _ dimension: Int, generator: Generator) throws {
         weight = try Initializer.normal([count, dimension], std: 0.02, generator: generator)

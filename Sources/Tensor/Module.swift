@@ -40,7 +40,8 @@ extension Module {
                     throw TorchError(.format, "missing parameter '\(name)' for \(type(of: self))")
                 }
                 guard value.shape == parameter.shape else {
-                    throw TorchError(.format, "parameter '\(name)' has shape \(value.shape), the model expects \(parameter.shape)")
+                    throw TorchError(
+                        .format, "parameter '\(name)' has shape \(value.shape), the model expects \(parameter.shape)")
                 }
                 try parameter.copy_(value)
             }
@@ -59,12 +60,17 @@ private func collect(_ value: Any, prefix: String, into result: inout [(String, 
     case .optional:
         if let wrapped = mirror.children.first { collect(wrapped.value, prefix: prefix, into: &result) }
     case .collection:
-        for (index, child) in mirror.children.enumerated() { collect(child.value, prefix: name(String(index)), into: &result) }
+        for (index, child) in mirror.children.enumerated() {
+            collect(child.value, prefix: name(String(index)), into: &result)
+        }
     case .class:
         guard value is Module else { return }
         var mirrors: [Mirror] = []
         var current: Mirror? = mirror
-        while let m = current { mirrors.insert(m, at: 0); current = m.superclassMirror }
+        while let m = current {
+            mirrors.insert(m, at: 0)
+            current = m.superclassMirror
+        }
         for m in mirrors {
             for child in m.children {
                 guard let label = child.label, !label.hasPrefix("_") else { continue }

@@ -44,9 +44,10 @@ struct Operator: @unchecked Sendable {
             case 2: return .int(Int(ctorch_results_int(results, i)))
             case 3: return .double(ctorch_results_double(results, i))
             case 5:
-                return .tensors((0..<ctorch_results_list_count(results, i)).map {
-                    Tensor(owning: ctorch_results_list_tensor(results, i, $0)!)
-                })
+                return .tensors(
+                    (0..<ctorch_results_list_count(results, i)).map {
+                        Tensor(owning: ctorch_results_list_tensor(results, i, $0)!)
+                    })
             default: return .other
             }
         }
@@ -88,8 +89,12 @@ struct Operator: @unchecked Sendable {
         case .bool(let v): ctorch_args_bool(arguments, key, v)
         case .none: ctorch_args_none(arguments, key)
         case .string(let s): ctorch_args_string(arguments, key, s)
-        case .ints(let v): v.map(Int64.init).withUnsafeBufferPointer { ctorch_args_ints(arguments, key, $0.baseAddress, Int64($0.count)) }
-        case .doubles(let v): v.withUnsafeBufferPointer { ctorch_args_doubles(arguments, key, $0.baseAddress, Int64($0.count)) }
+        case .ints(let v):
+            v.map(Int64.init).withUnsafeBufferPointer {
+                ctorch_args_ints(arguments, key, $0.baseAddress, Int64($0.count))
+            }
+        case .doubles(let v):
+            v.withUnsafeBufferPointer { ctorch_args_doubles(arguments, key, $0.baseAddress, Int64($0.count)) }
         case .tensors(let list):
             let handles: [OpaquePointer?] = list.map { $0?.handle }
             handles.withUnsafeBufferPointer { ctorch_args_tensors(arguments, key, $0.baseAddress, Int64($0.count)) }

@@ -33,9 +33,12 @@ public enum Torch {
         var capacity = 0
         while getline(&line, &capacity, file) > 0, let line {
             let text = String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let path = text.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/") else { continue }
+            guard let path = text.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/")
+            else { continue }
             let name = path.split(separator: "/").last.map(String.init) ?? ""
-            if ["libopenblas", "libblas", "libmkl", "libblis"].contains(where: name.hasPrefix), !paths.contains(String(path)) {
+            if ["libopenblas", "libblas", "libmkl", "libblis"].contains(where: name.hasPrefix),
+                !paths.contains(String(path))
+            {
                 paths.append(String(path))
             }
         }

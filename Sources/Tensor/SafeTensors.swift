@@ -23,7 +23,9 @@ extension SafeTensors {
         for entry in header.entries {
             let pointer = mapping.base + header.dataStart + entry.begin
             if Int(bitPattern: pointer) % entry.dtype.byteSize == 0 && entry.end > entry.begin {
-                tensors[entry.name] = try Tensor.wrapping(pointer, dtype: entry.dtype, shape: entry.shape) { withExtendedLifetime(mapping) {} }
+                tensors[entry.name] = try Tensor.wrapping(pointer, dtype: entry.dtype, shape: entry.shape) {
+                    withExtendedLifetime(mapping) {}
+                }
             } else {
                 // Misaligned (allowed by the format) or empty: copy rather than hand LibTorch an unaligned pointer.
                 let bytes = Array(UnsafeRawBufferPointer(start: pointer, count: entry.end - entry.begin))
@@ -45,9 +47,12 @@ extension SafeTensors {
         var offset = 0
         for name in names {
             let t = tensors[name]!
-            guard let code = codes[t.dtype] else { throw TorchError(.format, "tensor '\(name)': \(t.dtype) has no safetensors code") }
+            guard let code = codes[t.dtype] else {
+                throw TorchError(.format, "tensor '\(name)': \(t.dtype) has no safetensors code")
+            }
             let bytes = t.count * t.dtype.byteSize
-            header[name] = ["dtype": code, "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            header[name] =
+                ["dtype": code, "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -101,7 +106,9 @@ extension Tensor {
         }
         let sizes = shape.map(Int64.init)
         let handle = bytes.withUnsafeBytes { raw in
-            sizes.withUnsafeBufferPointer { ctorch_tensor_from_data(raw.baseAddress, dtype.rawValue, $0.baseAddress, Int64(shape.count), "cpu") }
+            sizes.withUnsafeBufferPointer {
+                ctorch_tensor_from_data(raw.baseAddress, dtype.rawValue, $0.baseAddress, Int64(shape.count), "cpu")
+            }
         }
         guard let handle else { throw TorchError.last("creating a \(shape) \(dtype) tensor") }
         return Tensor(owning: handle)

@@ -58,11 +58,15 @@ public enum SafeTensors {
     /// Parses and checks the header of a whole file held in `bytes`. `path` only names the
     /// file in errors. Every size and offset is checked, so hostile files throw, never trap.
     public static func header(of bytes: UnsafeRawBufferPointer, path: String) throws -> Header {
-        func fail(_ message: String, cause: String? = nil) -> TorchError { TorchError(.format, "\(path): \(message)", cause: cause) }
+        func fail(_ message: String, cause: String? = nil) -> TorchError {
+            TorchError(.format, "\(path): \(message)", cause: cause)
+        }
         let size = bytes.count
         guard size >= 8 else { throw fail("\(size) bytes is too short for a safetensors file") }
         var headerLength: UInt64 = 0
-        withUnsafeMutableBytes(of: &headerLength) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<8])) }
+        withUnsafeMutableBytes(of: &headerLength) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<8]))
+        }
         headerLength = UInt64(littleEndian: headerLength)
         guard headerLength <= UInt64(min(maxHeaderLength, size - 8)) else {
             throw fail("header length \(headerLength) does not fit a \(size)-byte file")
@@ -88,13 +92,16 @@ public enum SafeTensors {
                 continue
             }
             guard let entry = value as? [String: Any], let code = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw fail("tensor '\(name)' needs dtype, shape (integers) and data_offsets (two integers)")
             }
             guard let dtype = codes.first(where: { $0.value == code })?.key else {
                 throw fail("tensor '\(name)' has unsupported dtype \(code)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("tensor '\(name)' declares shape \(shape) with a negative dimension") }
+            guard shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor '\(name)' declares shape \(shape) with a negative dimension")
+            }
             guard let byteCount = byteCount(shape, dtype) else {
                 throw fail("tensor '\(name)' declares shape \(shape) whose byte size overflows")
             }
@@ -103,8 +110,9 @@ public enum SafeTensors {
                 throw fail("tensor '\(name)' byte range \(begin)..<\(end) is not inside the \(dataSize) data bytes")
             }
             guard end - begin == byteCount else {
-                throw fail("tensor '\(name)' byte range \(begin)..<\(end) holds \(end - begin) bytes, "
-                           + "but \(shape) \(dtype) needs \(byteCount)")
+                throw fail(
+                    "tensor '\(name)' byte range \(begin)..<\(end) holds \(end - begin) bytes, "
+                        + "but \(shape) \(dtype) needs \(byteCount)")
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }

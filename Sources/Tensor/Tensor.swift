@@ -19,7 +19,10 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         }
         let sizes = shape.map(Int64.init)
         let handle = values.withUnsafeBytes { bytes in
-            sizes.withUnsafeBufferPointer { ctorch_tensor_from_data(bytes.baseAddress, T.dtype.rawValue, $0.baseAddress, Int64(shape.count), device.name) }
+            sizes.withUnsafeBufferPointer {
+                ctorch_tensor_from_data(
+                    bytes.baseAddress, T.dtype.rawValue, $0.baseAddress, Int64(shape.count), device.name)
+            }
         }
         guard let handle else { throw TorchError.last("creating a \(shape) tensor") }
         self.init(owning: handle)
@@ -34,8 +37,13 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public convenience init(scalar: Float) throws { try self.init([scalar], shape: []) }
 
     /// Wraps raw bytes of `dtype` in `shape` without copying; `release` runs when LibTorch is done with them.
-    static func wrapping(_ pointer: UnsafeMutableRawPointer, dtype: DType, shape: [Int], release: @escaping @Sendable () -> Void) throws -> Tensor {
-        final class Box { let release: @Sendable () -> Void; init(_ r: @escaping @Sendable () -> Void) { release = r } }
+    static func wrapping(
+        _ pointer: UnsafeMutableRawPointer, dtype: DType, shape: [Int], release: @escaping @Sendable () -> Void
+    ) throws -> Tensor {
+        final class Box {
+            let release: @Sendable () -> Void
+            init(_ r: @escaping @Sendable () -> Void) { release = r }
+        }
         let context = Unmanaged.passRetained(Box(release)).toOpaque()
         let sizes = shape.map(Int64.init)
         let handle = sizes.withUnsafeBufferPointer {

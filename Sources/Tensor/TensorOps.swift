@@ -11,12 +11,17 @@ extension Tensor {
         try ATen.ones.tensor([.ints(shape)], ["dtype": .int(Int(dtype.rawValue)), "device": .string(device.name)])
     }
 
-    public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32, device: Device = .cpu) throws -> Tensor {
-        try ATen.full.tensor([.ints(shape), .double(value)], ["dtype": .int(Int(dtype.rawValue)), "device": .string(device.name)])
+    public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32, device: Device = .cpu) throws
+        -> Tensor
+    {
+        try ATen.full.tensor(
+            [.ints(shape), .double(value)], ["dtype": .int(Int(dtype.rawValue)), "device": .string(device.name)])
     }
 
     /// start, start + step, … below end.
-    public static func arange(_ start: Double, _ end: Double, step: Double = 1, dtype: DType = .float32) throws -> Tensor {
+    public static func arange(_ start: Double, _ end: Double, step: Double = 1, dtype: DType = .float32) throws
+        -> Tensor
+    {
         try ATen.arange.tensor([.double(start), .double(end), .double(step)], ["dtype": .int(Int(dtype.rawValue))])
     }
 
@@ -32,7 +37,8 @@ extension Tensor {
 
     /// Integers in [low, high).
     public static func randint(_ low: Int, _ high: Int, _ shape: [Int], generator: Generator) throws -> Tensor {
-        try ATen.randint.tensor([.int(low), .int(high), .ints(shape), .generator(generator)], ["dtype": .int(Int(DType.int64.rawValue))])
+        try ATen.randint.tensor(
+            [.int(low), .int(high), .ints(shape), .generator(generator)], ["dtype": .int(Int(DType.int64.rawValue))])
     }
 
     /// A random permutation of 0..<n.
@@ -51,16 +57,28 @@ extension Tensor {
     public static func - (a: Tensor, b: Tensor) throws -> Tensor { try ATen.sub.tensor([.tensor(a), .tensor(b)]) }
     public static func * (a: Tensor, b: Tensor) throws -> Tensor { try ATen.mul.tensor([.tensor(a), .tensor(b)]) }
     public static func / (a: Tensor, b: Tensor) throws -> Tensor { try ATen.div.tensor([.tensor(a), .tensor(b)]) }
-    public static func + (a: Tensor, b: Double) throws -> Tensor { try ATen.addScalar.tensor([.tensor(a), .double(b)]) }
-    public static func - (a: Tensor, b: Double) throws -> Tensor { try ATen.subScalar.tensor([.tensor(a), .double(b)]) }
-    public static func * (a: Tensor, b: Double) throws -> Tensor { try ATen.mulScalar.tensor([.tensor(a), .double(b)]) }
-    public static func / (a: Tensor, b: Double) throws -> Tensor { try ATen.divScalar.tensor([.tensor(a), .double(b)]) }
+    public static func + (a: Tensor, b: Double) throws -> Tensor {
+        try ATen.addScalar.tensor([.tensor(a), .double(b)])
+    }
+    public static func - (a: Tensor, b: Double) throws -> Tensor {
+        try ATen.subScalar.tensor([.tensor(a), .double(b)])
+    }
+    public static func * (a: Tensor, b: Double) throws -> Tensor {
+        try ATen.mulScalar.tensor([.tensor(a), .double(b)])
+    }
+    public static func / (a: Tensor, b: Double) throws -> Tensor {
+        try ATen.divScalar.tensor([.tensor(a), .double(b)])
+    }
     public static func + (a: Double, b: Tensor) throws -> Tensor { try b + a }
     public static func * (a: Double, b: Tensor) throws -> Tensor { try b * a }
-    public static func - (a: Double, b: Tensor) throws -> Tensor { try ATen.rsubScalar.tensor([.tensor(b), .double(a)]) }
+    public static func - (a: Double, b: Tensor) throws -> Tensor {
+        try ATen.rsubScalar.tensor([.tensor(b), .double(a)])
+    }
     public static prefix func - (a: Tensor) throws -> Tensor { try ATen.neg.tensor([.tensor(a)]) }
 
-    public func pow(_ exponent: Double) throws -> Tensor { try ATen.powScalar.tensor([.tensor(self), .double(exponent)]) }
+    public func pow(_ exponent: Double) throws -> Tensor {
+        try ATen.powScalar.tensor([.tensor(self), .double(exponent)])
+    }
     public func sqrt() throws -> Tensor { try ATen.sqrt.tensor([.tensor(self)]) }
     public func rsqrt() throws -> Tensor { try ATen.rsqrt.tensor([.tensor(self)]) }
     public func exp() throws -> Tensor { try ATen.exp.tensor([.tensor(self)]) }
@@ -93,7 +111,9 @@ extension Tensor {
 
     public func greater(_ value: Double) throws -> Tensor { try ATen.gtScalar.tensor([.tensor(self), .double(value)]) }
     public func less(_ value: Double) throws -> Tensor { try ATen.ltScalar.tensor([.tensor(self), .double(value)]) }
-    public func greaterOrEqual(_ value: Double) throws -> Tensor { try ATen.geScalar.tensor([.tensor(self), .double(value)]) }
+    public func greaterOrEqual(_ value: Double) throws -> Tensor {
+        try ATen.geScalar.tensor([.tensor(self), .double(value)])
+    }
     public func equal(_ value: Double) throws -> Tensor { try ATen.eqScalar.tensor([.tensor(self), .double(value)]) }
     public func equal(_ other: Tensor) throws -> Tensor { try ATen.eq.tensor([.tensor(self), .tensor(other)]) }
     public func logicalNot() throws -> Tensor { try ATen.logicalNot.tensor([.tensor(self)]) }

@@ -3,7 +3,9 @@
 extension Tensor {
     public func reshaped(_ shape: [Int]) throws -> Tensor { try ATen.reshape.tensor([.tensor(self), .ints(shape)]) }
     public func permuted(_ dims: [Int]) throws -> Tensor { try ATen.permute.tensor([.tensor(self), .ints(dims)]) }
-    public func transposed(_ a: Int, _ b: Int) throws -> Tensor { try ATen.transpose.tensor([.tensor(self), .int(a), .int(b)]) }
+    public func transposed(_ a: Int, _ b: Int) throws -> Tensor {
+        try ATen.transpose.tensor([.tensor(self), .int(a), .int(b)])
+    }
     public func squeezed(dim: Int) throws -> Tensor { try ATen.squeezeDim.tensor([.tensor(self), .int(dim)]) }
     public func unsqueezed(dim: Int) throws -> Tensor { try ATen.unsqueeze.tensor([.tensor(self), .int(dim)]) }
     /// Broadcasts size-1 dimensions to `shape` (−1 keeps a size) without copying.
@@ -22,7 +24,9 @@ extension Tensor {
         try ATen.slice.tensor([.tensor(self), .int(dim), .int(range.lowerBound), .int(range.upperBound), .int(step)])
     }
     /// Index `index` of `dim`, removing that dimension.
-    public func select(dim: Int, _ index: Int) throws -> Tensor { try ATen.select.tensor([.tensor(self), .int(dim), .int(index)]) }
+    public func select(dim: Int, _ index: Int) throws -> Tensor {
+        try ATen.select.tensor([.tensor(self), .int(dim), .int(index)])
+    }
     public func indexSelect(dim: Int, _ indices: Tensor) throws -> Tensor {
         try ATen.indexSelect.tensor([.tensor(self), .int(dim), .tensor(indices)])
     }
@@ -31,9 +35,13 @@ extension Tensor {
     }
 
     /// Joins along an existing dimension.
-    public static func cat(_ tensors: [Tensor], dim: Int) throws -> Tensor { try ATen.cat.tensor([.tensors(tensors), .int(dim)]) }
+    public static func cat(_ tensors: [Tensor], dim: Int) throws -> Tensor {
+        try ATen.cat.tensor([.tensors(tensors), .int(dim)])
+    }
     /// Joins along a new dimension.
-    public static func stack(_ tensors: [Tensor], dim: Int) throws -> Tensor { try ATen.stack.tensor([.tensors(tensors), .int(dim)]) }
+    public static func stack(_ tensors: [Tensor], dim: Int) throws -> Tensor {
+        try ATen.stack.tensor([.tensors(tensors), .int(dim)])
+    }
     /// Splits into pieces of `size` along `dim` (the last may be smaller).
     public func split(size: Int, dim: Int) throws -> [Tensor] {
         guard case .tensors(let parts)? = try ATen.split.call([.tensor(self), .int(size), .int(dim)]).first else {
@@ -42,7 +50,9 @@ extension Tensor {
         return parts
     }
 
-    public func to(_ dtype: DType) throws -> Tensor { try ATen.toDType.tensor([.tensor(self), .int(Int(dtype.rawValue))]) }
+    public func to(_ dtype: DType) throws -> Tensor {
+        try ATen.toDType.tensor([.tensor(self), .int(Int(dtype.rawValue))])
+    }
     public func to(_ device: Device) throws -> Tensor {
         try ATen.toDevice.tensor([.tensor(self), .string(device.name), .int(Int(dtype.rawValue))])
     }

@@ -10,7 +10,7 @@ final class FrameGroupNorm: Module {
     init(groups: Int, channels: Int) throws { norm = try GroupNorm(groups: groups, channels: channels) }
 
     func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let s = x.shape                                                   // [N, C, T, H, W]
+        let s = x.shape  // [N, C, T, H, W]
         let frames = try x.permuted([0, 2, 1, 3, 4]).reshaped([s[0] * s[2], s[1], s[3], s[4]])
         return try norm(frames).reshaped([s[0], s[2], s[1], s[3], s[4]]).permuted([0, 2, 1, 3, 4])
     }
@@ -29,7 +29,8 @@ final class ResBlock: Module {
         conv1 = try Conv3d(inChannels, outChannels, kernel: (temporalKernel, 3), generator: generator)
         norm2 = try FrameGroupNorm(groups: groups, channels: outChannels)
         conv2 = try Conv3d(outChannels, outChannels, kernel: (temporalKernel, 3), generator: generator)
-        skip = inChannels == outChannels ? nil : try Conv3d(inChannels, outChannels, kernel: (1, 1), generator: generator)
+        skip =
+            inChannels == outChannels ? nil : try Conv3d(inChannels, outChannels, kernel: (1, 1), generator: generator)
     }
 
     func callAsFunction(_ x: Tensor, cache: CausalCache?) throws -> Tensor {
@@ -44,7 +45,8 @@ final class Downsample: Module {
     let conv: Conv3d
 
     init(_ channels: Int, temporal: Bool, temporalKernel: Int, generator: Generator) throws {
-        conv = try Conv3d(channels, channels, kernel: (temporalKernel, 3), stride: (temporal ? 2 : 1, 2), generator: generator)
+        conv = try Conv3d(
+            channels, channels, kernel: (temporalKernel, 3), stride: (temporal ? 2 : 1, 2), generator: generator)
     }
 
     func callAsFunction(_ x: Tensor, cache: CausalCache?) throws -> Tensor { try conv(x, cache: cache) }
@@ -62,11 +64,11 @@ final class Upsample: Module {
     }
 
     func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let s = x.shape                                                   // [N, C, T, H, W]
+        let s = x.shape  // [N, C, T, H, W]
         var y = try x.interpolate(size: [s[2], s[3] * 2, s[4] * 2], mode: .nearest)
         if temporal && s[2] > 1 {
             let first = try y.slice(dim: 2, 0..<1)
-            let rest = try y.slice(dim: 2, 1..<s[2])                      // [N, C, T−1, 2H, 2W]
+            let rest = try y.slice(dim: 2, 1..<s[2])  // [N, C, T−1, 2H, 2W]
             let doubled = try rest.unsqueezed(dim: 3).expanded(to: [s[0], s[1], s[2] - 1, 2, s[3] * 2, s[4] * 2])
                 .reshaped([s[0], s[1], (s[2] - 1) * 2, s[3] * 2, s[4] * 2])
             y = try Tensor.cat([first, doubled], dim: 2)

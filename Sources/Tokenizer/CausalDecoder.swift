@@ -12,24 +12,34 @@ final class CausalDecoder: Module {
     final class Level: Module {
         let blocks: [ResBlock]
         let upsample: Upsample?
-        init(blocks: [ResBlock], upsample: Upsample?) { self.blocks = blocks; self.upsample = upsample }
+        init(blocks: [ResBlock], upsample: Upsample?) {
+            self.blocks = blocks
+            self.upsample = upsample
+        }
     }
 
     init(_ c: TokenizerConfiguration, generator: Generator) throws {
         let widths = c.channelMultipliers.map { $0 * c.baseChannels }
         var width = widths.last!
         convIn = try Conv3d(c.latentDim, width, kernel: (c.temporalKernel, 3), generator: generator)
-        mid = try (0..<2).map { _ in try ResBlock(width, width, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator) }
+        mid = try (0..<2).map { _ in
+            try ResBlock(width, width, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator)
+        }
         var levels: [Level] = []
         for i in stride(from: widths.count - 1, through: 0, by: -1) {
             var blocks: [ResBlock] = []
             for _ in 0..<c.resBlocks {
-                blocks.append(try ResBlock(width, widths[i], groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator))
+                blocks.append(
+                    try ResBlock(
+                        width, widths[i], groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator))
                 width = widths[i]
             }
             // Undo downsample i − 1 when going from level i to level i − 1.
-            let up = i > 0 ? try Upsample(width, temporal: c.temporalDownsamples.contains(i - 1),
-                                        temporalKernel: c.temporalKernel, generator: generator) : nil
+            let up =
+                i > 0
+                ? try Upsample(
+                    width, temporal: c.temporalDownsamples.contains(i - 1),
+                    temporalKernel: c.temporalKernel, generator: generator) : nil
             levels.append(Level(blocks: blocks, upsample: up))
         }
         self.levels = levels

@@ -12,7 +12,10 @@ final class CausalEncoder: Module {
     final class Level: Module {
         let blocks: [ResBlock]
         let downsample: Downsample?
-        init(blocks: [ResBlock], downsample: Downsample?) { self.blocks = blocks; self.downsample = downsample }
+        init(blocks: [ResBlock], downsample: Downsample?) {
+            self.blocks = blocks
+            self.downsample = downsample
+        }
     }
 
     init(_ c: TokenizerConfiguration, generator: Generator) throws {
@@ -23,16 +26,22 @@ final class CausalEncoder: Module {
         for (i, target) in widths.enumerated() {
             var blocks: [ResBlock] = []
             for _ in 0..<c.resBlocks {
-                blocks.append(try ResBlock(width, target, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator))
+                blocks.append(
+                    try ResBlock(
+                        width, target, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator))
                 width = target
             }
-            let down = i < widths.count - 1
-                ? try Downsample(width, temporal: c.temporalDownsamples.contains(i), temporalKernel: c.temporalKernel,
-                                 generator: generator) : nil
+            let down =
+                i < widths.count - 1
+                ? try Downsample(
+                    width, temporal: c.temporalDownsamples.contains(i), temporalKernel: c.temporalKernel,
+                    generator: generator) : nil
             levels.append(Level(blocks: blocks, downsample: down))
         }
         self.levels = levels
-        mid = try (0..<2).map { _ in try ResBlock(width, width, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator) }
+        mid = try (0..<2).map { _ in
+            try ResBlock(width, width, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator)
+        }
         normOut = try FrameGroupNorm(groups: c.normGroups, channels: width)
         convOut = try Conv3d(width, c.latentDim, kernel: (c.temporalKernel, 3), generator: generator)
     }

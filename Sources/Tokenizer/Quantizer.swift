@@ -47,11 +47,14 @@ package struct MultiScaleBSQ {
         var inputs: [Tensor] = []
         var norms: [Double] = measure ? [try residual.norm(dims: [1]).mean().item()] : []
         for (k, scale) in schedule.scales.enumerated() {
-            let coarse = scale == grid ? residual : try residual.interpolate(size: [scale.height, scale.width], mode: .area)
-            let positive = try coarse.greater(0)                                    // [M, d, h, w] bool
+            let coarse =
+                scale == grid ? residual : try residual.interpolate(size: [scale.height, scale.width], mode: .area)
+            let positive = try coarse.greater(0)  // [M, d, h, w] bool
             let code = try (positive.to(.float32) * 2 - 1) * magnitude(scale, index: k, grid: grid)
-            let straightThrough = try coarse + (code - coarse).detached()           // value: code, gradient: identity
-            let up = scale == grid ? straightThrough
+            let straightThrough = try coarse + (code - coarse).detached()  // value: code, gradient: identity
+            let up =
+                scale == grid
+                ? straightThrough
                 : try straightThrough.interpolate(size: [grid.height, grid.width], mode: .bilinear)
             residual = try residual - up.detached()
             quantized = try quantized + up

@@ -33,7 +33,10 @@ public struct ScaleSchedule: Sendable, Equatable, CustomStringConvertible {
     public var offsets: [Int] {
         var result: [Int] = []
         var total = 0
-        for s in scales { result.append(total); total += s.tokens }
+        for s in scales {
+            result.append(total)
+            total += s.tokens
+        }
         return result
     }
 

@@ -20,8 +20,10 @@ public final class Tokenizer: Module, @unchecked Sendable {
 
     /// A tokenizer from a configuration, with the deterministic seeded initialisation
     /// (labelled untrained) or the weights of a checkpoint written by `save(to:)`.
-    public init(configuration: TokenizerConfiguration = TokenizerConfiguration(), checkpoint: String? = nil,
-                logger: Logger) throws {
+    public init(
+        configuration: TokenizerConfiguration = TokenizerConfiguration(), checkpoint: String? = nil,
+        logger: Logger
+    ) throws {
         var configuration = configuration
         var weights: SafeTensors.File? = nil
         if let checkpoint {
@@ -29,7 +31,8 @@ public final class Tokenizer: Module, @unchecked Sendable {
                 throw TokenizerError(.checkpoint, "cannot read \(checkpoint)", cause: "\(error)")
             }
             guard let text = weights?.metadata[Self.configKey],
-                  let stored = try? JSONDecoder().decode(TokenizerConfiguration.self, from: Data(text.utf8)) else {
+                let stored = try? JSONDecoder().decode(TokenizerConfiguration.self, from: Data(text.utf8))
+            else {
                 throw TokenizerError(.checkpoint, "\(checkpoint) has no tokenizer configuration in its metadata")
             }
             configuration = stored
@@ -43,7 +46,8 @@ public final class Tokenizer: Module, @unchecked Sendable {
         identity = TokenizerIdentity(id: "", name: configuration.name, trained: false)
         if let weights {
             do { try load(weights.tensors) } catch let error as TorchError {
-                throw TokenizerError(.checkpoint, "\(checkpoint!) does not fit configuration '\(configuration.name)'", cause: "\(error)")
+                throw TokenizerError(
+                    .checkpoint, "\(checkpoint!) does not fit configuration '\(configuration.name)'", cause: "\(error)")
             }
         }
         let trained = weights?.metadata[Self.trainedKey] == "true"
@@ -61,8 +65,10 @@ public final class Tokenizer: Module, @unchecked Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let config = String(decoding: try encoder.encode(configuration), as: UTF8.self)
         let tensors = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
-        let metadata = extra.merging([Self.configKey: config, Self.trainedKey: trained ? "true" : "false",
-                                      "videoar.format": "tokenizer-v1"]) { _, ours in ours }
+        let metadata = extra.merging([
+            Self.configKey: config, Self.trainedKey: trained ? "true" : "false",
+            "videoar.format": "tokenizer-v1",
+        ]) { _, ours in ours }
         try SafeTensors.write(tensors, metadata: metadata, to: path)
     }
 
@@ -89,14 +95,17 @@ public final class Tokenizer: Module, @unchecked Sendable {
 
     /// float [1, 3, T, H, W] → uint8 [T, H, W, 3].
     package static func denormalize(_ x: Tensor) throws -> Tensor {
-        try ((x.clamp(min: -1, max: 1) + 1) * 127.5).rounded().squeezed(dim: 0).permuted([1, 2, 3, 0]).to(.uint8).contiguous()
+        try ((x.clamp(min: -1, max: 1) + 1) * 127.5).rounded().squeezed(dim: 0).permuted([1, 2, 3, 0]).to(.uint8)
+            .contiguous()
     }
 
     /// Checks a uint8 [T, H, W, 3] video against the tokenizer's factors.
     func check(_ video: Tensor) throws {
         let s = video.shape
         let f = configuration.spatialFactor, tau = configuration.temporalFactor
-        guard s.count == 4, s[3] == 3 else { throw TokenizerError(.input, "a video must be uint8 [T, H, W, 3], got \(s)") }
+        guard s.count == 4, s[3] == 3 else {
+            throw TokenizerError(.input, "a video must be uint8 [T, H, W, 3], got \(s)")
+        }
         guard s[1] % f == 0, s[2] % f == 0 else {
             throw TokenizerError(.input, "height and width must be multiples of \(f), got \(s[1])×\(s[2])")
         }
@@ -121,7 +130,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
 
     /// Quantizes latent features; M = 1 × T′ frames, each on its own.
     func quantize(_ latent: Tensor, measure: Bool = false) throws -> (MultiScaleBSQ.Output, ScaleSchedule) {
-        let s = latent.shape                                                    // [1, d, T′, H′, W′]
+        let s = latent.shape  // [1, d, T′, H′, W′]
         let frames = try latent.permuted([0, 2, 1, 3, 4]).reshaped([s[0] * s[2], s[1], s[3], s[4]])
         let schedule = ScaleSchedule(height: s[3], width: s[4], sides: configuration.scaleSides)
         return (try _quantizer.quantize(frames, schedule: schedule, measure: measure), schedule)
@@ -157,11 +166,12 @@ public final class Tokenizer: Module, @unchecked Sendable {
 
     private func tokens(from latent: Tensor, frames: Int) throws -> TokenClip {
         let (output, schedule) = try quantize(latent)
-        let s = latent.shape                                                    // [1, d, T′, H′, W′]
+        let s = latent.shape  // [1, d, T′, H′, W′]
         // Per scale [T′, d, h, w] → [T′, h·w, d]; then join scales along tokens.
         let perScale = try output.bits.map { try $0.flattened(from: 2).transposed(1, 2) }
-        return TokenClip(tokenizer: identity, frames: frames, latentFrames: s[2], latentHeight: s[3], latentWidth: s[4],
-                         schedule: schedule, bitsPerToken: s[1], bits: try Tensor.cat(perScale, dim: 1).contiguous())
+        return TokenClip(
+            tokenizer: identity, frames: frames, latentFrames: s[2], latentHeight: s[3], latentWidth: s[4],
+            schedule: schedule, bitsPerToken: s[1], bits: try Tensor.cat(perScale, dim: 1).contiguous())
     }
 
     /// The quantized latent [1, d, T′, H′, W′] the bits stand for.
@@ -170,14 +180,15 @@ public final class Tokenizer: Module, @unchecked Sendable {
         let perScale = try tokens.schedule.scales.indices.map { k in
             try Tensor.stack((0..<tokens.latentFrames).map { try tokens.bits(frame: $0, scale: k) }, dim: 0)
         }
-        let frames = try _quantizer.dequantize(perScale, schedule: tokens.schedule, grid: grid)   // [T′, d, H′, W′]
+        let frames = try _quantizer.dequantize(perScale, schedule: tokens.schedule, grid: grid)  // [T′, d, H′, W′]
         return try frames.permuted([1, 0, 2, 3]).unsqueezed(dim: 0)
     }
 
     /// Video uint8 [T, H, W, 3] from tokens.
     public func decode(_ tokens: TokenClip) throws -> Tensor {
         guard tokens.tokenizer.id == identity.id else {
-            throw TokenizerError(.input, "these tokens come from tokenizer \(tokens.tokenizer.id), this is \(identity.id)")
+            throw TokenizerError(
+                .input, "these tokens come from tokenizer \(tokens.tokenizer.id), this is \(identity.id)")
         }
         return try withoutGrad { try Self.denormalize(decoder(latent(of: tokens))) }
     }
@@ -200,9 +211,9 @@ extension Tokenizer {
     /// video [N, 3, T, H, W] in [−1, 1] → reconstruction through the quantizer, with
     /// straight-through gradients to the encoder.
     package func trainingPass(_ video: Tensor) throws -> TrainingPass {
-        let latent = try encoder(video)                                         // [N, d, T′, H′, W′]
+        let latent = try encoder(video)  // [N, d, T′, H′, W′]
         let s = latent.shape
-        let (output, _) = try quantize(latent)                                  // quantized [N·T′, d, H′, W′]
+        let (output, _) = try quantize(latent)  // quantized [N·T′, d, H′, W′]
         let quantized = try output.quantized.reshaped([s[0], s[2], s[1], s[3], s[4]]).permuted([0, 2, 1, 3, 4])
         return TrainingPass(reconstruction: try decoder(quantized), quantizer: output)
     }
@@ -218,7 +229,9 @@ extension Tokenizer {
     /// image model did (method §2: train space on images first, then time on clips).
     package func inflated(logger: Logger) throws -> Tokenizer {
         guard configuration.temporalKernel == 1 else {
-            throw TokenizerError(.input, "only an image model (temporal_kernel 1) can be inflated; this one has \(configuration.temporalKernel)")
+            throw TokenizerError(
+                .input,
+                "only an image model (temporal_kernel 1) can be inflated; this one has \(configuration.temporalKernel)")
         }
         var target = configuration
         target.temporalKernel = 3
@@ -227,10 +240,12 @@ extension Tokenizer {
         try withoutGrad {
             let mine = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
             for (name, slot) in video.namedParameters() {
-                guard let image = mine[name] else { throw TokenizerError(.checkpoint, "the image model has no '\(name)'") }
+                guard let image = mine[name] else {
+                    throw TokenizerError(.checkpoint, "the image model has no '\(name)'")
+                }
                 if image.shape == slot.shape {
                     values[name] = image
-                } else {                                                        // [O, I, 1, k, k] → [O, I, kT, k, k]
+                } else {  // [O, I, 1, k, k] → [O, I, kT, k, k]
                     let grown = try Tensor.zeros(slot.shape)
                     let kT = slot.shape[2]
                     try grown.slice(dim: 2, (kT - 1)..<kT).copy_(image)

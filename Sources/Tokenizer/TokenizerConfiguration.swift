@@ -33,10 +33,12 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
     /// training starts from and then inflates into 3 (see `Tokenizer.inflated`).
     public var temporalKernel: Int
 
-    public init(name: String = "cpu-small", baseChannels: Int = 16, channelMultipliers: [Int] = [1, 2, 4, 4, 4],
-                resBlocks: Int = 1, temporalDownsamples: [Int] = [2, 3], latentDim: Int = 32, normGroups: Int = 8,
-                scaleSides: [Int] = [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64], codeDecay: Double = 0.8, seed: UInt64 = 0,
-                temporalKernel: Int = 3) {
+    public init(
+        name: String = "cpu-small", baseChannels: Int = 16, channelMultipliers: [Int] = [1, 2, 4, 4, 4],
+        resBlocks: Int = 1, temporalDownsamples: [Int] = [2, 3], latentDim: Int = 32, normGroups: Int = 8,
+        scaleSides: [Int] = [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64], codeDecay: Double = 0.8, seed: UInt64 = 0,
+        temporalKernel: Int = 3
+    ) {
         self.name = name
         self.baseChannels = baseChannels
         self.channelMultipliers = channelMultipliers
@@ -60,22 +62,31 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
 
     public static var defaults: Self { Self() }
     public static var keys: [ConfigurationKey<Self>] {
-        [.init("name", \.name), .init("base_channels", \.baseChannels), .init("channel_multipliers", \.channelMultipliers),
-         .init("res_blocks", \.resBlocks), .init("temporal_downsamples", \.temporalDownsamples), .init("latent_dim", \.latentDim),
-         .init("norm_groups", \.normGroups), .init("scale_sides", \.scaleSides), .init("code_decay", \.codeDecay),
-         .init("seed", \.seed), .init("temporal_kernel", \.temporalKernel)]
+        [
+            .init("name", \.name), .init("base_channels", \.baseChannels),
+            .init("channel_multipliers", \.channelMultipliers),
+            .init("res_blocks", \.resBlocks), .init("temporal_downsamples", \.temporalDownsamples),
+            .init("latent_dim", \.latentDim),
+            .init("norm_groups", \.normGroups), .init("scale_sides", \.scaleSides), .init("code_decay", \.codeDecay),
+            .init("seed", \.seed), .init("temporal_kernel", \.temporalKernel),
+        ]
     }
 
     /// Checks the values; the message names the key.
     public func validate() throws {
         func fail(_ m: String) -> TokenizerError { TokenizerError(.configuration, m) }
         guard channelMultipliers.count >= 2 else { throw fail("channel_multipliers needs at least 2 levels") }
-        guard baseChannels >= 1, channelMultipliers.allSatisfy({ $0 >= 1 }) else { throw fail("channel widths must be positive") }
+        guard baseChannels >= 1, channelMultipliers.allSatisfy({ $0 >= 1 }) else {
+            throw fail("channel widths must be positive")
+        }
         for multiplier in channelMultipliers where (baseChannels * multiplier) % normGroups != 0 {
-            throw fail("norm_groups (\(normGroups)) must divide every level's width; \(baseChannels * multiplier) does not split")
+            throw fail(
+                "norm_groups (\(normGroups)) must divide every level's width; \(baseChannels * multiplier) does not split"
+            )
         }
         guard Set(temporalDownsamples).count == temporalDownsamples.count,
-              temporalDownsamples.allSatisfy({ (0..<(channelMultipliers.count - 1)).contains($0) }) else {
+            temporalDownsamples.allSatisfy({ (0..<(channelMultipliers.count - 1)).contains($0) })
+        else {
             throw fail("temporal_downsamples must name distinct downsamples in 0..<\(channelMultipliers.count - 1)")
         }
         guard latentDim >= 1, latentDim <= 64 else { throw fail("latent_dim must be in 1...64, got \(latentDim)") }
@@ -85,7 +96,8 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
         }
         guard codeDecay > 0, codeDecay <= 1 else { throw fail("code_decay must be in (0, 1]") }
         guard temporalKernel == 1 || temporalKernel == 3 else {
-            throw fail("temporal_kernel must be 3 (video) or 1 (the image model before inflation), got \(temporalKernel)")
+            throw fail(
+                "temporal_kernel must be 3 (video) or 1 (the image model before inflation), got \(temporalKernel)")
         }
     }
 }

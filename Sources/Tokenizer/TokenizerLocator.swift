@@ -14,12 +14,15 @@ public enum TokenizerLocator {
         var roots: [URL] = []
         if let home = ProcessInfo.processInfo.environment["VIDEOAR_HOME"] { roots.append(URL(fileURLWithPath: home)) }
         roots.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         for _ in 0..<5 {
             roots.append(folder)
             folder = folder.deletingLastPathComponent()
         }
-        return roots.map { $0.appendingPathComponent(shippedCheckpoint).path }.first { FileManager.default.fileExists(atPath: $0) }
+        return roots.map { $0.appendingPathComponent(shippedCheckpoint).path }.first {
+            FileManager.default.fileExists(atPath: $0)
+        }
     }
 
     /// The tokenizer to use.
@@ -28,13 +31,16 @@ public enum TokenizerLocator {
     ///   - layout: a layout file for a seeded, untrained model, read by `readLayout` (the
     ///     caller's configuration format) only when no checkpoint is given.
     ///   - warn: told, in words for people, when it falls back to the untrained default.
-    public static func load(checkpoint: String?, layout: String?, readLayout: (String) throws -> TokenizerConfiguration,
-                            logger: Logger, warn: (String) -> Void) throws -> Tokenizer {
+    public static func load(
+        checkpoint: String?, layout: String?, readLayout: (String) throws -> TokenizerConfiguration,
+        logger: Logger, warn: (String) -> Void
+    ) throws -> Tokenizer {
         if let checkpoint { return try Tokenizer(checkpoint: checkpoint, logger: logger) }
         if let layout { return try Tokenizer(configuration: try readLayout(layout), logger: logger) }
         if let shipped = shippedCheckpointPath() { return try Tokenizer(checkpoint: shipped, logger: logger) }
-        warn("the trained default \(shippedCheckpoint) was not found (set VIDEOAR_HOME to the repository); "
-             + "using the seeded, UNTRAINED tokenizer")
+        warn(
+            "the trained default \(shippedCheckpoint) was not found (set VIDEOAR_HOME to the repository); "
+                + "using the seeded, UNTRAINED tokenizer")
         return try Tokenizer(logger: logger)
     }
 }

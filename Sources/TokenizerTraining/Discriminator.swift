@@ -13,7 +13,8 @@ final class PatchDiscriminator: Module {
         let conv: Conv3d
         let norm: GroupNorm
         init(_ inChannels: Int, _ outChannels: Int, generator: Generator) throws {
-            conv = try Conv3d(inChannels, outChannels, kernel: (3, 3), stride: (2, 2), causal: false, generator: generator)
+            conv = try Conv3d(
+                inChannels, outChannels, kernel: (3, 3), stride: (2, 2), causal: false, generator: generator)
             norm = try GroupNorm(groups: min(8, outChannels), channels: outChannels)
         }
         /// Halves T too (17 → 9 → 5 → 3); a single frame stays single.

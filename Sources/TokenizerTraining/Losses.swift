@@ -60,12 +60,14 @@ struct EntropyPenalty {
             let unit = try input / input.norm(dims: [1], keepDim: true).clamp(min: 1e-8)
             let p = try (unit * (2 * d.squareRoot() / temperature)).sigmoid()
             let sample = try Self.binaryEntropy(p).mean()
-            let mean = try p.mean(dims: [0, 2, 3])                               // [d]
+            let mean = try p.mean(dims: [0, 2, 3])  // [d]
             let book = try Self.binaryEntropy(mean).mean()
             perSample = try perSample.map { try $0 + sample } ?? sample
             codebook = try codebook.map { try $0 + book } ?? book
         }
-        guard let perSample, let codebook else { throw TrainingError(.configuration, "the quantizer produced no scales") }
+        guard let perSample, let codebook else {
+            throw TrainingError(.configuration, "the quantizer produced no scales")
+        }
         let n = Double(inputs.count)
         let s = try perSample / n, c = try codebook / n
         return Value(loss: try s - c * codebookWeight, perSample: try s.item(), codebook: try c.item())

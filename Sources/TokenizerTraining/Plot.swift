@@ -12,13 +12,19 @@ struct Canvas {
         self.width = width
         self.height = height
         pixels = [UInt8](repeating: 0, count: width * height * 3)
-        for i in 0..<(width * height) { pixels[3 * i] = background.0; pixels[3 * i + 1] = background.1; pixels[3 * i + 2] = background.2 }
+        for i in 0..<(width * height) {
+            pixels[3 * i] = background.0
+            pixels[3 * i + 1] = background.1
+            pixels[3 * i + 2] = background.2
+        }
     }
 
     mutating func set(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
         guard x >= 0, y >= 0, x < width, y < height else { return }
         let i = 3 * (y * width + x)
-        pixels[i] = c.0; pixels[i + 1] = c.1; pixels[i + 2] = c.2
+        pixels[i] = c.0
+        pixels[i + 1] = c.1
+        pixels[i + 2] = c.2
     }
 
     /// A line from (x0, y0) to (x1, y1) (Bresenham), `thickness` pixels wide.
@@ -30,8 +36,14 @@ struct Canvas {
             for ox in 0..<thickness { for oy in 0..<thickness { set(x + ox, y + oy, c) } }
             if x == x1 && y == y1 { break }
             let e2 = 2 * err
-            if e2 >= dy { err += dy; x += sx }
-            if e2 <= dx { err += dx; y += sy }
+            if e2 >= dy {
+                err += dy
+                x += sx
+            }
+            if e2 <= dx {
+                err += dx
+                y += sy
+            }
         }
     }
 
@@ -42,7 +54,9 @@ struct Canvas {
             if let rows = Font.glyphs[ch] {
                 for (r, bits) in rows.enumerated() {
                     for col in 0..<5 where bits & (0x10 >> col) != 0 {
-                        for sx in 0..<scale { for sy in 0..<scale { set(cx + col * scale + sx, y + r * scale + sy, c) } }
+                        for sx in 0..<scale {
+                            for sy in 0..<scale { set(cx + col * scale + sx, y + r * scale + sy, c) }
+                        }
                     }
                 }
             }
@@ -102,13 +116,20 @@ struct Panel {
         let left = x + 90, right = x + w - 20, top = y + 34, bottom = y + h - 30
         let ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
         var lo = ys.min() ?? 0, hi = ys.max() ?? 1
-        if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
+        if hi - lo < 1e-9 {
+            lo -= 0.5
+            hi += 0.5
+        }
         let pad = (hi - lo) * 0.05
-        lo -= pad; hi += pad
-        func px(_ v: Double) -> Int { left + Int((v - xRange.lowerBound) / max(xRange.upperBound - xRange.lowerBound, 1e-9) * Double(right - left)) }
+        lo -= pad
+        hi += pad
+        func px(_ v: Double) -> Int {
+            left
+                + Int((v - xRange.lowerBound) / max(xRange.upperBound - xRange.lowerBound, 1e-9) * Double(right - left))
+        }
         func py(_ v: Double) -> Int { bottom - Int((v - lo) / (hi - lo) * Double(bottom - top)) }
         let grey: (UInt8, UInt8, UInt8) = (200, 200, 200)
-        for i in 0...4 {                                              // horizontal grid + y labels
+        for i in 0...4 {  // horizontal grid + y labels
             let v = lo + (hi - lo) * Double(i) / 4
             canvas.line(left, py(v), right, py(v), grey)
             canvas.text(Self.format(v), x: x + 4, y: py(v) - 7)
@@ -126,7 +147,7 @@ struct Panel {
             canvas.line(legendX, y + 15, legendX + 16, y + 15, s.color, thickness: 3)
             canvas.text(s.label, x: legendX + 22, y: y + 8)
         }
-        for s in series {                                             // in order: later series draw on top
+        for s in series {  // in order: later series draw on top
             var previous: (Int, Int)? = nil
             for p in s.points where p.y.isFinite {
                 let point = (px(p.x), py(p.y))

@@ -62,9 +62,13 @@ public struct TokenizerEvaluation {
 
     /// Runs the evaluation over every video under `paths`; `grid` (if given) receives the
     /// original | ours | H.264 PNG.
-    public func run(tokenizer: Tokenizer, paths: [String], grid: String?, progress: (String) -> Void = { _ in }) throws -> Report {
+    public func run(tokenizer: Tokenizer, paths: [String], grid: String?, progress: (String) -> Void = { _ in }) throws
+        -> Report
+    {
         let files = try TrainingFrames.files(in: paths, exclude: [], limit: nil)
-        guard !files.isEmpty else { throw TrainingError(.evaluation, "no files under \(paths.joined(separator: ", "))") }
+        guard !files.isEmpty else {
+            throw TrainingError(.evaluation, "no files under \(paths.joined(separator: ", "))")
+        }
         var results: [ClipResult] = []
         var bitSums: [Double] = []
         var bitCount = 0
@@ -78,7 +82,8 @@ public struct TokenizerEvaluation {
         for file in files {
             let reader: ClipReader
             do { reader = try ClipReader(path: file, configuration: configuration, logger: logger) } catch {
-                progress("skipped \(file): \(error)"); continue
+                progress("skipped \(file): \(error)")
+                continue
             }
             var first = true
             while let clip = try reader.next() {
@@ -86,7 +91,7 @@ public struct TokenizerEvaluation {
                 let tokens = try tokenizer.encode(original)
                 let ours = try tokenizer.decode(tokens)
                 let pixels = Double(clip.frameCount * clip.width * clip.height)
-                let tokenBits = tokens.bits.count                               // one element per bit
+                let tokenBits = tokens.bits.count  // one element per bit
                 let bitMeans = try tokens.bits.to(.float64).sum(dims: [0, 1]).scalars(as: Double.self)
                 if bitSums.isEmpty { bitSums = bitMeans } else { bitSums = zip(bitSums, bitMeans).map(+) }
                 bitCount += tokens.bits.shape[0] * tokens.bits.shape[1]
@@ -97,11 +102,15 @@ public struct TokenizerEvaluation {
                     source: (file as NSString).lastPathComponent, bucket: clip.bucket.slug, start: clip.startTime,
                     oursBitsPerPixel: Double(tokenBits) / pixels, oursPSNR: try psnr(ours, original),
                     oursSSIM: try Self.ssim(ours, original), h264BitsPerPixel: Double(h264.bits) / pixels,
-                    h264PSNR: try psnr(h264Frames, original), h264SSIM: try Self.ssim(h264Frames, original), h264CRF: h264.crf)
+                    h264PSNR: try psnr(h264Frames, original), h264SSIM: try Self.ssim(h264Frames, original),
+                    h264CRF: h264.crf)
                 results.append(result)
-                progress(String(format: "%@ @%.2fs %@: ours %.4f bpp %.2f dB SSIM %.3f | H.264 %.4f bpp %.2f dB SSIM %.3f (crf %.1f)",
-                                result.source, result.start, clip.bucket.slug, result.oursBitsPerPixel, result.oursPSNR,
-                                result.oursSSIM, result.h264BitsPerPixel, result.h264PSNR, result.h264SSIM, result.h264CRF))
+                progress(
+                    String(
+                        format:
+                            "%@ @%.2fs %@: ours %.4f bpp %.2f dB SSIM %.3f | H.264 %.4f bpp %.2f dB SSIM %.3f (crf %.1f)",
+                        result.source, result.start, clip.bucket.slug, result.oursBitsPerPixel, result.oursPSNR,
+                        result.oursSSIM, result.h264BitsPerPixel, result.h264PSNR, result.h264SSIM, result.h264CRF))
                 if first, gridSize == nil || gridSize! == (clip.width, clip.height) {
                     gridSize = (clip.width, clip.height)
                     let oursPixels = try ours.contiguous().scalars(as: UInt8.self)
@@ -118,15 +127,19 @@ public struct TokenizerEvaluation {
             }
         }
         guard !results.isEmpty else {
-            throw TrainingError(.evaluation, "no \(configuration.frames)-frame clips at \(configuration.fps) fps in \(paths.joined(separator: ", "))")
+            throw TrainingError(
+                .evaluation,
+                "no \(configuration.frames)-frame clips at \(configuration.fps) fps in \(paths.joined(separator: ", "))"
+            )
         }
         if let grid, let (w, h) = gridSize {
             let sheet = contactSheet(frames: gridFrames, count: gridRows * 3, width: w, height: h, columns: 3)
             try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: grid)
         }
         let means = bitSums.map { $0 / Double(max(bitCount, 1)) }
-        return Report(tokenizer: "\(tokenizer.identity)", fps: configuration.fps, frames: configuration.frames, clips: results,
-                      buckets: Self.rows(results), bitMeans: means, bitsUsed: means.filter { (0.1...0.9).contains($0) }.count)
+        return Report(
+            tokenizer: "\(tokenizer.identity)", fps: configuration.fps, frames: configuration.frames, clips: results,
+            buckets: Self.rows(results), bitMeans: means, bitsUsed: means.filter { (0.1...0.9).contains($0) }.count)
     }
 
     static func rows(_ results: [ClipResult]) -> [BucketRow] {
@@ -134,9 +147,10 @@ public struct TokenizerEvaluation {
         for r in results { groups[r.bucket, default: []].append(r) }
         func row(_ name: String, _ rs: [ClipResult]) -> BucketRow {
             func mean(_ f: (ClipResult) -> Double) -> Double { rs.map(f).reduce(0, +) / Double(rs.count) }
-            return BucketRow(bucket: name, clips: rs.count, oursBitsPerPixel: mean(\.oursBitsPerPixel), oursPSNR: mean(\.oursPSNR),
-                             oursSSIM: mean(\.oursSSIM), h264BitsPerPixel: mean(\.h264BitsPerPixel), h264PSNR: mean(\.h264PSNR),
-                             h264SSIM: mean(\.h264SSIM))
+            return BucketRow(
+                bucket: name, clips: rs.count, oursBitsPerPixel: mean(\.oursBitsPerPixel), oursPSNR: mean(\.oursPSNR),
+                oursSSIM: mean(\.oursSSIM), h264BitsPerPixel: mean(\.h264BitsPerPixel), h264PSNR: mean(\.h264PSNR),
+                h264SSIM: mean(\.h264SSIM))
         }
         var rows = groups.keys.sorted().map { row($0, groups[$0]!) }
         if rows.count > 1 { rows.append(row("all", results)) }
@@ -163,18 +177,25 @@ public struct TokenizerEvaluation {
         try Data(clip.pixels).write(to: URL(fileURLWithPath: raw))
         func encode(_ crf: Double) throws -> [UInt8] {
             let out = scratch + "/clip.h264"
-            try runFFmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(clip.width)x\(clip.height)",
-                           "-r", String(clip.fps), "-i", raw, "-c:v", "libx264", "-preset", "medium",
-                           "-crf", String(format: "%.2f", crf), "-pix_fmt", "yuv420p", "-f", "h264", out])
+            try runFFmpeg([
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(clip.width)x\(clip.height)",
+                "-r", String(clip.fps), "-i", raw, "-c:v", "libx264", "-preset", "medium",
+                "-crf", String(format: "%.2f", crf), "-pix_fmt", "yuv420p", "-f", "h264", out,
+            ])
             return Self.withoutSEI(Array(try Data(contentsOf: URL(fileURLWithPath: out))))
         }
         var lo = 0.0, hi = 51.0
-        var best = (crf: hi, stream: try encode(hi))                        // kept even if over budget: the lowest quality
+        var best = (crf: hi, stream: try encode(hi))  // kept even if over budget: the lowest quality
         if best.stream.count * 8 <= budgetBits {
-            for _ in 0..<8 {                                                // CRF is monotone in size, near enough
+            for _ in 0..<8 {  // CRF is monotone in size, near enough
                 let mid = (lo + hi) / 2
                 let stream = try encode(mid)
-                if stream.count * 8 <= budgetBits { best = (mid, stream); hi = mid } else { lo = mid }
+                if stream.count * 8 <= budgetBits {
+                    best = (mid, stream)
+                    hi = mid
+                } else {
+                    lo = mid
+                }
             }
         }
         let stream = scratch + "/best.h264", decoded = scratch + "/best.rgb"
@@ -182,23 +203,31 @@ public struct TokenizerEvaluation {
         try runFFmpeg(["-f", "h264", "-i", stream, "-f", "rawvideo", "-pix_fmt", "rgb24", decoded])
         let pixels = Array(try Data(contentsOf: URL(fileURLWithPath: decoded)))
         guard pixels.count == clip.pixels.count else {
-            throw TrainingError(.evaluation, "H.264 round trip gave \(pixels.count) bytes for a \(clip.pixels.count)-byte clip")
+            throw TrainingError(
+                .evaluation, "H.264 round trip gave \(pixels.count) bytes for a \(clip.pixels.count)-byte clip")
         }
         return Encoded(pixels: pixels, bits: best.stream.count * 8, crf: best.crf)
     }
 
     /// The Annex-B stream minus SEI NAL units (type 6), which carry no picture data.
     static func withoutSEI(_ stream: [UInt8]) -> [UInt8] {
-        var starts: [Int] = []                                              // offsets of 00 00 01 start codes
+        var starts: [Int] = []  // offsets of 00 00 01 start codes
         var i = 0
         while i + 2 < stream.count {
-            if stream[i] == 0, stream[i + 1] == 0, stream[i + 2] == 1 { starts.append(i); i += 3 } else { i += 1 }
+            if stream[i] == 0, stream[i + 1] == 0, stream[i + 2] == 1 {
+                starts.append(i)
+                i += 3
+            } else {
+                i += 1
+            }
         }
         var out: [UInt8] = []
         for (k, start) in starts.enumerated() {
             var begin = start
-            if begin > 0, stream[begin - 1] == 0 { begin -= 1 }            // 4-byte start code
-            let end = k + 1 < starts.count ? (stream[starts[k + 1] - 1] == 0 ? starts[k + 1] - 1 : starts[k + 1]) : stream.count
+            if begin > 0, stream[begin - 1] == 0 { begin -= 1 }  // 4-byte start code
+            let end =
+                k + 1 < starts.count
+                ? (stream[starts[k + 1] - 1] == 0 ? starts[k + 1] - 1 : starts[k + 1]) : stream.count
             let header = start + 3
             guard header < stream.count else { continue }
             if stream[header] & 0x1F == 6 { continue }
@@ -210,12 +239,15 @@ public struct TokenizerEvaluation {
     func runFFmpeg(_ arguments: [String]) throws {
         let result: Subprocess.Result
         do {
-            result = try Subprocess.run("/usr/bin/env", [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"] + arguments)
+            result = try Subprocess.run(
+                "/usr/bin/env", [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"] + arguments)
         } catch {
-            throw TrainingError(.evaluation, "cannot run \(ffmpeg) (install it: bash Scripts/bootstrap)", cause: "\(error)")
+            throw TrainingError(
+                .evaluation, "cannot run \(ffmpeg) (install it: bash Scripts/bootstrap)", cause: "\(error)")
         }
         guard result.status == 0 else {
-            throw TrainingError(.evaluation, "ffmpeg failed (\(arguments.joined(separator: " ")))", cause: result.stderr)
+            throw TrainingError(
+                .evaluation, "ffmpeg failed (\(arguments.joined(separator: " ")))", cause: result.stderr)
         }
     }
 }

@@ -65,7 +65,9 @@ public final class TokenizerTrainer {
     }
 
     /// Opens (or, with `resume`, continues) the run in `runDirectory`, decoding the training data.
-    public init(configuration: TokenizerTrainingConfiguration, runDirectory: String, resume: Bool, logger: Logger) throws {
+    public init(configuration: TokenizerTrainingConfiguration, runDirectory: String, resume: Bool, logger: Logger)
+        throws
+    {
         try configuration.validate()
         self.configuration = configuration
         self.runDirectory = runDirectory
@@ -73,16 +75,24 @@ public final class TokenizerTrainer {
         let fm = FileManager.default
         let latest = Self.latestCheckpoint(in: runDirectory)
         if !resume, latest != nil {
-            throw TrainingError(.checkpoint, "\(runDirectory) already holds a run; pass --resume to continue it or choose another --run folder")
+            throw TrainingError(
+                .checkpoint,
+                "\(runDirectory) already holds a run; pass --resume to continue it or choose another --run folder")
         }
         try fm.createDirectory(atPath: runDirectory + "/checkpoints", withIntermediateDirectories: true)
 
         let started = Date()
-        data = try TrainingFrames(configuration.data, fps: configuration.stages.flatMap { $0.kind == .video ? $0.fps : [] },
-                                  logger: logger)
-        logger.info("training data decoded", metadata: [
-            "stills": "\(data.stillCount)", "videos": "\(data.videoCount)", "video_frames": "\(data.videoFrameCount)",
-            "skipped": "\(data.skipped.count)", "seconds": "\(String(format: "%.1f", Date().timeIntervalSince(started)))"])
+        data = try TrainingFrames(
+            configuration.data, fps: configuration.stages.flatMap { $0.kind == .video ? $0.fps : [] },
+            logger: logger)
+        logger.info(
+            "training data decoded",
+            metadata: [
+                "stills": "\(data.stillCount)", "videos": "\(data.videoCount)",
+                "video_frames": "\(data.videoFrameCount)",
+                "skipped": "\(data.skipped.count)",
+                "seconds": "\(String(format: "%.1f", Date().timeIntervalSince(started)))",
+            ])
 
         let generator = Generator(seed: configuration.seed &+ 1)
         discriminator = try PatchDiscriminator(configuration.discriminator, generator: generator)
@@ -92,15 +102,17 @@ public final class TokenizerTrainer {
         layout.temporalKernel = configuration.stages[0].kind == .image ? 1 : 3
         tokenizer = try Tokenizer(configuration: layout, logger: logger)
         tokenizerOptimizer = try AdamW(tokenizer.parameters(), Self.adam(configuration, scale: 1))
-        discriminatorOptimizer = try AdamW(discriminator.parameters(),
-                                           Self.adam(configuration, scale: configuration.optimizer.discriminatorLearningRateScale))
+        discriminatorOptimizer = try AdamW(
+            discriminator.parameters(),
+            Self.adam(configuration, scale: configuration.optimizer.discriminatorLearningRateScale))
         if let latest { try restore(latest) }
         tokenizer.setTrainable(true)
     }
 
     static func adam(_ c: TokenizerTrainingConfiguration, scale: Double) -> AdamW.Configuration {
-        AdamW.Configuration(learningRate: c.stages[0].learningRate * scale, beta1: c.optimizer.beta1, beta2: c.optimizer.beta2,
-                            weightDecay: c.optimizer.weightDecay)
+        AdamW.Configuration(
+            learningRate: c.stages[0].learningRate * scale, beta1: c.optimizer.beta1, beta2: c.optimizer.beta2,
+            weightDecay: c.optimizer.weightDecay)
     }
 
     /// The parameter count of the tokenizer being trained.
@@ -113,8 +125,10 @@ public final class TokenizerTrainer {
     /// Trains until every stage is done, `until` steps are complete, or `shouldStop`
     /// returns true (checked after every step; a checkpoint is written before returning).
     /// `progress` receives a readable line every `printEvery` steps.
-    public func run(until: Int? = nil, printEvery: Int = 10, progress: (String) -> Void = { _ in },
-                    shouldStop: () -> Bool = { false }) throws -> Outcome {
+    public func run(
+        until: Int? = nil, printEvery: Int = 10, progress: (String) -> Void = { _ in },
+        shouldStop: () -> Bool = { false }
+    ) throws -> Outcome {
         let total = configuration.totalSteps
         let end = min(total, until ?? total)
         try trimLog(after: step)
@@ -130,8 +144,10 @@ public final class TokenizerTrainer {
             recent.append(record.seconds)
             if recent.count > 20 { recent.removeFirst() }
             if step % printEvery == 0 || step == end {
-                progress(Self.consoleLine(record, total: total, secondsPerStep: recent.reduce(0, +) / Double(recent.count),
-                                       remaining: end - step))
+                progress(
+                    Self.consoleLine(
+                        record, total: total, secondsPerStep: recent.reduce(0, +) / Double(recent.count),
+                        remaining: end - step))
             }
             let stageEnds = configuration.stage(at: step)?.index != stageIndex
             let stop = shouldStop()
@@ -165,15 +181,17 @@ public final class TokenizerTrainer {
         let size = stage.sizes[Int.random(in: 0..<stage.sizes.count, using: &rng)]
         let aspect = stage.aspectRatios[Int.random(in: 0..<stage.aspectRatios.count, using: &rng)]
         let bucket = Bucket(size: size, aspect: aspect, multiple: tokenizer.configuration.spatialFactor)
-        let x: Tensor                                                                    // [N, 3, T, H, W] in [−1, 1]
+        let x: Tensor  // [N, 3, T, H, W] in [−1, 1]
         switch stage.kind {
         case .image:
-            x = try data.imageBatch(count: stage.batch, width: bucket.width, height: bucket.height,
-                                    videoFraction: stage.videoFrameFraction, using: &rng)
+            x = try data.imageBatch(
+                count: stage.batch, width: bucket.width, height: bucket.height,
+                videoFraction: stage.videoFrameFraction, using: &rng)
         case .video:
             let fps = stage.fps[Int.random(in: 0..<stage.fps.count, using: &rng)]
-            x = try data.clipBatch(count: stage.batch, frames: stage.frames, fps: fps, width: bucket.width,
-                                   height: bucket.height, using: &rng)
+            x = try data.clipBatch(
+                count: stage.batch, frames: stage.frames, fps: fps, width: bucket.width,
+                height: bucket.height, using: &rng)
         }
         let ganOn = w.gan > 0 && step >= w.ganStart
 
@@ -184,7 +202,8 @@ public final class TokenizerTrainer {
         let l1 = try Loss.l1(reconstruction, x)
         let ssim = try ImageQuality.ssim(ImageQuality.frames(reconstruction), ImageQuality.frames(x), range: 2)
         let commitment = try Loss.mse(pass.quantizer.normalized, pass.quantizer.quantized.detached())
-        let entropy = try EntropyPenalty(temperature: w.entropyTemperature, codebookWeight: w.codebookWeight)(pass.quantizer.inputs)
+        let entropy = try EntropyPenalty(temperature: w.entropyTemperature, codebookWeight: w.codebookWeight)(
+            pass.quantizer.inputs)
         var total = try l1 * w.l1 + (1 - ssim) * w.perceptual + commitment * w.commitment + entropy.loss * w.entropy
         var ganGenerator: Double? = nil
         if ganOn {
@@ -222,23 +241,26 @@ public final class TokenizerTrainer {
         return StepRecord(
             step: step + 1, stage: stage.name, learningRate: lr, loss: try total.item(), l1: try l1.item(),
             ssim: try ssim.item(), commitment: try commitment.item(), entropyPerSample: entropy.perSample,
-            entropyCodebook: entropy.codebook, ganGenerator: ganGenerator, discriminator: discriminatorLoss, lecam: lecamValue,
-            psnr: try ImageQuality.psnr8bit(reconstruction.detached(), x), bitMeans: usage.means, bitEntropy: usage.entropy,
+            entropyCodebook: entropy.codebook, ganGenerator: ganGenerator, discriminator: discriminatorLoss,
+            lecam: lecamValue,
+            psnr: try ImageQuality.psnr8bit(reconstruction.detached(), x), bitMeans: usage.means,
+            bitEntropy: usage.entropy,
             batch: x.shape, seconds: Date().timeIntervalSince(started))
     }
 
     static func consoleLine(_ r: StepRecord, total: Int, secondsPerStep: Double, remaining: Int) -> String {
         let eta = Int(secondsPerStep * Double(remaining))
         let bits = r.bitMeans.isEmpty ? "-" : String(format: "%.2f–%.2f", r.bitMeans.min()!, r.bitMeans.max()!)
-        var line = String(format: "step %d/%d [%@] loss %.4f  l1 %.4f  ssim %.3f  psnr %.2f dB  bits %@ H %.3f  lr %.1e",
-                          r.step, total, r.stage, r.loss, r.l1, r.ssim, r.psnr, bits, r.bitEntropy, r.learningRate)
+        var line = String(
+            format: "step %d/%d [%@] loss %.4f  l1 %.4f  ssim %.3f  psnr %.2f dB  bits %@ H %.3f  lr %.1e",
+            r.step, total, r.stage, r.loss, r.l1, r.ssim, r.psnr, bits, r.bitEntropy, r.learningRate)
         if let d = r.discriminator, let g = r.ganGenerator { line += String(format: "  D %.3f G %.3f", d, g) }
         line += String(format: "  %.2f s/step  eta %dh%02dm", secondsPerStep, eta / 3600, (eta % 3600) / 60)
         return line
     }
 
     private func writePreview(original: Tensor, reconstruction: Tensor) throws {
-        let a = try Tokenizer.denormalize(original.slice(dim: 0, 0..<1))              // [T, H, W, 3]
+        let a = try Tokenizer.denormalize(original.slice(dim: 0, 0..<1))  // [T, H, W, 3]
         let b = try Tokenizer.denormalize(reconstruction.slice(dim: 0, 0..<1))
         let s = a.shape
         let shown = Array(Set([0, s[0] / 2, s[0] - 1])).sorted()
@@ -246,11 +268,13 @@ public final class TokenizerTrainer {
         for video in [a, b] {
             for t in shown { pixels += try video.select(dim: 0, t).contiguous().scalars(as: UInt8.self) }
         }
-        let sheet = contactSheet(frames: pixels, count: shown.count * 2, width: s[2], height: s[1], columns: shown.count)
+        let sheet = contactSheet(
+            frames: pixels, count: shown.count * 2, width: s[2], height: s[1], columns: shown.count)
         let folder = runDirectory + "/previews"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height,
-                     to: folder + String(format: "/step-%07d.png", step + 1))
+        try writePNG(
+            rgb: sheet.rgb, width: sheet.width, height: sheet.height,
+            to: folder + String(format: "/step-%07d.png", step + 1))
     }
 
     // MARK: - Checkpoints
@@ -268,8 +292,10 @@ public final class TokenizerTrainer {
 
     /// The newest complete checkpoint folder of a run, if any.
     public static func latestCheckpoint(in run: String) -> String? {
-        guard let name = try? String(contentsOfFile: run + "/latest", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else { return nil }
+        guard
+            let name = try? String(contentsOfFile: run + "/latest", encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty
+        else { return nil }
         let path = run + "/checkpoints/" + name
         return FileManager.default.fileExists(atPath: path + "/state.json") ? path : nil
     }
@@ -280,9 +306,11 @@ public final class TokenizerTrainer {
         let fm = FileManager.default
         try? fm.removeItem(atPath: folder)
         try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try tokenizer.save(to: folder + "/tokenizer.safetensors", trained: true, metadata: ["videoar.training.steps": "\(step)"])
-        try SafeTensors.write(Dictionary(uniqueKeysWithValues: discriminator.namedParameters().map { ($0.name, $0.tensor) }),
-                              to: folder + "/discriminator.safetensors")
+        try tokenizer.save(
+            to: folder + "/tokenizer.safetensors", trained: true, metadata: ["videoar.training.steps": "\(step)"])
+        try SafeTensors.write(
+            Dictionary(uniqueKeysWithValues: discriminator.namedParameters().map { ($0.name, $0.tensor) }),
+            to: folder + "/discriminator.safetensors")
         var moments: [String: Tensor] = [:]
         func collect(_ optimizer: AdamW, _ prefix: String) throws -> [Int] {
             try optimizer.parameters.indices.map { i in
@@ -297,9 +325,10 @@ public final class TokenizerTrainer {
         let tokenizerSteps = try collect(tokenizerOptimizer, "tokenizer")
         let discriminatorSteps = try collect(discriminatorOptimizer, "discriminator")
         try SafeTensors.write(moments, to: folder + "/optimizer.safetensors")
-        let state = State(step: step, temporalKernel: tokenizer.configuration.temporalKernel, rng: rng, emaReal: emaReal,
-                          emaFake: emaFake, tokenizerOptimizerSteps: tokenizerSteps,
-                          discriminatorOptimizerSteps: discriminatorSteps, configuration: configuration)
+        let state = State(
+            step: step, temporalKernel: tokenizer.configuration.temporalKernel, rng: rng, emaReal: emaReal,
+            emaFake: emaFake, tokenizerOptimizerSteps: tokenizerSteps,
+            discriminatorOptimizerSteps: discriminatorSteps, configuration: configuration)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try Array(encoder.encode(state)).withUnsafeBytes { try AtomicFile.write($0, to: folder + "/state.json") }
@@ -315,13 +344,17 @@ public final class TokenizerTrainer {
     private func restore(_ folder: String) throws {
         let state: State
         do {
-            state = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/state.json")))
+            state = try JSONDecoder().decode(
+                State.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/state.json")))
         } catch {
             throw TrainingError(.checkpoint, "cannot read \(folder)/state.json", cause: "\(error)")
         }
-        if state.configuration.stages != configuration.stages || state.configuration.tokenizer != configuration.tokenizer {
-            logger.warning("the configuration changed since this checkpoint; continuing with the new one",
-                           metadata: ["checkpoint": "\(folder)"])
+        if state.configuration.stages != configuration.stages
+            || state.configuration.tokenizer != configuration.tokenizer
+        {
+            logger.warning(
+                "the configuration changed since this checkpoint; continuing with the new one",
+                metadata: ["checkpoint": "\(folder)"])
         }
         tokenizer = try Tokenizer(checkpoint: folder + "/tokenizer.safetensors", logger: logger)
         do {
@@ -333,10 +366,15 @@ public final class TokenizerTrainer {
         let moments = try SafeTensors.read(folder + "/optimizer.safetensors").tensors
         func restore(_ optimizer: AdamW, _ prefix: String, _ steps: [Int]) throws {
             guard steps.count == optimizer.parameters.count else {
-                throw TrainingError(.checkpoint, "\(folder): optimizer state for \(steps.count) \(prefix) parameters, the model has \(optimizer.parameters.count)")
+                throw TrainingError(
+                    .checkpoint,
+                    "\(folder): optimizer state for \(steps.count) \(prefix) parameters, the model has \(optimizer.parameters.count)"
+                )
             }
             for i in steps.indices {
-                guard let m = moments["\(prefix).\(i).exp_avg"], let v = moments["\(prefix).\(i).exp_avg_sq"] else { continue }
+                guard let m = moments["\(prefix).\(i).exp_avg"], let v = moments["\(prefix).\(i).exp_avg_sq"] else {
+                    continue
+                }
                 try optimizer.setState(of: i, AdamW.ParameterState(step: steps[i], expAvg: m, expAvgSq: v))
             }
         }
@@ -358,7 +396,11 @@ public final class TokenizerTrainer {
         var kept: [Substring] = []
         var dropped = 0
         for line in text.split(separator: "\n") {
-            if let r = try? decoder.decode(StepRecord.self, from: Data(line.utf8)), r.step <= step { kept.append(line) } else { dropped += 1 }
+            if let r = try? decoder.decode(StepRecord.self, from: Data(line.utf8)), r.step <= step {
+                kept.append(line)
+            } else {
+                dropped += 1
+            }
         }
         guard dropped > 0 else { return }
         let joined = kept.isEmpty ? "" : kept.joined(separator: "\n") + "\n"
@@ -373,8 +415,12 @@ final class LogAppender {
     private let encoder = JSONEncoder()
 
     init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw TrainingError(.io, "cannot open \(path) for appending") }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw TrainingError(.io, "cannot open \(path) for appending")
+        }
         self.handle = handle
         handle.seekToEndOfFile()
         encoder.outputFormatting = [.sortedKeys]

@@ -24,11 +24,13 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
     /// Seeds the data sampler and the discriminator's initialisation.
     public var seed: UInt64
 
-    public init(tokenizer: TokenizerConfiguration = TokenizerConfiguration(), data: DataConfiguration = DataConfiguration(),
-                stages: [Stage] = [Stage(name: "image", kind: .image), Stage(name: "video", kind: .video)],
-                losses: LossConfiguration = LossConfiguration(), optimizer: OptimizerConfiguration = OptimizerConfiguration(),
-                discriminator: DiscriminatorConfiguration = DiscriminatorConfiguration(), checkpointEvery: Int = 200,
-                previewEvery: Int = 200, threads: Int = 0, seed: UInt64 = 0) {
+    public init(
+        tokenizer: TokenizerConfiguration = TokenizerConfiguration(), data: DataConfiguration = DataConfiguration(),
+        stages: [Stage] = [Stage(name: "image", kind: .image), Stage(name: "video", kind: .video)],
+        losses: LossConfiguration = LossConfiguration(), optimizer: OptimizerConfiguration = OptimizerConfiguration(),
+        discriminator: DiscriminatorConfiguration = DiscriminatorConfiguration(), checkpointEvery: Int = 200,
+        previewEvery: Int = 200, threads: Int = 0, seed: UInt64 = 0
+    ) {
         self.tokenizer = tokenizer
         self.data = data
         self.stages = stages
@@ -43,9 +45,13 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
 
     public static var defaults: Self { Self() }
     public static var keys: [ConfigurationKey<Self>] {
-        [.init("tokenizer", \.tokenizer), .init("data", \.data), .init("stages", \.stages), .init("losses", \.losses),
-         .init("optimizer", \.optimizer), .init("discriminator", \.discriminator), .init("checkpoint_every", \.checkpointEvery),
-         .init("preview_every", \.previewEvery), .init("threads", \.threads), .init("seed", \.seed)]
+        [
+            .init("tokenizer", \.tokenizer), .init("data", \.data), .init("stages", \.stages),
+            .init("losses", \.losses),
+            .init("optimizer", \.optimizer), .init("discriminator", \.discriminator),
+            .init("checkpoint_every", \.checkpointEvery),
+            .init("preview_every", \.previewEvery), .init("threads", \.threads), .init("seed", \.seed),
+        ]
     }
 
     /// Total steps over all stages.
@@ -82,8 +88,12 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
             }
             switch stage.kind {
             case .image:
-                if sawVideo { throw fail("\(key): an image stage cannot follow a video stage (the model is already inflated)") }
-                guard (0...1).contains(stage.videoFrameFraction) else { throw fail("\(key).video_frame_fraction must be in [0, 1]") }
+                if sawVideo {
+                    throw fail("\(key): an image stage cannot follow a video stage (the model is already inflated)")
+                }
+                guard (0...1).contains(stage.videoFrameFraction) else {
+                    throw fail("\(key).video_frame_fraction must be in [0, 1]")
+                }
             case .video:
                 sawVideo = true
                 guard stage.frames >= 1 + layout.temporalFactor, (stage.frames - 1) % layout.temporalFactor == 0 else {
@@ -95,12 +105,15 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
             }
         }
         guard !data.videos.isEmpty || !data.images.isEmpty || data.catalog != nil else {
-            throw fail("data: give video folders (data.videos), image folders (data.images) and/or a catalog (data.catalog)")
+            throw fail(
+                "data: give video folders (data.videos), image folders (data.images) and/or a catalog (data.catalog)")
         }
         if stages.contains(where: { $0.kind == .video }), data.videos.isEmpty, data.catalog == nil {
             throw fail("data.videos is empty but a video stage needs clips")
         }
-        guard !data.cacheSizes.isEmpty, data.cacheSizes.allSatisfy({ $0 >= 16 }) else { throw fail("data.cache_sizes must be ≥ 16") }
+        guard !data.cacheSizes.isEmpty, data.cacheSizes.allSatisfy({ $0 >= 16 }) else {
+            throw fail("data.cache_sizes must be ≥ 16")
+        }
         guard checkpointEvery >= 1 else { throw fail("checkpoint_every must be at least 1") }
         guard previewEvery >= 0 else { throw fail("preview_every must be ≥ 0") }
         guard threads >= 0 else { throw fail("threads must be ≥ 0") }
@@ -124,8 +137,10 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         /// At most this many files per list (nil: all).
         public var maxFiles: Int?
 
-        public init(videos: [String] = [], images: [String] = [], catalog: String? = nil, exclude: [String] = [],
-                    cacheSizes: [Int] = [160, 256], maxFiles: Int? = nil) {
+        public init(
+            videos: [String] = [], images: [String] = [], catalog: String? = nil, exclude: [String] = [],
+            cacheSizes: [Int] = [160, 256], maxFiles: Int? = nil
+        ) {
             self.videos = videos
             self.images = images
             self.catalog = catalog
@@ -136,8 +151,11 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
 
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
-            [.init("videos", \.videos), .init("images", \.images), .init("catalog", \.catalog), .init("exclude", \.exclude),
-             .init("cache_sizes", \.cacheSizes), .init("max_files", \.maxFiles)]
+            [
+                .init("videos", \.videos), .init("images", \.images), .init("catalog", \.catalog),
+                .init("exclude", \.exclude),
+                .init("cache_sizes", \.cacheSizes), .init("max_files", \.maxFiles),
+            ]
         }
     }
 
@@ -164,9 +182,11 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         public var warmupSteps: Int
         public var minLearningRate: Double
 
-        public init(name: String, kind: Kind, steps: Int = 1000, batch: Int? = nil, frames: Int = 17, fps: [Double] = [8],
-                    sizes: [Int] = [128], aspectRatios: [AspectRatio] = [AspectRatio(1, 1)], videoFrameFraction: Double = 0.5,
-                    learningRate: Double = 4e-4, warmupSteps: Int = 100, minLearningRate: Double = 4e-5) {
+        public init(
+            name: String, kind: Kind, steps: Int = 1000, batch: Int? = nil, frames: Int = 17, fps: [Double] = [8],
+            sizes: [Int] = [128], aspectRatios: [AspectRatio] = [AspectRatio(1, 1)], videoFrameFraction: Double = 0.5,
+            learningRate: Double = 4e-4, warmupSteps: Int = 100, minLearningRate: Double = 4e-5
+        ) {
             self.name = name
             self.kind = kind
             self.steps = steps
@@ -183,15 +203,19 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
 
         public static var defaults: Self { Self(name: "video", kind: .video) }
         public static var keys: [ConfigurationKey<Self>] {
-            [.init("name", \.name), .init("kind", \.kind), .init("steps", \.steps), .init("batch", \.batch),
-             .init("frames", \.frames), .init("fps", \.fps), .init("sizes", \.sizes), .init("aspect_ratios", \.aspectRatios),
-             .init("video_frame_fraction", \.videoFrameFraction), .init("learning_rate", \.learningRate),
-             .init("warmup_steps", \.warmupSteps), .init("min_learning_rate", \.minLearningRate)]
+            [
+                .init("name", \.name), .init("kind", \.kind), .init("steps", \.steps), .init("batch", \.batch),
+                .init("frames", \.frames), .init("fps", \.fps), .init("sizes", \.sizes),
+                .init("aspect_ratios", \.aspectRatios),
+                .init("video_frame_fraction", \.videoFrameFraction), .init("learning_rate", \.learningRate),
+                .init("warmup_steps", \.warmupSteps), .init("min_learning_rate", \.minLearningRate),
+            ]
         }
 
         /// `kind` is required, and picks the defaults (batch 16 pictures or 2 clips; 1 frame for images).
         public init(from decoder: Decoder) throws {
-            let kind = try decoder.container(keyedBy: AnyCodingKey.self).decode(Kind.self, forKey: AnyCodingKey(stringValue: "kind"))
+            let kind = try decoder.container(keyedBy: AnyCodingKey.self).decode(
+                Kind.self, forKey: AnyCodingKey(stringValue: "kind"))
             self = try Self.decode(over: Self(name: kind.rawValue, kind: kind), from: decoder)
             if kind == .image { frames = 1 }
         }
@@ -227,9 +251,11 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         public var lecam: Double
         public var lecamDecay: Double
 
-        public init(l1: Double = 1.0, perceptual: Double = 0.2, commitment: Double = 0.25, entropy: Double = 0.1,
-                    codebookWeight: Double = 1.0, entropyTemperature: Double = 1.0, gan: Double = 0.05, ganStart: Int = 2000,
-                    lecam: Double = 0.01, lecamDecay: Double = 0.999) {
+        public init(
+            l1: Double = 1.0, perceptual: Double = 0.2, commitment: Double = 0.25, entropy: Double = 0.1,
+            codebookWeight: Double = 1.0, entropyTemperature: Double = 1.0, gan: Double = 0.05, ganStart: Int = 2000,
+            lecam: Double = 0.01, lecamDecay: Double = 0.999
+        ) {
             self.l1 = l1
             self.perceptual = perceptual
             self.commitment = commitment
@@ -244,18 +270,28 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
 
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
-            [.init("l1", \.l1), .init("perceptual", \.perceptual), .init("commitment", \.commitment), .init("entropy", \.entropy),
-             .init("codebook_weight", \.codebookWeight), .init("entropy_temperature", \.entropyTemperature), .init("gan", \.gan),
-             .init("gan_start", \.ganStart), .init("lecam", \.lecam), .init("lecam_decay", \.lecamDecay)]
+            [
+                .init("l1", \.l1), .init("perceptual", \.perceptual), .init("commitment", \.commitment),
+                .init("entropy", \.entropy),
+                .init("codebook_weight", \.codebookWeight), .init("entropy_temperature", \.entropyTemperature),
+                .init("gan", \.gan),
+                .init("gan_start", \.ganStart), .init("lecam", \.lecam), .init("lecam_decay", \.lecamDecay),
+            ]
         }
 
         func validate() throws {
-            for (name, value) in [("l1", l1), ("perceptual", perceptual), ("commitment", commitment), ("entropy", entropy),
-                                  ("codebook_weight", codebookWeight), ("gan", gan), ("lecam", lecam)] where !(value >= 0) {
+            for (name, value) in [
+                ("l1", l1), ("perceptual", perceptual), ("commitment", commitment), ("entropy", entropy),
+                ("codebook_weight", codebookWeight), ("gan", gan), ("lecam", lecam),
+            ] where !(value >= 0) {
                 throw TrainingError(.configuration, "losses.\(name) must be ≥ 0, got \(value)")
             }
-            guard entropyTemperature > 0 else { throw TrainingError(.configuration, "losses.entropy_temperature must be > 0") }
-            guard (0..<1).contains(lecamDecay) else { throw TrainingError(.configuration, "losses.lecam_decay must be in [0, 1)") }
+            guard entropyTemperature > 0 else {
+                throw TrainingError(.configuration, "losses.entropy_temperature must be > 0")
+            }
+            guard (0..<1).contains(lecamDecay) else {
+                throw TrainingError(.configuration, "losses.lecam_decay must be in [0, 1)")
+            }
             guard ganStart >= 0 else { throw TrainingError(.configuration, "losses.gan_start must be ≥ 0") }
         }
     }
@@ -268,7 +304,10 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         /// The discriminator's learning rate as a multiple of the stage's.
         public var discriminatorLearningRateScale: Double
 
-        public init(beta1: Double = 0.5, beta2: Double = 0.9, weightDecay: Double = 1e-4, discriminatorLearningRateScale: Double = 1) {
+        public init(
+            beta1: Double = 0.5, beta2: Double = 0.9, weightDecay: Double = 1e-4,
+            discriminatorLearningRateScale: Double = 1
+        ) {
             self.beta1 = beta1
             self.beta2 = beta2
             self.weightDecay = weightDecay
@@ -277,8 +316,10 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
 
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
-            [.init("beta1", \.beta1), .init("beta2", \.beta2), .init("weight_decay", \.weightDecay),
-             .init("discriminator_learning_rate_scale", \.discriminatorLearningRateScale)]
+            [
+                .init("beta1", \.beta1), .init("beta2", \.beta2), .init("weight_decay", \.weightDecay),
+                .init("discriminator_learning_rate_scale", \.discriminatorLearningRateScale),
+            ]
         }
     }
 
@@ -294,7 +335,9 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         }
 
         public static var defaults: Self { Self() }
-        public static var keys: [ConfigurationKey<Self>] { [.init("base_channels", \.baseChannels), .init("layers", \.layers)] }
+        public static var keys: [ConfigurationKey<Self>] {
+            [.init("base_channels", \.baseChannels), .init("layers", \.layers)]
+        }
     }
 }
 

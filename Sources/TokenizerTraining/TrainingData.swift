@@ -64,14 +64,16 @@ public final class TrainingFrames {
             for file in videoFiles {
                 for rate in rates { load(file, size: size, fps: rate, kind: .video, logger: logger) }
             }
-            for file in catalogFiles {                      // a catalog holds both: the first read says which
+            for file in catalogFiles {  // a catalog holds both: the first read says which
                 guard load(file, size: size, fps: rates[0], kind: nil, logger: logger) == .video else { continue }
                 for rate in rates.dropFirst() { load(file, size: size, fps: rate, kind: .video, logger: logger) }
             }
         }
         var reported = Set<String>()
-        skipped = skipped.filter { reported.insert($0.path).inserted }      // one entry per file, not per size and rate
-        for (path, reason) in skipped { logger.warning("training file skipped", metadata: ["file": "\(path)", "reason": "\(reason)"]) }
+        skipped = skipped.filter { reported.insert($0.path).inserted }  // one entry per file, not per size and rate
+        for (path, reason) in skipped {
+            logger.warning("training file skipped", metadata: ["file": "\(path)", "reason": "\(reason)"])
+        }
     }
 
     /// Files under the given files/folders (recursively, hidden names skipped), sorted so
@@ -81,9 +83,13 @@ public final class TrainingFrames {
         for root in roots {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
-                throw TrainingError(.data, "\(root) does not exist (see data.videos / data.images in the training config)")
+                throw TrainingError(
+                    .data, "\(root) does not exist (see data.videos / data.images in the training config)")
             }
-            if !isDirectory.boolValue { found.append(root); continue }
+            if !isDirectory.boolValue {
+                found.append(root)
+                continue
+            }
             // The walk answers absolute paths; `exclude` and reports see them as the root was given.
             let base = URL(fileURLWithPath: root).standardizedFileURL.path
             for file in FileTree.walk(root).files {
@@ -109,11 +115,14 @@ public final class TrainingFrames {
         do {
             let reader = try ClipReader(path: path, configuration: configuration, logger: logger)
             guard let bucket = reader.buckets.first else {
-                skipped.append((path, reader.skippedBuckets.first?.reason ?? "fits no bucket")); return nil
+                skipped.append((path, reader.skippedBuckets.first?.reason ?? "fits no bucket"))
+                return nil
             }
             let kind: Kind = reader.media.isStillImage ? .still : .video
             if let expected, expected != kind {
-                skipped.append((path, kind == .still ? "a still image in a video folder" : "a video in an image folder")); return nil
+                skipped.append(
+                    (path, kind == .still ? "a still image in a video folder" : "a video in an image folder"))
+                return nil
             }
             var pixels: [UInt8] = []
             var count = 0
@@ -121,9 +130,13 @@ public final class TrainingFrames {
                 pixels.append(contentsOf: clip.pixels)
                 count += 1
             }
-            guard count > 0 else { skipped.append((path, reader.outcome?.noClipReason ?? "no frames")); return nil }
-            let source = Source(path: path, width: bucket.width, height: bucket.height, fps: kind == .still ? nil : fps,
-                                frames: pixels, count: count)
+            guard count > 0 else {
+                skipped.append((path, reader.outcome?.noClipReason ?? "no frames"))
+                return nil
+            }
+            let source = Source(
+                path: path, width: bucket.width, height: bucket.height, fps: kind == .still ? nil : fps,
+                frames: pixels, count: count)
             if kind == .video { videos.append(source) } else { stills.append(source) }
             return kind
         } catch {
@@ -136,8 +149,10 @@ public final class TrainingFrames {
 
     /// A batch of `count` image-stage pictures [N, 3, 1, H, W] in [−1, 1]: stills, or single
     /// frames of videos with probability `videoFraction`, randomly cropped and flipped.
-    public func imageBatch(count: Int, width: Int, height: Int, videoFraction: Double,
-                           using rng: inout SplitMix64) throws -> Tensor {
+    public func imageBatch(
+        count: Int, width: Int, height: Int, videoFraction: Double,
+        using rng: inout SplitMix64
+    ) throws -> Tensor {
         var pixels: [UInt8] = []
         pixels.reserveCapacity(count * width * height * 3)
         for _ in 0..<count {
@@ -152,8 +167,10 @@ public final class TrainingFrames {
 
     /// A batch of `count` clips [N, 3, T, H, W] in [−1, 1] at `fps`: random source (weighted
     /// by length), random start, random crop, random horizontal flip.
-    public func clipBatch(count: Int, frames: Int, fps: Double, width: Int, height: Int,
-                          using rng: inout SplitMix64) throws -> Tensor {
+    public func clipBatch(
+        count: Int, frames: Int, fps: Double, width: Int, height: Int,
+        using rng: inout SplitMix64
+    ) throws -> Tensor {
         let pool = try fitting(videos.filter { $0.fps == fps }, width: width, height: height, frames: frames)
         let weights = pool.map { $0.count - frames + 1 }
         let total = weights.reduce(0, +)
@@ -162,7 +179,10 @@ public final class TrainingFrames {
         for _ in 0..<count {
             var pick = Int.random(in: 0..<total, using: &rng)
             var index = 0
-            while pick >= weights[index] { pick -= weights[index]; index += 1 }
+            while pick >= weights[index] {
+                pick -= weights[index]
+                index += 1
+            }
             crop(pool[index], frames: pick..<(pick + frames), width: width, height: height, into: &pixels, using: &rng)
         }
         return try Self.tensor(pixels, count: count, frames: frames, width: width, height: height)
@@ -171,14 +191,18 @@ public final class TrainingFrames {
     private func fitting(_ sources: [Source], width: Int, height: Int, frames: Int) throws -> [Source] {
         let pool = sources.filter { $0.width >= width && $0.height >= height && $0.count >= frames }
         guard !pool.isEmpty else {
-            throw TrainingError(.data, "no training source holds a \(width)×\(height) crop of \(frames) frame(s); "
-                + "add data, raise data.cache_sizes or lower the stage's sizes/frames")
+            throw TrainingError(
+                .data,
+                "no training source holds a \(width)×\(height) crop of \(frames) frame(s); "
+                    + "add data, raise data.cache_sizes or lower the stage's sizes/frames")
         }
         return pool
     }
 
-    private func crop(_ source: Source, frames: Range<Int>, width: Int, height: Int, into pixels: inout [UInt8],
-                      using rng: inout SplitMix64) {
+    private func crop(
+        _ source: Source, frames: Range<Int>, width: Int, height: Int, into pixels: inout [UInt8],
+        using rng: inout SplitMix64
+    ) {
         let x0 = Int.random(in: 0...(source.width - width), using: &rng)
         let y0 = Int.random(in: 0...(source.height - height), using: &rng)
         let flip = Bool.random(using: &rng)
@@ -189,7 +213,9 @@ public final class TrainingFrames {
                     let row = base + ((y0 + y) * source.width + x0) * 3
                     if flip {
                         for x in stride(from: width - 1, through: 0, by: -1) {
-                            pixels.append(all[row + 3 * x]); pixels.append(all[row + 3 * x + 1]); pixels.append(all[row + 3 * x + 2])
+                            pixels.append(all[row + 3 * x])
+                            pixels.append(all[row + 3 * x + 1])
+                            pixels.append(all[row + 3 * x + 2])
                         }
                     } else {
                         pixels.append(contentsOf: all[row..<(row + width * 3)])

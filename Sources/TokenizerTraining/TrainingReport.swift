@@ -11,21 +11,29 @@ public struct TrainingReport {
             throw TrainingError(.io, "\(path) not found: is \(run) a training run folder?")
         }
         let decoder = JSONDecoder()
-        records = text.split(separator: "\n").compactMap { try? decoder.decode(TokenizerTrainer.StepRecord.self, from: Data($0.utf8)) }
+        records = text.split(separator: "\n").compactMap {
+            try? decoder.decode(TokenizerTrainer.StepRecord.self, from: Data($0.utf8))
+        }
         guard !records.isEmpty else { throw TrainingError(.io, "\(path) holds no step records yet") }
     }
 
     /// Mean of `value` over the last `window` records of each stage, in stage order.
-    public func stageSummary(window: Int = 100) -> [(stage: String, steps: ClosedRange<Int>, loss: Double, psnr: Double, ssim: Double,
-                                                     bitMin: Double, bitMax: Double)] {
+    public func stageSummary(window: Int = 100) -> [(
+        stage: String, steps: ClosedRange<Int>, loss: Double, psnr: Double, ssim: Double,
+        bitMin: Double, bitMax: Double
+    )] {
         var order: [String] = []
         for r in records where !order.contains(r.stage) { order.append(r.stage) }
         return order.map { stage in
             let all = records.filter { $0.stage == stage }
             let tail = all.suffix(window)
-            func mean(_ f: (TokenizerTrainer.StepRecord) -> Double) -> Double { tail.map(f).reduce(0, +) / Double(tail.count) }
-            return (stage, all.first!.step...all.last!.step, mean(\.loss), mean(\.psnr), mean(\.ssim),
-                    mean { $0.bitMeans.min() ?? 0 }, mean { $0.bitMeans.max() ?? 0 })
+            func mean(_ f: (TokenizerTrainer.StepRecord) -> Double) -> Double {
+                tail.map(f).reduce(0, +) / Double(tail.count)
+            }
+            return (
+                stage, all.first!.step...all.last!.step, mean(\.loss), mean(\.psnr), mean(\.ssim),
+                mean { $0.bitMeans.min() ?? 0 }, mean { $0.bitMeans.max() ?? 0 }
+            )
         }
     }
 
@@ -48,22 +56,36 @@ public struct TrainingReport {
         let xRange = (xs.first ?? 0)...max((xs.last ?? 1), (xs.first ?? 0) + 1)
         var markers: [(x: Double, label: String)] = []
         var last = ""
-        for r in records where r.stage != last { markers.append((Double(r.step), r.stage)); last = r.stage }
-        let window = max(5.0, Double(records.count) / 50)                  // smoothing over ~2 % of the run
+        for r in records where r.stage != last {
+            markers.append((Double(r.step), r.stage))
+            last = r.stage
+        }
+        let window = max(5.0, Double(records.count) / 50)  // smoothing over ~2 % of the run
         let alpha = 2 / (window + 1)
-        func series(_ label: String, _ f: (TokenizerTrainer.StepRecord) -> Double?, _ color: (UInt8, UInt8, UInt8)) -> [Panel.Series] {
+        func series(_ label: String, _ f: (TokenizerTrainer.StepRecord) -> Double?, _ color: (UInt8, UInt8, UInt8))
+            -> [Panel.Series]
+        {
             let raw = records.compactMap { r in f(r).map { (x: Double(r.step), y: $0) } }
-            let faint = (UInt8(255 - (255 - Int(color.0)) / 4), UInt8(255 - (255 - Int(color.1)) / 4), UInt8(255 - (255 - Int(color.2)) / 4))
-            return [Panel.Series(label: "", points: raw, color: faint),
-                    Panel.Series(label: label, points: Self.smoothed(raw, alpha: alpha), color: color)]
+            let faint = (
+                UInt8(255 - (255 - Int(color.0)) / 4), UInt8(255 - (255 - Int(color.1)) / 4),
+                UInt8(255 - (255 - Int(color.2)) / 4)
+            )
+            return [
+                Panel.Series(label: "", points: raw, color: faint),
+                Panel.Series(label: label, points: Self.smoothed(raw, alpha: alpha), color: color),
+            ]
         }
         let panels = [
             Panel(title: "total loss", series: series("loss", \.loss, (200, 40, 40)), markers: markers),
-            Panel(title: "reconstruction", series: series("l1", \.l1, (40, 90, 200)) + series("1-ssim", { 1 - $0.ssim }, (40, 160, 60)),
-                  markers: markers),
+            Panel(
+                title: "reconstruction",
+                series: series("l1", \.l1, (40, 90, 200)) + series("1-ssim", { 1 - $0.ssim }, (40, 160, 60)),
+                markers: markers),
             Panel(title: "psnr (db, 8-bit)", series: series("psnr", \.psnr, (120, 40, 160)), markers: markers),
-            Panel(title: "bit usage: per-bit mean min/max, codebook entropy",
-                  series: series("min", { $0.bitMeans.min() }, (230, 120, 0)) + series("max", { $0.bitMeans.max() }, (0, 140, 140))
+            Panel(
+                title: "bit usage: per-bit mean min/max, codebook entropy",
+                series: series("min", { $0.bitMeans.min() }, (230, 120, 0))
+                    + series("max", { $0.bitMeans.max() }, (0, 140, 140))
                     + series("entropy", \.bitEntropy, (80, 80, 80)), markers: markers),
         ]
         for (i, panel) in panels.enumerated() {

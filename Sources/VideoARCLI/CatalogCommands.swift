@@ -10,10 +10,13 @@ import Tokenizer
 
 /// Where the catalog and shards are: a daemon configuration, or just a data folder.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Daemon configuration (YAML, see Configs/daemon.yaml).", completion: .file(extensions: ["yaml", "yml"]))
+    @Option(
+        help: "Daemon configuration (YAML, see Configs/daemon.yaml).", completion: .file(extensions: ["yaml", "yml"]))
     var config: String?
 
-    @Option(help: "Data folder (catalog.sqlite and shards/); overrides the configuration's data_folder.", completion: .directory)
+    @Option(
+        help: "Data folder (catalog.sqlite and shards/); overrides the configuration's data_folder.",
+        completion: .directory)
     var data: String?
 
     func configuration() throws -> IngestConfiguration {
@@ -35,18 +38,25 @@ struct DataOptions: ParsableArguments {
     func openCatalog(creating: Bool = false) throws -> (IngestConfiguration, Catalog) {
         let configuration = try configuration()
         var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: configuration.dataFolder, isDirectory: &isFolder), !isFolder.boolValue {
-            printError("error: the data folder \(configuration.dataFolder) is a file, not a folder; pass --data DIR or fix data_folder")
+        if FileManager.default.fileExists(atPath: configuration.dataFolder, isDirectory: &isFolder), !isFolder.boolValue
+        {
+            printError(
+                "error: the data folder \(configuration.dataFolder) is a file, not a folder; pass --data DIR or fix data_folder"
+            )
             throw ExitCode(64)
         }
         if !creating && !FileManager.default.fileExists(atPath: configuration.catalogPath) {
-            printError("error: no catalog at \(configuration.catalogPath); run `videoar ingest PATH` or `videoar serve` first, or pass --data")
+            printError(
+                "error: no catalog at \(configuration.catalogPath); run `videoar ingest PATH` or `videoar serve` first, or pass --data"
+            )
             throw ExitCode(1)
         }
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataFolder, withIntermediateDirectories: true)
         } catch {
-            printError("error: cannot create the data folder \(configuration.dataFolder): \((error as NSError).localizedDescription)")
+            printError(
+                "error: cannot create the data folder \(configuration.dataFolder): \((error as NSError).localizedDescription)"
+            )
             throw ExitCode(1)
         }
         return (configuration, try Catalog(path: configuration.catalogPath))
@@ -54,10 +64,13 @@ struct DataOptions: ParsableArguments {
 
     /// The pipeline that writes this data folder, or a clear error (exit 75) when another
     /// process already writes it.
-    func makePipeline(_ configuration: IngestConfiguration, catalog: Catalog, tokenizer: Tokenizer,
-                      logger: Logger) throws -> IngestPipeline {
+    func makePipeline(
+        _ configuration: IngestConfiguration, catalog: Catalog, tokenizer: Tokenizer,
+        logger: Logger
+    ) throws -> IngestPipeline {
         do {
-            return try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
+            return try IngestPipeline(
+                configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
         } catch let error as IngestError where error.code == .busy {
             printError("error: \(error.message)")
             throw ExitCode(75)
@@ -68,7 +81,8 @@ struct DataOptions: ParsableArguments {
 /// The tokenizer a configuration names: its checkpoint; else the seeded layout of its
 /// `config`; else the shipped trained default.
 func makeTokenizer(_ configuration: IngestConfiguration, logger: Logger) throws -> Tokenizer {
-    try loadTokenizer(checkpoint: configuration.tokenizer.checkpoint, layout: configuration.tokenizer.config, logger: logger)
+    try loadTokenizer(
+        checkpoint: configuration.tokenizer.checkpoint, layout: configuration.tokenizer.config, logger: logger)
 }
 
 struct IngestCommand: ParsableCommand {
@@ -76,13 +90,13 @@ struct IngestCommand: ParsableCommand {
         commandName: "ingest",
         abstract: "Run the ingest pipeline once over files or folders, then exit.",
         discussion: """
-        Processes the files under the given paths (and only those), resuming where an interrupted run stopped.
-        One process writes a data folder: while `videoar serve` runs on it, copy files into its ingest folder
-        instead (ingest says so and exits 75).
-        Exit status: 0 every file done; 2 the run finished but some files were rejected or failed (the reasons
-        are in `videoar status`); 64 a bad configuration; 66 a path does not exist; 75 another process writes
-        the data folder; 1 any other error.
-        """
+            Processes the files under the given paths (and only those), resuming where an interrupted run stopped.
+            One process writes a data folder: while `videoar serve` runs on it, copy files into its ingest folder
+            instead (ingest says so and exits 75).
+            Exit status: 0 every file done; 2 the run finished but some files were rejected or failed (the reasons
+            are in `videoar status`); 64 a bad configuration; 66 a path does not exist; 75 another process writes
+            the data folder; 1 any other error.
+            """
     )
 
     @Argument(help: "Video/image files or folders (recursive, following links).", completion: .file())
@@ -104,8 +118,9 @@ struct IngestCommand: ParsableCommand {
         let pipeline = try data.makePipeline(configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
         let recovery = try pipeline.recover()
         if recovery.removedFiles + recovery.sources.resumed + recovery.sources.rejected > 0 {
-            print("recovered: \(recovery.removedFiles) unsealed shard file(s) removed, \(recovery.sources.resumed) interrupted "
-                  + "source(s) resumed, \(recovery.sources.rejected) rejected after killing the process too often")
+            print(
+                "recovered: \(recovery.removedFiles) unsealed shard file(s) removed, \(recovery.sources.resumed) interrupted "
+                    + "source(s) resumed, \(recovery.sources.rejected) rejected after killing the process too often")
         }
         let registered = try pipeline.scan(paths)
         print("\(registered) new or changed file(s) registered")
@@ -115,16 +130,19 @@ struct IngestCommand: ParsableCommand {
             guard interactive else { return }
             let rate = Double(progress.clips) / max(Date().timeIntervalSince(start), 0.001)
             let name = progress.current.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "sealing"
-            let line = String(format: "\r\u{1B}[K%d files, %d clips, %d shards, %.1f clips/s  ",
-                                  progress.sources, progress.clips, progress.shards, rate) + name
+            let line =
+                String(
+                    format: "\r\u{1B}[K%d files, %d clips, %d shards, %.1f clips/s  ",
+                    progress.sources, progress.clips, progress.shards, rate) + name
             FileHandle.standardError.write(Data(line.utf8))
         }
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let p = pipeline.progress
         let seconds = Date().timeIntervalSince(start)
-        print("\(p.sources) file(s): \(p.done) done (\(p.aliases) duplicate content), \(p.rejected) rejected, \(p.failed) failed; "
-              + "\(p.clips) new clip(s) (\(p.skippedClips) already sealed) in \(p.shards) shard(s); "
-              + String(format: "%.1f s of video in %.1f s", p.videoSeconds, seconds))
+        print(
+            "\(p.sources) file(s): \(p.done) done (\(p.aliases) duplicate content), \(p.rejected) rejected, \(p.failed) failed; "
+                + "\(p.clips) new clip(s) (\(p.skippedClips) already sealed) in \(p.shards) shard(s); "
+                + String(format: "%.1f s of video in %.1f s", p.videoSeconds, seconds))
         if p.rejected + p.failed > 0 {
             print("see `videoar status --data \(configuration.dataFolder)` for the reasons")
             throw ExitCode(2)
@@ -157,8 +175,10 @@ struct QueryCommand: ParsableCommand {
         let (configuration, catalog) = try data.openCatalog()
         let result: ClipQueryResult
         do {
-            result = try catalog.query(ClipQuery(size: size, frames: frames, minFrames: minFrames, minDuration: minDuration,
-                                                 maxDuration: maxDuration, aspect: aspect, caption: caption, limit: limit))
+            result = try catalog.query(
+                ClipQuery(
+                    size: size, frames: frames, minFrames: minFrames, minDuration: minDuration,
+                    maxDuration: maxDuration, aspect: aspect, caption: caption, limit: limit))
         } catch let error as CatalogError {
             printError("error: \(error.message)")
             throw ExitCode(64)
@@ -168,24 +188,38 @@ struct QueryCommand: ParsableCommand {
             for path in result.shardPaths { print(configuration.dataFolder + "/" + path) }
         case .json:
             let object: [String: Any] = [
-                "total_clips": result.totalClips, "total_tokens": result.totalTokens, "total_seconds": result.totalSeconds,
+                "total_clips": result.totalClips, "total_tokens": result.totalTokens,
+                "total_seconds": result.totalSeconds,
                 "shards": result.shardPaths.map { configuration.dataFolder + "/" + $0 },
                 "clips": result.clips.map { m -> [String: Any] in
-                    ["id": m.clip.id, "source": m.sourcePath, "bucket": m.clip.bucket, "frames": m.clip.frames, "fps": m.clip.fps,
-                     "start": m.clip.startTime, "duration": m.clip.duration, "aspect": m.clip.aspect,
-                     "shard": configuration.dataFolder + "/" + m.shardPath, "row": m.clip.row]
+                    [
+                        "id": m.clip.id, "source": m.sourcePath, "bucket": m.clip.bucket, "frames": m.clip.frames,
+                        "fps": m.clip.fps,
+                        "start": m.clip.startTime, "duration": m.clip.duration, "aspect": m.clip.aspect,
+                        "shard": configuration.dataFolder + "/" + m.shardPath, "row": m.clip.row,
+                    ]
                 },
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            print(
+                String(
+                    decoding: try JSONSerialization.data(
+                        withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
         case .table:
             print("clip id              bucket              frames  start s   dur s  source")
             for m in result.clips {
-                print(String(format: "%-20lld ", m.clip.id) + m.clip.bucket.padding(toLength: 20, withPad: " ", startingAt: 0)
-                      + String(format: "%6d %8.3f %7.3f  ", m.clip.frames, m.clip.startTime, m.clip.duration) + m.sourcePath)
+                print(
+                    String(format: "%-20lld ", m.clip.id)
+                        + m.clip.bucket.padding(toLength: 20, withPad: " ", startingAt: 0)
+                        + String(format: "%6d %8.3f %7.3f  ", m.clip.frames, m.clip.startTime, m.clip.duration)
+                        + m.sourcePath)
             }
-            if result.totalClips > result.clips.count { print("… \(result.totalClips - result.clips.count) more (raise --limit)") }
-            print(String(format: "total: %d clips, %d tokens, %.3f hours of video, in %d shard(s)",
-                         result.totalClips, result.totalTokens, result.totalSeconds / 3600, result.shardPaths.count))
+            if result.totalClips > result.clips.count {
+                print("… \(result.totalClips - result.clips.count) more (raise --limit)")
+            }
+            print(
+                String(
+                    format: "total: %d clips, %d tokens, %.3f hours of video, in %d shard(s)",
+                    result.totalClips, result.totalTokens, result.totalSeconds / 3600, result.shardPaths.count))
         }
     }
 }
@@ -206,12 +240,16 @@ struct StatusCommand: ParsableCommand {
                 let minutes = (Date().timeIntervalSince1970 - (writer.errorSince ?? writer.updatedAt)) / 60
                 print(String(format: "  ERROR for %.1f min, retrying every 5 s: ", minutes) + error)
             }
-            for folder in writer.missingFolders { print("  WARNING: ingest folder \(folder) does not exist (watching for it)") }
+            for folder in writer.missingFolders {
+                print("  WARNING: ingest folder \(folder) does not exist (watching for it)")
+            }
         } else {
             print("writer: none running")
         }
         let status = try catalog.status()
-        print("sources: " + Catalog.SourceStateOrder.map { "\($0.rawValue) \(status.sources[$0] ?? 0)" }.joined(separator: ", "))
+        print(
+            "sources: "
+                + Catalog.SourceStateOrder.map { "\($0.rawValue) \(status.sources[$0] ?? 0)" }.joined(separator: ", "))
         print(String(format: "shards: %d sealed, %.1f MiB", status.shards, Double(status.shardBytes) / 1_048_576))
         for bucket in status.clipsByBucket {
             print("  \(bucket.bucket) × \(bucket.frames) frames: \(bucket.clips) clips, \(bucket.tokens) tokens")
@@ -249,7 +287,8 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show a shard's layout and clips, and check its SHA-256 against the catalog; exit 1 on a mismatch.",
-        discussion: "The catalog is --data's (or --config's), else the nearest catalog.sqlite in a folder above the shard."
+        discussion:
+            "The catalog is --data's (or --config's), else the nearest catalog.sqlite in a folder above the shard."
     )
     @Argument(help: "A shard file.", completion: .file(extensions: ["safetensors"])) var shard: String
     @OptionGroup var data: DataOptions
@@ -261,7 +300,9 @@ struct InspectCommand: ParsableCommand {
         if data.config != nil || data.data != nil { return try data.configuration().dataFolder }
         var folder = URL(fileURLWithPath: shard).resolvingSymlinksInPath().deletingLastPathComponent()
         while true {
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("catalog.sqlite").path) { return folder.path }
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("catalog.sqlite").path) {
+                return folder.path
+            }
             let parent = folder.deletingLastPathComponent()
             if parent.path == folder.path { return nil }
             folder = parent
@@ -295,12 +336,17 @@ struct InspectCommand: ParsableCommand {
         let l = file.layout
         print("  bucket \(l.bucket): \(l.width)×\(l.height), \(l.frames) frames at \(l.fps) fps")
         print("  tokenizer \(l.tokenizerName) \(l.tokenizerID)\(l.tokenizerTrained ? "" : " (UNTRAINED)")")
-        print("  latent \(l.latentFrames)×\(l.latentHeight)×\(l.latentWidth), scales " + l.scales.map { "\($0[0])×\($0[1])" }.joined(separator: ", "))
-        print("  \(file.count) clip(s), \(l.tokensPerFrame * l.latentFrames) tokens × \(l.bitsPerToken) bits = \(l.bytesPerClip) bytes each")
+        print(
+            "  latent \(l.latentFrames)×\(l.latentHeight)×\(l.latentWidth), scales "
+                + l.scales.map { "\($0[0])×\($0[1])" }.joined(separator: ", "))
+        print(
+            "  \(file.count) clip(s), \(l.tokensPerFrame * l.latentFrames) tokens × \(l.bitsPerToken) bits = \(l.bytesPerClip) bytes each"
+        )
         if let record {
             for clip in try record.catalog.clips(inShard: record.shard.id!).prefix(20) {
                 let source = try record.catalog.source(id: clip.sourceId)?.path ?? "?"
-                print(String(format: "  row %4d  clip %lld  start %.3f s  ", clip.row, clip.id, clip.startTime) + source)
+                print(
+                    String(format: "  row %4d  clip %lld  start %.3f s  ", clip.row, clip.id, clip.startTime) + source)
             }
         }
         if mismatch { throw ExitCode(1) }

@@ -8,16 +8,17 @@ struct ClipsCommand: ParsableCommand {
         commandName: "clips",
         abstract: "Cut a file into training clips and show (or write) them.",
         discussion: """
-        Prints each clip's bucket, start time and the presentation time of every source frame
-        chosen. With --out, writes each clip as MP4 plus a contact-sheet PNG to check by eye.
-        """
+            Prints each clip's bucket, start time and the presentation time of every source frame
+            chosen. With --out, writes each clip as MP4 plus a contact-sheet PNG to check by eye.
+            """
     )
 
     @Argument(help: "A video or image file.", completion: .file())
     var file: String
 
-    @Option(help: "A VideoIO configuration (YAML, see Configs/clips.yaml); flags below override it.",
-            completion: .file(extensions: ["yaml", "yml"]))
+    @Option(
+        help: "A VideoIO configuration (YAML, see Configs/clips.yaml); flags below override it.",
+        completion: .file(extensions: ["yaml", "yml"]))
     var config: String?
 
     @Option(help: "Target frame rate; frames are picked by nearest presentation time. (default: 8)")
@@ -94,14 +95,18 @@ struct ClipsCommand: ParsableCommand {
         }
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         let media = reader.media
-        print("\(file): \(media.width)×\(media.height), \(media.isStillImage ? "still image" : formatSeconds(media.duration))")
+        print(
+            "\(file): \(media.width)×\(media.height), \(media.isStillImage ? "still image" : formatSeconds(media.duration))"
+        )
         for bucket in reader.buckets { print("  bucket \(bucket)") }
         for skipped in reader.skippedBuckets { print("  skipped \(skipped)") }
 
         while let clip = try reader.next() {
             let times = clip.frameTimes.map { String(format: "%.3f", $0) }.joined(separator: " ")
-            print(String(format: "clip %@ #%d  start %.3f s  %d frames  source pts: %@",
-                         clip.bucket.slug, clip.index, clip.startTime, clip.frameCount, times))
+            print(
+                String(
+                    format: "clip %@ #%d  start %.3f s  %d frames  source pts: %@",
+                    clip.bucket.slug, clip.index, clip.startTime, clip.frameCount, times))
             if let out {
                 let base = "\(out)/clip-\(clip.bucket.slug)-\(String(format: "%03d", clip.index))"
                 let writer = try VideoWriter(path: base + ".mp4", width: clip.width, height: clip.height, fps: clip.fps)
@@ -112,7 +117,9 @@ struct ClipsCommand: ParsableCommand {
             }
         }
         guard let outcome = reader.outcome else { return }
-        print("\(outcome.totalClips) clip(s) from \(outcome.decodedFrames) decoded frames (\(outcome.sampledFrames) sampled at \(configuration.fps) fps)")
+        print(
+            "\(outcome.totalClips) clip(s) from \(outcome.decodedFrames) decoded frames (\(outcome.sampledFrames) sampled at \(configuration.fps) fps)"
+        )
         for note in outcome.notes { print("note: \(note)") }
         if let reason = outcome.noClipReason { print("no clips: \(reason)") }
         if let damage = outcome.damage {

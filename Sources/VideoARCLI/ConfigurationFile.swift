@@ -15,8 +15,9 @@ func loadConfiguration<T: Decodable>(_ type: T.Type, from path: String) throws -
         // compose, not load: load builds Swift values and traps on a non-scalar key (`? [a]: 1`).
         let node = try Yams.compose(yaml: text)
         if let key = node.flatMap(complexKey(in:)) {
-            throw ConfigurationError(.unknownKey, location: key.mark.map { "\(path): line \($0.line)" } ?? path,
-                                     message: "a key must be a plain name, not a list or a mapping")
+            throw ConfigurationError(
+                .unknownKey, location: key.mark.map { "\(path): line \($0.line)" } ?? path,
+                message: "a key must be a plain name, not a list or a mapping")
         }
         return try YAMLDecoder().decode(T.self, from: node == nil ? "{}" : text)
     } catch let error as DecodingError {

@@ -15,10 +15,10 @@ struct DecodeBench: ParsableCommand {
         commandName: "decode",
         abstract: "Decode throughput: VideoIO vs the ffmpeg CLI vs a plain full decode, single-threaded.",
         discussion: """
-        Prints input-seconds decoded per wall second for each tool on every file, then totals
-        and ratios. Target: VideoIO within 1.05× of the plain full decode and faster than the
-        ffmpeg CLI doing the same job. Each measurement is the best of --repeat runs.
-        """
+            Prints input-seconds decoded per wall second for each tool on every file, then totals
+            and ratios. Target: VideoIO within 1.05× of the plain full decode and faster than the
+            ffmpeg CLI doing the same job. Each measurement is the best of --repeat runs.
+            """
     )
 
     @Argument(help: "A folder of videos (searched recursively) or video files.", completion: .directory)
@@ -59,9 +59,10 @@ struct DecodeBench: ParsableCommand {
         print("FFmpeg libraries: \(ffmpegVersions.joined(separator: ", "))")
         print("ffmpeg CLI: \(try cliVersion())")
         // Warm up, then the fastest of 10 trivial runs; capped below by real runs later.
-        startup = (0..<11).map { _ in
-            (try? timeCLI(["-f", "lavfi", "-i", "color=s=16x16:d=0.04", "-f", "null", "-"])) ?? 0
-        }.dropFirst().min() ?? 0
+        startup =
+            (0..<11).map { _ in
+                (try? timeCLI(["-f", "lavfi", "-i", "color=s=16x16:d=0.04", "-f", "null", "-"])) ?? 0
+            }.dropFirst().min() ?? 0
         print(String(format: "ffmpeg CLI start-up cost (included in its figures): %.0f ms per run", startup * 1000))
         print("")
         print(Self.header)
@@ -83,11 +84,12 @@ struct DecodeBench: ParsableCommand {
                 row.videoIO = min(row.videoIO, elapsed)
                 row.frames = frames
                 row.cli = min(row.cli, try timeCLI(cliJob(path, info: info)))
-                row.floor = min(row.floor, try timeCLI(["-threads", "1", "-i", path, "-an", "-sn", "-dn", "-f", "null", "-"]))
+                row.floor = min(
+                    row.floor, try timeCLI(["-threads", "1", "-i", path, "-an", "-sn", "-dn", "-f", "null", "-"]))
             }
             rows.append(row)
             printRow(row)
-            startup = min(startup, row.floor, row.cli)   // every CLI run includes its start-up
+            startup = min(startup, row.floor, row.cli)  // every CLI run includes its start-up
         }
         guard !rows.isEmpty else { return }
         print(String(repeating: "-", count: 112))
@@ -114,31 +116,43 @@ struct DecodeBench: ParsableCommand {
         let n = Double(rows.count)
         let fairFloor = total.floor - n * startup, fairCLI = total.cli - n * startup
         let floorVerdict = vsFloor <= 1.05 ? "met" : "NOT met", cliVerdict = vsCLI > 1 ? "met" : "NOT met"
-        print(String(format: "  VideoIO/floor %.3f× (target ≤ 1.05×: ", vsFloor) + floorVerdict
-              + String(format: "), CLI/VideoIO %.3f× (target > 1×: ", vsCLI) + cliVerdict
-              + String(format: "); without the CLI's start-up: %.3f× and %.3f×", total.videoIO / fairFloor, fairCLI / total.videoIO))
+        print(
+            String(format: "  VideoIO/floor %.3f× (target ≤ 1.05×: ", vsFloor) + floorVerdict
+                + String(format: "), CLI/VideoIO %.3f× (target > 1×: ", vsCLI) + cliVerdict
+                + String(
+                    format: "); without the CLI's start-up: %.3f× and %.3f×", total.videoIO / fairFloor,
+                    fairCLI / total.videoIO))
     }
 
-    static let header = "file                              input s   frames    VideoIO s/s   ffmpeg-job s/s   full-decode s/s   VideoIO/floor  CLI/VideoIO"
+    static let header =
+        "file                              input s   frames    VideoIO s/s   ffmpeg-job s/s   full-decode s/s   VideoIO/floor  CLI/VideoIO"
 
     private func printRow(_ row: Row) {
         let name = row.name.count > 32 ? String(row.name.prefix(29)) + "..." : row.name
-        print(name.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: " %9.2f %8d %14.1f %16.1f %17.1f %14.3f %12.3f",
-                     row.seconds, row.frames,
-                     row.seconds / row.videoIO, row.seconds / row.cli, row.seconds / row.floor,
-                     row.videoIO / row.floor, row.cli / row.videoIO))
+        print(
+            name.padding(toLength: 32, withPad: " ", startingAt: 0)
+                + String(
+                    format: " %9.2f %8d %14.1f %16.1f %17.1f %14.3f %12.3f",
+                    row.seconds, row.frames,
+                    row.seconds / row.videoIO, row.seconds / row.cli, row.seconds / row.floor,
+                    row.videoIO / row.floor, row.cli / row.videoIO))
     }
 
     /// Every video under the arguments, with the argument it came from.
     private func collectFiles() throws -> [(group: String, path: String)] {
-        let extensions: Set<String> = ["mp4", "mov", "mkv", "webm", "avi", "ts", "m4v", "mpg", "mpeg", "flv", "3gp", "ogv", "h264"]
+        let extensions: Set<String> = [
+            "mp4", "mov", "mkv", "webm", "avi", "ts", "m4v", "mpg", "mpeg", "flv", "3gp", "ogv", "h264",
+        ]
         var files: [(String, String)] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw ValidationError("\(path): no such file or folder")
             }
-            if !isDirectory.boolValue { files.append((path, path)); continue }
+            if !isDirectory.boolValue {
+                files.append((path, path))
+                continue
+            }
             files += FileTree.walk(path).files
                 .filter { extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
                 .map { (path, $0) }
@@ -162,8 +176,10 @@ struct DecodeBench: ParsableCommand {
     /// The same job through the ffmpeg CLI: fps, short side to `size` (area filter), centre crop, RGB.
     private func cliJob(_ path: String, info: MediaInfo) -> [String] {
         let scale = info.width >= info.height ? "scale=-2:\(size):flags=area" : "scale=\(size):-2:flags=area"
-        return ["-threads", "1", "-filter_threads", "1", "-i", path, "-an", "-sn", "-dn",
-                "-vf", "fps=\(fps),\(scale),crop=\(size):\(size)", "-pix_fmt", "rgb24", "-f", "rawvideo", "-y", "/dev/null"]
+        return [
+            "-threads", "1", "-filter_threads", "1", "-i", path, "-an", "-sn", "-dn",
+            "-vf", "fps=\(fps),\(scale),crop=\(size):\(size)", "-pix_fmt", "rgb24", "-f", "rawvideo", "-y", "/dev/null",
+        ]
     }
 
     private func timeCLI(_ arguments: [String]) throws -> Double {

@@ -29,7 +29,8 @@ struct IngestBench: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("videoar.bench")
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-bench-ingest-\(getpid())").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-bench-ingest-\(getpid())")
+            .path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try ingest(into: scratch + "/data", logger: logger)
         print("")
@@ -42,20 +43,32 @@ struct IngestBench: ParsableCommand {
         let catalog = try Catalog(path: configuration.catalogPath)
         useTorchThreads(configuration.threads)
         let tokenizer = try makeTokenizer(configuration, logger: logger)
-        let pipeline = try IngestPipeline(configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
+        let pipeline = try IngestPipeline(
+            configuration: configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
         let start = DispatchTime.now()
         try pipeline.scan([folder])
         try pipeline.processAll()
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         let p = pipeline.progress
         let inputSeconds = try catalog.sourcesDuration()
-        print("bench ingest: \(folder), default configuration (buckets \(configuration.video.clips.buckets.sizes), "
-              + "\(configuration.video.clips.frames) frames at \(configuration.video.clips.fps) fps), tokenizer \(tokenizer.identity)")
-        print(String(format: "  %d files → %d done, %d rejected; %d clips in %d shards; %.1f s wall",
-                     p.sources, p.done, p.rejected, p.clips, p.shards, wall))
-        print(String(format: "  throughput: %.2f input-video-seconds per wall second, %.2f clips/s", inputSeconds / wall, Double(p.clips) / wall))
-        print(String(format: "  stage busy time (decode runs beside tokenize): hash %.0f%%, decode %.0f%%, tokenize %.0f%%, seal %.0f%% of wall",
-                     100 * p.hashSeconds / wall, 100 * p.decodeSeconds / wall, 100 * p.tokenizeSeconds / wall, 100 * p.sealSeconds / wall))
+        print(
+            "bench ingest: \(folder), default configuration (buckets \(configuration.video.clips.buckets.sizes), "
+                + "\(configuration.video.clips.frames) frames at \(configuration.video.clips.fps) fps), tokenizer \(tokenizer.identity)"
+        )
+        print(
+            String(
+                format: "  %d files → %d done, %d rejected; %d clips in %d shards; %.1f s wall",
+                p.sources, p.done, p.rejected, p.clips, p.shards, wall))
+        print(
+            String(
+                format: "  throughput: %.2f input-video-seconds per wall second, %.2f clips/s", inputSeconds / wall,
+                Double(p.clips) / wall))
+        print(
+            String(
+                format:
+                    "  stage busy time (decode runs beside tokenize): hash %.0f%%, decode %.0f%%, tokenize %.0f%%, seal %.0f%% of wall",
+                100 * p.hashSeconds / wall, 100 * p.decodeSeconds / wall, 100 * p.tokenizeSeconds / wall,
+                100 * p.sealSeconds / wall))
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         print(String(format: "  peak memory (max RSS): %.1f MiB", Double(usage.ru_maxrss) / 1024))
@@ -66,11 +79,23 @@ struct IngestBench: ParsableCommand {
         let start = DispatchTime.now()
         try catalog.fillSynthetic(clips: rows)
         let fill = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        print(String(format: "query latency on %d synthetic clip rows (built in %.1f s through the sealing API):", rows, fill))
+        print(
+            String(
+                format: "query latency on %d synthetic clip rows (built in %.1f s through the sealing API):", rows, fill
+            ))
         let kinds: [(String, (Int) -> ClipQuery)] = [
-            ("size + frames", { i in ClipQuery(size: [128, 256, 512][i % 3], frames: [17, 33, 49, 65][i % 4], limit: 20) }),
-            ("min/max duration", { i in ClipQuery(minDuration: Double(i % 5), maxDuration: Double(i % 5) + 2.5, limit: 20) }),
-            ("aspect + min frames", { i in ClipQuery(minFrames: 33, aspect: ["1:1", "16:9", "9:16", "4:3"][i % 4], limit: 20) }),
+            (
+                "size + frames",
+                { i in ClipQuery(size: [128, 256, 512][i % 3], frames: [17, 33, 49, 65][i % 4], limit: 20) }
+            ),
+            (
+                "min/max duration",
+                { i in ClipQuery(minDuration: Double(i % 5), maxDuration: Double(i % 5) + 2.5, limit: 20) }
+            ),
+            (
+                "aspect + min frames",
+                { i in ClipQuery(minFrames: 33, aspect: ["1:1", "16:9", "9:16", "4:3"][i % 4], limit: 20) }
+            ),
             ("caption", { i in ClipQuery(caption: ["cat", "dog", "beach", "city"][i % 4], limit: 20) }),
             ("size + caption", { i in ClipQuery(size: 256, caption: ["cat", "dog"][i % 2], limit: 20) }),
         ]
@@ -85,12 +110,15 @@ struct IngestBench: ParsableCommand {
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6)
             }
             all += times
-            print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                  + String(format: "  %7.2f  %7.2f   %d", percentile(times, 0.5), percentile(times, 0.99), matches))
+            print(
+                "  " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: "  %7.2f  %7.2f   %d", percentile(times, 0.5), percentile(times, 0.99), matches))
         }
         let p99 = percentile(all, 0.99)
-        print(String(format: "  all queries: p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms: %@)", percentile(all, 0.5), p99,
-                     (p99 < 10 ? "met" : "NOT met") as NSString))
+        print(
+            String(
+                format: "  all queries: p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms: %@)", percentile(all, 0.5), p99,
+                (p99 < 10 ? "met" : "NOT met") as NSString))
     }
 
     private func percentile(_ values: [Double], _ q: Double) -> Double {
@@ -107,22 +135,31 @@ private extension Catalog {
         let tokenizer = TokenizerRecord(id: "synthetic", name: "synthetic", config: "{}", trained: false, createdAt: 0)
         try register(tokenizer: tokenizer)
         let words = ["cat", "dog", "beach", "city", "forest", "car", "kitchen", "street", "snow", "river"]
-        let sizes = [128, 256, 512], frameCounts = [17, 33, 49, 65], aspects = ["1:1", "16:9", "9:16", "4:3", "3:4", "21:9"]
+        let sizes = [128, 256, 512], frameCounts = [17, 33, 49, 65],
+            aspects = ["1:1", "16:9", "9:16", "4:3", "3:4", "21:9"]
         var made = 0, shardIndex = 0
         while made < clips {
             let count = min(perShard, clips - made)
-            guard case .new(let source) = try register(path: "/synthetic/video-\(shardIndex).mp4", size: 1, mtime: 0) else { continue }
-            try addCaption(path: "/synthetic/video-\(shardIndex).mp4",
-                           text: "a \(words[shardIndex % words.count]) and a \(words[(shardIndex / 3) % words.count])", origin: "synthetic")
-            let size = sizes[shardIndex % 3], frames = frameCounts[(shardIndex / 3) % 4], aspect = aspects[shardIndex % aspects.count]
-            let shard = ShardRecord(path: "shards/synthetic-\(shardIndex).safetensors", bucket: "\(size)-\(aspect)", size: size,
-                                    aspect: aspect, width: size, height: size, frames: frames, fps: 8, tokenizerId: "synthetic", clipCount: count,
-                                    bytes: 0, sha256: "", createdAt: 0)
+            guard case .new(let source) = try register(path: "/synthetic/video-\(shardIndex).mp4", size: 1, mtime: 0)
+            else { continue }
+            try addCaption(
+                path: "/synthetic/video-\(shardIndex).mp4",
+                text: "a \(words[shardIndex % words.count]) and a \(words[(shardIndex / 3) % words.count])",
+                origin: "synthetic")
+            let size = sizes[shardIndex % 3], frames = frameCounts[(shardIndex / 3) % 4],
+                aspect = aspects[shardIndex % aspects.count]
+            let shard = ShardRecord(
+                path: "shards/synthetic-\(shardIndex).safetensors", bucket: "\(size)-\(aspect)", size: size,
+                aspect: aspect, width: size, height: size, frames: frames, fps: 8, tokenizerId: "synthetic",
+                clipCount: count,
+                bytes: 0, sha256: "", createdAt: 0)
             let duration = Double(frames) / 8
             let records = (0..<count).map { i in
-                ClipRecord(id: Int64(made + i + 1), sourceId: source, bucket: shard.bucket, size: size, width: size, height: size,
-                           aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
-                           endTime: Double(i + 1) * duration, tokens: 605, row: i)
+                ClipRecord(
+                    id: Int64(made + i + 1), sourceId: source, bucket: shard.bucket, size: size, width: size,
+                    height: size,
+                    aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
+                    endTime: Double(i + 1) * duration, tokens: 605, row: i)
             }
             try seal(shard, clips: records)
             made += count

@@ -54,7 +54,9 @@ struct ProbeCommand: ParsableCommand {
             print("  frame rate  \(avg) fps average, \(real) fps real")
             print("  duration    \(formatSeconds(info.duration))")
         }
-        print("  frames      \(info.frameCount.map(String.init) ?? (info.estimatedFrameCount.map { "~\($0) (estimated)" } ?? "unknown"))")
+        print(
+            "  frames      \(info.frameCount.map(String.init) ?? (info.estimatedFrameCount.map { "~\($0) (estimated)" } ?? "unknown"))"
+        )
         print("  audio       \(info.hasAudio ? "yes" : "no")")
     }
 }

@@ -8,12 +8,17 @@ import VideoIO
 
 /// Options shared by the commands that run the tokenizer.
 struct TokenizerOptions: ParsableArguments {
-    @Option(help: "Tokenizer weights (safetensors written by VideoAR); default: the shipped trained \(TokenizerLocator.shippedCheckpoint).",
-            completion: .file(extensions: ["safetensors"]))
+    @Option(
+        help:
+            "Tokenizer weights (safetensors written by VideoAR); default: the shipped trained \(TokenizerLocator.shippedCheckpoint).",
+        completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
 
-    @Option(name: .customLong("tokenizer-config"), help: "A tokenizer layout (YAML, see Configs/tokenizer/) to run with its seeded, untrained initialisation; ignored with --checkpoint.",
-            completion: .file(extensions: ["yaml", "yml"]))
+    @Option(
+        name: .customLong("tokenizer-config"),
+        help:
+            "A tokenizer layout (YAML, see Configs/tokenizer/) to run with its seeded, untrained initialisation; ignored with --checkpoint.",
+        completion: .file(extensions: ["yaml", "yml"]))
     var tokenizerConfig: String?
 
     @Option(help: "Bucket size √(H·W).")
@@ -40,8 +45,10 @@ struct TokenizerOptions: ParsableArguments {
     func prepare(_ file: String, logger: Logger) throws -> (Tokenizer, [Clip]) {
         let tokenizer = try makeTokenizer(logger: logger)
         print("tokenizer \(tokenizer.identity)")
-        let reader = try ClipReader(path: file, configuration: ClipConfiguration(
-            fps: fps, frames: frames, maxClips: maxClips, buckets: BucketPolicy(sizes: [size])), logger: logger)
+        let reader = try ClipReader(
+            path: file,
+            configuration: ClipConfiguration(
+                fps: fps, frames: frames, maxClips: maxClips, buckets: BucketPolicy(sizes: [size])), logger: logger)
         let clips = try reader.readAll()
         if clips.isEmpty {
             print("no clips: \(reader.outcome?.noClipReason ?? "nothing decoded")")
@@ -54,9 +61,10 @@ struct TokenizerOptions: ParsableArguments {
 /// The tokenizer the library's search order picks (`TokenizerLocator`), layouts read as
 /// YAML and the untrained-fallback warning on stderr.
 func loadTokenizer(checkpoint: String?, layout: String?, logger: Logger) throws -> Tokenizer {
-    try TokenizerLocator.load(checkpoint: checkpoint, layout: layout,
-                              readLayout: { try loadConfiguration(TokenizerConfiguration.self, from: $0) },
-                              logger: logger, warn: { printError("warning: " + $0) })
+    try TokenizerLocator.load(
+        checkpoint: checkpoint, layout: layout,
+        readLayout: { try loadConfiguration(TokenizerConfiguration.self, from: $0) },
+        logger: logger, warn: { printError("warning: " + $0) })
 }
 
 /// A clip's pixels as a uint8 [T, H, W, 3] tensor.
@@ -85,12 +93,18 @@ struct TokenizeCommand: ParsableCommand {
             let tokens = try tokenizer.encode(video)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             let pixels = Double(clip.frameCount * clip.width * clip.height)
-            print("clip \(clip.bucket.slug) #\(clip.index)  start \(String(format: "%.3f", clip.startTime)) s  "
-                  + "\(clip.frameCount)×\(clip.height)×\(clip.width) → latent \(tokens.latentFrames)×\(tokens.latentHeight)×\(tokens.latentWidth)")
-            print("  scales per frame: \(tokens.schedule)  (\(tokens.schedule.scales.count) scales, \(tokens.schedule.tokensPerFrame) tokens)")
-            print("  \(tokens.tokenCount) tokens × \(tokens.bitsPerToken) bits = \(tokens.bitCount) bits"
-                  + String(format: " (%.4f bits/pixel, %.0f× smaller than RGB)", Double(tokens.bitCount) / pixels,
-                           pixels * 24 / Double(tokens.bitCount)))
+            print(
+                "clip \(clip.bucket.slug) #\(clip.index)  start \(String(format: "%.3f", clip.startTime)) s  "
+                    + "\(clip.frameCount)×\(clip.height)×\(clip.width) → latent \(tokens.latentFrames)×\(tokens.latentHeight)×\(tokens.latentWidth)"
+            )
+            print(
+                "  scales per frame: \(tokens.schedule)  (\(tokens.schedule.scales.count) scales, \(tokens.schedule.tokensPerFrame) tokens)"
+            )
+            print(
+                "  \(tokens.tokenCount) tokens × \(tokens.bitsPerToken) bits = \(tokens.bitCount) bits"
+                    + String(
+                        format: " (%.4f bits/pixel, %.0f× smaller than RGB)", Double(tokens.bitCount) / pixels,
+                        pixels * 24 / Double(tokens.bitCount)))
             let ones = try tokens.bits.to(.float32).mean().item()
             print(String(format: "  share of 1 bits %.3f, encoded in %.2f s", ones, seconds))
         }
@@ -123,20 +137,27 @@ struct ReconstructCommand: ParsableCommand {
             let rebuilt = try tokenizer.decode(tokens)
             let quality = try psnr(original, rebuilt)
             total += quality
-            let sideBySide = try Tensor.cat([original, rebuilt], dim: 2)          // [T, H, 2W, 3]
+            let sideBySide = try Tensor.cat([original, rebuilt], dim: 2)  // [T, H, 2W, 3]
             let pixels: [UInt8] = try sideBySide.scalars()
             let base = "\(out)/recon-\(clip.bucket.slug)-\(String(format: "%03d", clip.index))"
             let writer = try VideoWriter(path: base + ".mp4", width: clip.width * 2, height: clip.height, fps: clip.fps)
             let frameBytes = clip.width * 2 * clip.height * 3
             for t in 0..<clip.frameCount { try writer.append(rgb: pixels[(t * frameBytes)..<((t + 1) * frameBytes)]) }
             try writer.finish()
-            let sheet = contactSheet(frames: pixels, count: clip.frameCount, width: clip.width * 2, height: clip.height, columns: 3)
+            let sheet = contactSheet(
+                frames: pixels, count: clip.frameCount, width: clip.width * 2, height: clip.height, columns: 3)
             try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
             let bpp = Double(tokens.bitCount) / Double(clip.frameCount * clip.width * clip.height)
-            print("clip \(clip.bucket.slug) #\(clip.index)  " + String(format: "PSNR %.2f dB  (%d bits, %.4f bits/pixel)", quality, tokens.bitCount, bpp)
-                  + "  → \(base).mp4, .png")
+            print(
+                "clip \(clip.bucket.slug) #\(clip.index)  "
+                    + String(format: "PSNR %.2f dB  (%d bits, %.4f bits/pixel)", quality, tokens.bitCount, bpp)
+                    + "  → \(base).mp4, .png")
         }
-        print(String(format: "mean PSNR %.2f dB over %d clip(s)", total / Double(clips.count), clips.count)
-              + (tokenizer.identity.trained ? "" : " — UNTRAINED tokenizer: the reconstruction is noise; drop --tokenizer-config to use the trained default"))
+        print(
+            String(format: "mean PSNR %.2f dB over %d clip(s)", total / Double(clips.count), clips.count)
+                + (tokenizer.identity.trained
+                    ? ""
+                    : " — UNTRAINED tokenizer: the reconstruction is noise; drop --tokenizer-config to use the trained default")
+        )
     }
 }

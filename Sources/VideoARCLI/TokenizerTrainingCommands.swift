@@ -22,18 +22,20 @@ struct TrainTokenizerCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a tokenizer through the configured stages (image model → inflated video model).",
         discussion: """
-        The run folder holds everything: log.jsonl (one JSON record per step), previews/ (original over \
-        reconstruction, PNG), checkpoints/ and, when every stage is done, tokenizer.safetensors. \
-        SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume continues from it \
-        with the same batches and optimiser state.
-        """
+            The run folder holds everything: log.jsonl (one JSON record per step), previews/ (original over \
+            reconstruction, PNG), checkpoints/ and, when every stage is done, tokenizer.safetensors. \
+            SIGINT (Ctrl-C) finishes the current step, writes a checkpoint and exits; --resume continues from it \
+            with the same batches and optimiser state.
+            """
     )
 
-    @Option(help: "The training configuration (YAML, e.g. Configs/tokenizer/train-cpu-small.yaml).",
-            completion: .file(extensions: ["yaml", "yml"]))
+    @Option(
+        help: "The training configuration (YAML, e.g. Configs/tokenizer/train-cpu-small.yaml).",
+        completion: .file(extensions: ["yaml", "yml"]))
     var config: String
 
-    @Option(name: .customLong("run"), help: "The run folder (default: runs/<config file name>).", completion: .directory)
+    @Option(
+        name: .customLong("run"), help: "The run folder (default: runs/<config file name>).", completion: .directory)
     var runFolder: String?
 
     @Flag(help: "Continue the run in --run from its latest checkpoint.")
@@ -57,18 +59,23 @@ struct TrainTokenizerCommand: ParsableCommand {
         stop.install()
         let trainer: TokenizerTrainer
         do {
-            trainer = try TokenizerTrainer(configuration: configuration, runDirectory: folder, resume: resume, logger: logger)
+            trainer = try TokenizerTrainer(
+                configuration: configuration, runDirectory: folder, resume: resume, logger: logger)
         } catch let error as TrainingError {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        printNow("training \(trainer.tokenizerParameters) tokenizer parameters in \(folder), from step \(trainer.nextStep) "
-              + "of \(configuration.totalSteps) on \(Torch.threads) threads")
-        switch try trainer.run(until: until, printEvery: printEvery, progress: printNow, shouldStop: { stop.requested }) {
+        printNow(
+            "training \(trainer.tokenizerParameters) tokenizer parameters in \(folder), from step \(trainer.nextStep) "
+                + "of \(configuration.totalSteps) on \(Torch.threads) threads")
+        switch try trainer.run(until: until, printEvery: printEvery, progress: printNow, shouldStop: { stop.requested })
+        {
         case .finished(let path):
             print("done: \(path)  (evaluate with: videoar tokenizer eval --checkpoint \(path) DIR)")
         case .paused(let step):
-            print("paused at step \(step); continue with: videoar tokenizer train --config \(config) --run \(folder) --resume")
+            print(
+                "paused at step \(step); continue with: videoar tokenizer train --config \(config) --run \(folder) --resume"
+            )
         }
     }
 }
@@ -77,7 +84,7 @@ struct TrainTokenizerCommand: ParsableCommand {
 /// lands on a step boundary with a checkpoint. A second signal exits at once.
 final class StopRequest: @unchecked Sendable {
     private let flag = StopFlag()
-    private var sources: [DispatchSourceSignal] = []   // written once, by install(), before any signal
+    private var sources: [DispatchSourceSignal] = []  // written once, by install(), before any signal
 
     var requested: Bool { flag.isSet }
 
@@ -119,8 +126,11 @@ struct ReportTokenizerCommand: ParsableCommand {
         print("| stage | steps | loss | PSNR (dB) | SSIM | per-bit mean min–max |")
         print("|---|---|---|---|---|---|")
         for s in report.stageSummary() {
-            print(String(format: "| %@ | %d–%d | %.4f | %.2f | %.3f | %.2f–%.2f |", s.stage, s.steps.lowerBound, s.steps.upperBound,
-                         s.loss, s.psnr, s.ssim, s.bitMin, s.bitMax))
+            print(
+                String(
+                    format: "| %@ | %d–%d | %.4f | %.2f | %.3f | %.2f–%.2f |", s.stage, s.steps.lowerBound,
+                    s.steps.upperBound,
+                    s.loss, s.psnr, s.ssim, s.bitMin, s.bitMax))
         }
         print("(means over each stage's last 100 steps, on training batches)")
     }
@@ -129,20 +139,23 @@ struct ReportTokenizerCommand: ParsableCommand {
 struct EvalTokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "PSNR, SSIM and bits per pixel of a tokenizer on held-out clips, next to H.264 at the same bits per pixel.",
+        abstract:
+            "PSNR, SSIM and bits per pixel of a tokenizer on held-out clips, next to H.264 at the same bits per pixel.",
         discussion: """
-        Every clip is encoded to tokens and decoded; libx264 (ffmpeg CLI) then encodes the same frames with its \
-        quality searched so its stream is no larger than the tokens. Prints one table per bucket and writes a \
-        PNG grid (original | ours | H.264, first and last frame of each source's first clip).
-        """
+            Every clip is encoded to tokens and decoded; libx264 (ffmpeg CLI) then encodes the same frames with its \
+            quality searched so its stream is no larger than the tokens. Prints one table per bucket and writes a \
+            PNG grid (original | ours | H.264, first and last frame of each source's first clip).
+            """
     )
 
-    @Option(help: "Tokenizer weights (default: the shipped Configs/tokenizer/cpu-small.safetensors).",
-            completion: .file(extensions: ["safetensors"]))
+    @Option(
+        help: "Tokenizer weights (default: the shipped Configs/tokenizer/cpu-small.safetensors).",
+        completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
 
-    @Argument(help: "Held-out videos: files or folders (default: data/tokenizer/holdout from Scripts/fetch-training-data).",
-              completion: .directory)
+    @Argument(
+        help: "Held-out videos: files or folders (default: data/tokenizer/holdout from Scripts/fetch-training-data).",
+        completion: .directory)
     var paths: [String] = []
 
     @Option(help: "Bucket sizes √(H·W), comma-separated.")
@@ -175,30 +188,40 @@ struct EvalTokenizerCommand: ParsableCommand {
         let logger = global.makeLogger("videoar.tokenizer.eval")
         useTorchThreads(threads)
         guard let path = checkpoint ?? TokenizerLocator.shippedCheckpointPath() else {
-            printError("error: no --checkpoint given and no shipped default found (\(TokenizerLocator.shippedCheckpoint))")
+            printError(
+                "error: no --checkpoint given and no shipped default found (\(TokenizerLocator.shippedCheckpoint))")
             throw ExitCode(2)
         }
         let tokenizer = try Tokenizer(checkpoint: path, logger: logger)
         let sizes = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let aspects = aspectRatios.split(separator: ",").compactMap { AspectRatio(String($0).trimmingCharacters(in: .whitespaces)) }
-        let clips = ClipConfiguration(fps: fps, frames: frames, stride: stride,
-                                      buckets: BucketPolicy(sizes: sizes, aspectRatios: aspects, multiple: tokenizer.configuration.spatialFactor))
+        let aspects = aspectRatios.split(separator: ",").compactMap {
+            AspectRatio(String($0).trimmingCharacters(in: .whitespaces))
+        }
+        let clips = ClipConfiguration(
+            fps: fps, frames: frames, stride: stride,
+            buckets: BucketPolicy(sizes: sizes, aspectRatios: aspects, multiple: tokenizer.configuration.spatialFactor))
         try clips.validate()
         let gridPath = grid ?? URL(fileURLWithPath: path).deletingPathExtension().path + ".eval.png"
         print("tokenizer \(tokenizer.identity) (\(path))")
         let evaluation = TokenizerEvaluation(configuration: clips, logger: logger)
-        let report = try evaluation.run(tokenizer: tokenizer, paths: paths.isEmpty ? ["data/tokenizer/holdout"] : paths,
-                                        grid: gridPath, progress: { print("  " + $0) })
+        let report = try evaluation.run(
+            tokenizer: tokenizer, paths: paths.isEmpty ? ["data/tokenizer/holdout"] : paths,
+            grid: gridPath, progress: { print("  " + $0) })
         print("")
         print("| bucket | clips | ours bpp | ours PSNR | ours SSIM | H.264 bpp | H.264 PSNR | H.264 SSIM | PSNR gap |")
         print("|---|---|---|---|---|---|---|---|---|")
         for r in report.buckets {
-            print(String(format: "| %@ | %d | %.4f | %.2f dB | %.3f | %.4f | %.2f dB | %.3f | %+.2f dB |", r.bucket, r.clips,
-                         r.oursBitsPerPixel, r.oursPSNR, r.oursSSIM, r.h264BitsPerPixel, r.h264PSNR, r.h264SSIM, r.oursPSNR - r.h264PSNR))
+            print(
+                String(
+                    format: "| %@ | %d | %.4f | %.2f dB | %.3f | %.4f | %.2f dB | %.3f | %+.2f dB |", r.bucket, r.clips,
+                    r.oursBitsPerPixel, r.oursPSNR, r.oursSSIM, r.h264BitsPerPixel, r.h264PSNR, r.h264SSIM,
+                    r.oursPSNR - r.h264PSNR))
         }
         let lo = report.bitMeans.min() ?? 0, hi = report.bitMeans.max() ?? 0
-        print(String(format: "bits used: %d of %d with mean in [0.1, 0.9] (per-bit means %.2f–%.2f); %d frames at %.0f fps",
-                     report.bitsUsed, report.bitMeans.count, lo, hi, report.frames, report.fps))
+        print(
+            String(
+                format: "bits used: %d of %d with mean in [0.1, 0.9] (per-bit means %.2f–%.2f); %d frames at %.0f fps",
+                report.bitsUsed, report.bitMeans.count, lo, hi, report.frames, report.fps))
         print("grid (original | ours | H.264): \(gridPath)")
         if let json {
             let encoder = JSONEncoder()

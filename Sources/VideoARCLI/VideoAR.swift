@@ -10,12 +10,15 @@ struct VideoAR: AsyncParsableCommand {
         commandName: "videoar",
         abstract: "The data engine for autoregressive video generation: video in, clips and tokens out.",
         discussion: """
-        Start with `videoar probe FILE` to see what a file holds and `videoar clips FILE --out DIR`
-        to see the clips VideoAR would train on (MP4 plus a contact-sheet PNG per clip).
-        """,
-        subcommands: [ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self,
-                      ServeCommand.self, IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self, InspectCommand.self,
-                      TokenizerCommand.self, BenchCommand.self]
+            Start with `videoar probe FILE` to see what a file holds and `videoar clips FILE --out DIR`
+            to see the clips VideoAR would train on (MP4 plus a contact-sheet PNG per clip).
+            """,
+        subcommands: [
+            ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self,
+            ServeCommand.self, IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self,
+            InspectCommand.self,
+            TokenizerCommand.self, BenchCommand.self,
+        ]
     )
 }
 

@@ -24,8 +24,10 @@ public struct AspectRatio: Hashable, Sendable, Codable, CustomStringConvertible,
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let parsed = AspectRatio(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "'\(text)' is not an aspect ratio; write it as W:H, e.g. 16:9"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "'\(text)' is not an aspect ratio; write it as W:H, e.g. 16:9"))
         }
         self = parsed
     }
@@ -82,8 +84,10 @@ public struct BucketPolicy: Sendable, Equatable {
     /// The largest allowed enlargement; 1 means a bucket larger than the source is skipped.
     public var maxUpscale: Double
 
-    public init(sizes: [Int] = [128, 256, 512], aspectRatios: [AspectRatio] = AspectRatio.defaults,
-                multiple: Int = 16, maxUpscale: Double = 1.0) {
+    public init(
+        sizes: [Int] = [128, 256, 512], aspectRatios: [AspectRatio] = AspectRatio.defaults,
+        multiple: Int = 16, maxUpscale: Double = 1.0
+    ) {
         self.sizes = sizes
         self.aspectRatios = aspectRatios
         self.multiple = multiple
@@ -124,8 +128,10 @@ public struct BucketPolicy: Sendable, Equatable {
             } else {
                 let limit = maxUpscale == 1 ? "no enlargement allowed (max-upscale 1)" : "max-upscale is \(maxUpscale)"
                 let needed = String(format: "%.2f", scale)
-                skipped.append(Skipped(bucket: bucket,
-                    reason: "the \(width)×\(height) source would need \(needed)× enlargement; \(limit)"))
+                skipped.append(
+                    Skipped(
+                        bucket: bucket,
+                        reason: "the \(width)×\(height) source would need \(needed)× enlargement; \(limit)"))
             }
         }
         return (fitting, skipped)

@@ -14,10 +14,13 @@ public struct Clip: Sendable {
     /// For each frame, the presentation time of the source frame chosen (seconds).
     public var frameTimes: [Double]
 
-    public init(source: String, bucket: Bucket, index: Int, fps: Double, pixels: [UInt8],
-                targetTimes: [Double], frameTimes: [Double]) {
+    public init(
+        source: String, bucket: Bucket, index: Int, fps: Double, pixels: [UInt8],
+        targetTimes: [Double], frameTimes: [Double]
+    ) {
         precondition(targetTimes.count == frameTimes.count, "one target and one source time per frame")
-        precondition(pixels.count == targetTimes.count * bucket.width * bucket.height * 3, "pixels must be [T, H, W, 3]")
+        precondition(
+            pixels.count == targetTimes.count * bucket.width * bucket.height * 3, "pixels must be [T, H, W, 3]")
         self.source = source
         self.bucket = bucket
         self.index = index

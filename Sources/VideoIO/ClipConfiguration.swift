@@ -23,8 +23,10 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
     /// than letting the decoder conceal damage into clips.
     public var stopOnDamage: Bool
 
-    public init(fps: Double = 8, frames: Int = 17, stride: Int? = nil, maxClips: Int? = nil,
-                buckets: BucketPolicy = BucketPolicy(), decoderThreads: Int = 0, stopOnDamage: Bool = true) {
+    public init(
+        fps: Double = 8, frames: Int = 17, stride: Int? = nil, maxClips: Int? = nil,
+        buckets: BucketPolicy = BucketPolicy(), decoderThreads: Int = 0, stopOnDamage: Bool = true
+    ) {
         self.fps = fps
         self.frames = frames
         self.stride = stride
@@ -36,8 +38,11 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
 
     public static var defaults: Self { Self() }
     public static var keys: [ConfigurationKey<Self>] {
-        [.init("fps", \.fps), .init("frames", \.frames), .init("stride", \.stride), .init("max_clips", \.maxClips),
-         .init("buckets", \.buckets), .init("decoder_threads", \.decoderThreads), .init("stop_on_damage", \.stopOnDamage)]
+        [
+            .init("fps", \.fps), .init("frames", \.frames), .init("stride", \.stride), .init("max_clips", \.maxClips),
+            .init("buckets", \.buckets), .init("decoder_threads", \.decoderThreads),
+            .init("stop_on_damage", \.stopOnDamage),
+        ]
     }
 
     /// Checks every value; the error names the key and what is allowed.
@@ -49,7 +54,9 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
         }
         if let stride, stride < 1 { throw fail("stride must be at least 1, got \(stride)") }
         if let maxClips, maxClips < 1 { throw fail("max_clips must be at least 1, got \(maxClips)") }
-        guard decoderThreads >= 0 else { throw fail("decoder_threads must be 0 (automatic) or more, got \(decoderThreads)") }
+        guard decoderThreads >= 0 else {
+            throw fail("decoder_threads must be 0 (automatic) or more, got \(decoderThreads)")
+        }
         guard !buckets.sizes.isEmpty else { throw fail("buckets.sizes must list at least one size") }
         guard buckets.multiple >= 1 else { throw fail("buckets.multiple must be at least 1") }
         for size in buckets.sizes where size < buckets.multiple || size > 8192 {
@@ -68,7 +75,9 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
 extension BucketPolicy: ConfigurationSection {
     public static var defaults: Self { Self() }
     public static var keys: [ConfigurationKey<Self>] {
-        [.init("sizes", \.sizes), .init("aspect_ratios", \.aspectRatios), .init("multiple", \.multiple),
-         .init("max_upscale", \.maxUpscale)]
+        [
+            .init("sizes", \.sizes), .init("aspect_ratios", \.aspectRatios), .init("multiple", \.multiple),
+            .init("max_upscale", \.maxUpscale),
+        ]
     }
 }

@@ -64,14 +64,17 @@ public final class ClipReader {
     ///
     /// - Throws: `VideoIOError` when the file cannot be opened at all or the
     ///   configuration is invalid. Damage found while reading is reported in `outcome`.
-    public init(path: String, configuration: ClipConfiguration = ClipConfiguration(),
-                limits: VideoIOLimits = VideoIOLimits(), logger: Logger) throws {
+    public init(
+        path: String, configuration: ClipConfiguration = ClipConfiguration(),
+        limits: VideoIOLimits = VideoIOLimits(), logger: Logger
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         file = try MediaFile(path: path, limits: limits)
-        decoder = try VideoDecoder(file: file, threads: configuration.decoderThreads,
-                                   strict: configuration.stopOnDamage)
+        decoder = try VideoDecoder(
+            file: file, threads: configuration.decoderThreads,
+            strict: configuration.stopOnDamage)
         let info = file.info
         let plan = configuration.buckets.buckets(width: info.width, height: info.height)
         buckets = plan.fitting
@@ -81,14 +84,16 @@ public final class ClipReader {
         let stride = info.isStillImage ? 1 : (configuration.stride ?? configuration.frames)
         let maxClips = info.isStillImage ? 1 : configuration.maxClips
         pipelines = plan.fitting.map {
-            Pipeline(scaler: FrameScaler(bucket: $0, rotation: info.rotation), frames: frames,
-                     stride: stride, maxClips: maxClips)
+            Pipeline(
+                scaler: FrameScaler(bucket: $0, rotation: info.rotation), frames: frames,
+                stride: stride, maxClips: maxClips)
         }
         sampler = NearestFrameSampler(timeBase: file.timeBase, fps: configuration.fpsRational)
         guard let frame = av_frame_alloc() else { throw VideoIOError(.io, "out of memory", file: path) }
         held = frame
         for skip in plan.skipped {
-            logger.debug("bucket skipped", metadata: ["file": "\(path)", "bucket": "\(skip.bucket)", "reason": "\(skip.reason)"])
+            logger.debug(
+                "bucket skipped", metadata: ["file": "\(path)", "bucket": "\(skip.bucket)", "reason": "\(skip.reason)"])
         }
     }
 
@@ -146,7 +151,8 @@ public final class ClipReader {
     private func take(_ frame: UnsafeMutablePointer<AVFrame>) throws {
         let pts = timestamp(of: frame)
         guard sampler.accepts(pts) else {
-            logger.debug("dropped a picture whose time does not advance", metadata: ["file": "\(file.path)", "pts": "\(pts)"])
+            logger.debug(
+                "dropped a picture whose time does not advance", metadata: ["file": "\(file.path)", "pts": "\(pts)"])
             return
         }
         for selection in sampler.push(pts) {
@@ -196,9 +202,12 @@ public final class ClipReader {
         let interval = Double(lastInterval ?? 0) * tb
         let reached = Double(heldTimestamp) * tb + interval - start
         guard duration - reached > max(0.5, 3 * interval) else { return nil }
-        return VideoIOError(.truncated, String(format:
-            "the file ends at %.2f s but its header says %.2f s: it was cut off (an interrupted copy or download?)",
-            reached, duration), file: file.path)
+        return VideoIOError(
+            .truncated,
+            String(
+                format:
+                    "the file ends at %.2f s but its header says %.2f s: it was cut off (an interrupted copy or download?)",
+                reached, duration), file: file.path)
     }
 
     /// - Parameter located: the damage message already says where reading stopped.
@@ -221,8 +230,10 @@ public final class ClipReader {
         }
         let incomplete = pipelines.map(\.openFrames).max() ?? 0
         if incomplete > 0 && damage == nil {
-            notes.append(String(format: "a tail of %d frame(s) (%.2f s) is shorter than a %d-frame clip and was dropped",
-                                incomplete, Double(incomplete) / configuration.fps, framesPerClip))
+            notes.append(
+                String(
+                    format: "a tail of %d frame(s) (%.2f s) is shorter than a %d-frame clip and was dropped",
+                    incomplete, Double(incomplete) / configuration.fps, framesPerClip))
         }
         var clips: [Bucket: Int] = [:]
         for p in pipelines { clips[p.scaler.bucket] = p.emitted }
@@ -235,15 +246,17 @@ public final class ClipReader {
                 reason = "no complete clip before the damage: \(damage.message)"
             } else {
                 let seconds = Double(sampled) / configuration.fps
-                reason = String(format: "too short: %.2f s gives %d frame(s) at %g fps; a clip needs %d",
-                                seconds, sampled, configuration.fps, framesPerClip)
+                reason = String(
+                    format: "too short: %.2f s gives %d frame(s) at %g fps; a clip needs %d",
+                    seconds, sampled, configuration.fps, framesPerClip)
             }
         }
         trackBufferedBytes()
         for i in pipelines.indices { pipelines[i].windows.removeAll() }
-        outcome = Outcome(clips: clips, decodedFrames: decoder.framesDecoded, sampledFrames: sampled,
-                          damage: damage, stoppedAt: stoppedAt, noClipReason: reason, notes: notes,
-                          peakBufferedBytes: peakBufferedBytes)
+        outcome = Outcome(
+            clips: clips, decodedFrames: decoder.framesDecoded, sampledFrames: sampled,
+            damage: damage, stoppedAt: stoppedAt, noClipReason: reason, notes: notes,
+            peakBufferedBytes: peakBufferedBytes)
     }
 
     // MARK: - Clip windows
@@ -254,8 +267,10 @@ public final class ClipReader {
         let targetTime = sampler.targetTime(slot)
         let frameTime = Double(pts) * file.timeBase.doubleValue
         for i in pipelines.indices {
-            if let clip = try pipelines[i].accept(slot: slot, picture: picture, targetTime: targetTime,
-                                                   frameTime: frameTime, source: file.path, fps: configuration.fps) {
+            if let clip = try pipelines[i].accept(
+                slot: slot, picture: picture, targetTime: targetTime,
+                frameTime: frameTime, source: file.path, fps: configuration.fps)
+            {
                 ready.append(clip)
             }
         }
@@ -292,8 +307,10 @@ private struct Pipeline {
     /// Frames held by the most advanced open window.
     var openFrames: Int { windows.map(\.targetTimes.count).max() ?? 0 }
 
-    mutating func accept(slot: Int, picture: UnsafeMutablePointer<AVFrame>, targetTime: Double,
-                         frameTime: Double, source: String, fps: Double) throws -> Clip? {
+    mutating func accept(
+        slot: Int, picture: UnsafeMutablePointer<AVFrame>, targetTime: Double,
+        frameTime: Double, source: String, fps: Double
+    ) throws -> Clip? {
         if slot % stride == 0, maxClips.map({ started < $0 }) ?? true {
             windows.append(Window(index: started, pixels: [UInt8](repeating: 0, count: frames * scaler.frameBytes)))
             started += 1
@@ -322,7 +339,8 @@ private struct Pipeline {
         guard windows[0].targetTimes.count == frames else { return nil }
         let done = windows.removeFirst()
         emitted += 1
-        return Clip(source: source, bucket: scaler.bucket, index: done.index, fps: fps, pixels: done.pixels,
-                    targetTimes: done.targetTimes, frameTimes: done.frameTimes)
+        return Clip(
+            source: source, bucket: scaler.bucket, index: done.index, fps: fps, pixels: done.pixels,
+            targetTimes: done.targetTimes, frameTimes: done.frameTimes)
     }
 }

@@ -63,7 +63,8 @@ final class FrameScaler {
             }
         }
         for plane in geometry.planes {
-            let offset = (geometry.cropY >> plane.shiftY) * Int(lines[plane.plane])
+            let offset =
+                (geometry.cropY >> plane.shiftY) * Int(lines[plane.plane])
                 + (geometry.cropX >> plane.shiftX) * plane.step
             planes[plane.plane] = planes[plane.plane].map { $0 + offset }
         }
@@ -71,8 +72,9 @@ final class FrameScaler {
         var dstStride: [Int32] = [Int32(geometry.stride), 0, 0, 0]
         let rows = sws_scale(context, planes, lines, 0, Int32(geometry.cropHeight), &dst, &dstStride)
         if rows <= 0 {
-            throw VideoIOError(.corrupt, "scaling a \(frame.pointee.width)×\(frame.pointee.height) picture failed",
-                               cause: FFmpeg.cause(rows))
+            throw VideoIOError(
+                .corrupt, "scaling a \(frame.pointee.width)×\(frame.pointee.height) picture failed",
+                cause: FFmpeg.cause(rows))
         }
         cropAndRotate(geometry, into: destination)
     }
@@ -83,14 +85,23 @@ final class FrameScaler {
         var fullRange = frame.pointee.color_range == AVCOL_RANGE_JPEG
         // The deprecated "J" formats are the plain ones at full range.
         switch AVPixelFormat(rawValue: format) {
-        case AV_PIX_FMT_YUVJ420P: format = AV_PIX_FMT_YUV420P.rawValue; fullRange = true
-        case AV_PIX_FMT_YUVJ422P: format = AV_PIX_FMT_YUV422P.rawValue; fullRange = true
-        case AV_PIX_FMT_YUVJ444P: format = AV_PIX_FMT_YUV444P.rawValue; fullRange = true
-        case AV_PIX_FMT_YUVJ440P: format = AV_PIX_FMT_YUV440P.rawValue; fullRange = true
+        case AV_PIX_FMT_YUVJ420P:
+            format = AV_PIX_FMT_YUV420P.rawValue
+            fullRange = true
+        case AV_PIX_FMT_YUVJ422P:
+            format = AV_PIX_FMT_YUV422P.rawValue
+            fullRange = true
+        case AV_PIX_FMT_YUVJ444P:
+            format = AV_PIX_FMT_YUV444P.rawValue
+            fullRange = true
+        case AV_PIX_FMT_YUVJ440P:
+            format = AV_PIX_FMT_YUV440P.rawValue
+            fullRange = true
         default: break
         }
-        let input = Input(width: frame.pointee.width, height: frame.pointee.height, format: format,
-                          colorspace: frame.pointee.colorspace.rawValue, fullRange: fullRange)
+        let input = Input(
+            width: frame.pointee.width, height: frame.pointee.height, format: format,
+            colorspace: frame.pointee.colorspace.rawValue, fullRange: fullRange)
         if let geometry, geometry.input == input, context != nil { return geometry }
 
         let pixelFormat = AVPixelFormat(rawValue: format)
@@ -103,9 +114,10 @@ final class FrameScaler {
         }
         let shrinking = geometry.scaledWidth <= geometry.cropWidth && geometry.scaledHeight <= geometry.cropHeight
         sws_freeContext(context)
-        context = sws_getContext(Int32(geometry.cropWidth), Int32(geometry.cropHeight), pixelFormat,
-                                 Int32(geometry.scaledWidth), Int32(geometry.scaledHeight), AV_PIX_FMT_RGB24,
-                                 shrinking ? SWS_AREA : SWS_BICUBIC, nil, nil, nil)
+        context = sws_getContext(
+            Int32(geometry.cropWidth), Int32(geometry.cropHeight), pixelFormat,
+            Int32(geometry.scaledWidth), Int32(geometry.scaledHeight), AV_PIX_FMT_RGB24,
+            shrinking ? SWS_AREA : SWS_BICUBIC, nil, nil, nil)
         guard let context else {
             let name = av_get_pix_fmt_name(pixelFormat).map { String(cString: $0) } ?? "\(format)"
             throw VideoIOError(.unsupported, "cannot convert pixel format \(name) to RGB")
@@ -113,11 +125,13 @@ final class FrameScaler {
         // Colour matrix and range from the stream (unspecified → BT.601, FFmpeg's own default).
         // Only YUV input has one: setting it on an RGB → RGB context skews swscale's
         // internal path (a test compares against the ffmpeg CLI for this).
-        let isRGB = av_pix_fmt_desc_get(pixelFormat).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0 } ?? false
+        let isRGB =
+            av_pix_fmt_desc_get(pixelFormat).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0 } ?? false
         if !isRGB {
             let space = input.colorspace == AVCOL_SPC_UNSPECIFIED.rawValue ? SWS_CS_DEFAULT : Int32(input.colorspace)
-            sws_setColorspaceDetails(context, sws_getCoefficients(space), fullRange ? 1 : 0,
-                                     sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
+            sws_setColorspaceDetails(
+                context, sws_getCoefficients(space), fullRange ? 1 : 0,
+                sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
         }
         self.geometry = geometry
         return geometry
@@ -134,12 +148,13 @@ final class FrameScaler {
         func fullFrame() -> Geometry {
             let w = max(targetWidth, Int((Double(sourceWidth) * scale).rounded()))
             let h = max(targetHeight, Int((Double(sourceHeight) * scale).rounded()))
-            return Geometry(input: input, cropX: 0, cropY: 0, cropWidth: sourceWidth, cropHeight: sourceHeight,
-                            planes: [], scaledWidth: w, scaledHeight: h, stride: (w * 3 + 63) & ~63)
+            return Geometry(
+                input: input, cropX: 0, cropY: 0, cropWidth: sourceWidth, cropHeight: sourceHeight,
+                planes: [], scaledWidth: w, scaledHeight: h, stride: (w * 3 + 63) & ~63)
         }
         // Palette, bit-packed and hardware formats cannot be offset: scale it all, crop after.
         guard let descriptor = av_pix_fmt_desc_get(format)?.pointee,
-              descriptor.flags & UInt64(AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL) == 0
+            descriptor.flags & UInt64(AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL) == 0
         else { return fullFrame() }
 
         let alignX = 1 << Int(descriptor.log2_chroma_w), alignY = 1 << Int(descriptor.log2_chroma_h)
@@ -147,28 +162,35 @@ final class FrameScaler {
         var cropHeight = min(sourceHeight, Int((Double(targetHeight) / scale).rounded()))
         let cropX = ((sourceWidth - cropWidth) / 2) / alignX * alignX
         let cropY = ((sourceHeight - cropHeight) / 2) / alignY * alignY
-        if cropX == 0 { cropWidth = sourceWidth }   // nothing cut on this axis: keep the picture whole
+        if cropX == 0 { cropWidth = sourceWidth }  // nothing cut on this axis: keep the picture whole
         if cropY == 0 { cropHeight = sourceHeight }
 
         // One pointer offset per plane, from the first component stored in it.
         let components = withUnsafePointer(to: descriptor.comp) {
-            $0.withMemoryRebound(to: AVComponentDescriptor.self, capacity: 4) { Array(UnsafeBufferPointer(start: $0, count: 4)) }
+            $0.withMemoryRebound(to: AVComponentDescriptor.self, capacity: 4) {
+                Array(UnsafeBufferPointer(start: $0, count: 4))
+            }
         }
         var planes: [(plane: Int, step: Int, shiftX: Int, shiftY: Int)] = []
-        for c in 0..<Int(descriptor.nb_components) where !planes.contains(where: { $0.plane == Int(components[c].plane) }) {
+        for c in 0..<Int(descriptor.nb_components)
+        where !planes.contains(where: { $0.plane == Int(components[c].plane) }) {
             let chroma = c == 1 || c == 2
-            planes.append((Int(components[c].plane), Int(components[c].step),
-                           chroma ? Int(descriptor.log2_chroma_w) : 0, chroma ? Int(descriptor.log2_chroma_h) : 0))
+            planes.append(
+                (
+                    Int(components[c].plane), Int(components[c].step),
+                    chroma ? Int(descriptor.log2_chroma_w) : 0, chroma ? Int(descriptor.log2_chroma_h) : 0
+                ))
         }
-        return Geometry(input: input, cropX: cropX, cropY: cropY, cropWidth: cropWidth, cropHeight: cropHeight,
-                        planes: planes, scaledWidth: targetWidth, scaledHeight: targetHeight,
-                        stride: (targetWidth * 3 + 63) & ~63)
+        return Geometry(
+            input: input, cropX: cropX, cropY: cropY, cropWidth: cropWidth, cropHeight: cropHeight,
+            planes: planes, scaledWidth: targetWidth, scaledHeight: targetHeight,
+            stride: (targetWidth * 3 + 63) & ~63)
     }
 
     /// Copies the centred target region of the scaled picture, rotated for display.
     private func cropAndRotate(_ geometry: Geometry, into destination: UnsafeMutablePointer<UInt8>) {
         let swapped = rotation == 90 || rotation == 270
-        let cw = swapped ? bucket.height : bucket.width   // crop size, stored orientation
+        let cw = swapped ? bucket.height : bucket.width  // crop size, stored orientation
         let ch = swapped ? bucket.width : bucket.height
         let stride = geometry.stride
         let x0 = (geometry.scaledWidth - cw) / 2, y0 = (geometry.scaledHeight - ch) / 2
@@ -185,7 +207,9 @@ final class FrameScaler {
                 let out = destination + y * outWidth * 3
                 for x in 0..<outWidth {
                     let p = row + (cw - 1 - x) * 3
-                    out[x * 3] = p[0]; out[x * 3 + 1] = p[1]; out[x * 3 + 2] = p[2]
+                    out[x * 3] = p[0]
+                    out[x * 3 + 1] = p[1]
+                    out[x * 3 + 2] = p[2]
                 }
             }
         case 90:
@@ -194,16 +218,20 @@ final class FrameScaler {
                 let out = destination + y * outWidth * 3
                 for x in 0..<outWidth {
                     let p = source + (ch - 1 - x) * stride + y * 3
-                    out[x * 3] = p[0]; out[x * 3 + 1] = p[1]; out[x * 3 + 2] = p[2]
+                    out[x * 3] = p[0]
+                    out[x * 3 + 1] = p[1]
+                    out[x * 3 + 2] = p[2]
                 }
             }
-        default: // 270
+        default:  // 270
             // Display (x, y) shows stored (cw − 1 − y, x).
             for y in 0..<outHeight {
                 let out = destination + y * outWidth * 3
                 for x in 0..<outWidth {
                     let p = source + x * stride + (cw - 1 - y) * 3
-                    out[x * 3] = p[0]; out[x * 3 + 1] = p[1]; out[x * 3 + 2] = p[2]
+                    out[x * 3] = p[0]
+                    out[x * 3 + 1] = p[1]
+                    out[x * 3 + 2] = p[2]
                 }
             }
         }

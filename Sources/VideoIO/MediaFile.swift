@@ -42,8 +42,9 @@ final class MediaFile {
         let infoRC = avformat_find_stream_info(context, &streamOptions)
         for i in 0..<count { av_dict_free(&streamOptions[i]) }
         if infoRC < 0 {
-            throw VideoIOError(.corrupt, "could not read the stream layout", file: path,
-                               cause: FFmpeg.cause(infoRC), ffmpegCode: infoRC)
+            throw VideoIOError(
+                .corrupt, "could not read the stream layout", file: path,
+                cause: FFmpeg.cause(infoRC), ffmpegCode: infoRC)
         }
         try Self.checkStreamSizes(context, limits: limits, path: path)
 
@@ -53,8 +54,10 @@ final class MediaFile {
             // FFmpeg refused the picture header (our pixel cap or its own sanity limit) or never found one.
             let cause = FFmpeg.takeLastLogMessage()
             if let cause, cause.contains("max pixel count") || cause.contains("Picture size") {
-                throw VideoIOError(.tooLarge, "the picture header claims a frame size past the caps "
-                    + "(max \(limits.maxPixels) pixels); refused before decoding", file: path, cause: cause)
+                throw VideoIOError(
+                    .tooLarge,
+                    "the picture header claims a frame size past the caps "
+                        + "(max \(limits.maxPixels) pixels); refused before decoding", file: path, cause: cause)
             }
             throw VideoIOError(.corrupt, "the video stream has no usable frame size", file: path, cause: cause)
         }
@@ -86,7 +89,9 @@ final class MediaFile {
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? -1
         if size == 0 {
-            throw VideoIOError(.truncated, "the file is empty (0 bytes); if it is still being copied, wait until the copy finishes", file: path)
+            throw VideoIOError(
+                .truncated, "the file is empty (0 bytes); if it is still being copied, wait until the copy finishes",
+                file: path)
         }
         return size
     }
@@ -97,14 +102,16 @@ final class MediaFile {
             return VideoIOError(.io, "could not open the file", file: path, cause: cause, ffmpegCode: rc)
         }
         if cause.contains("moov atom not found") && startsWithMP4Box(path) {
-            return VideoIOError(.truncated,
+            return VideoIOError(
+                .truncated,
                 "the MP4/MOV index (moov atom) is missing: the file was cut off before it was finished "
-                + "(an interrupted download or copy, or a recording that was never closed)",
+                    + "(an interrupted download or copy, or a recording that was never closed)",
                 file: path, cause: cause, ffmpegCode: rc)
         }
         if rc == FFmpeg.invalidData || rc == cffmpeg_averror_demuxer_not_found() {
-            return VideoIOError(.unsupported, "not a video or image format FFmpeg recognises", file: path,
-                                cause: cause, ffmpegCode: rc)
+            return VideoIOError(
+                .unsupported, "not a video or image format FFmpeg recognises", file: path,
+                cause: cause, ffmpegCode: rc)
         }
         return VideoIOError(.corrupt, "could not open the container", file: path, cause: cause, ffmpegCode: rc)
     }
@@ -119,26 +126,32 @@ final class MediaFile {
         return ["ftyp", "moov", "mdat", "free", "skip", "wide", "pnot", "uuid"].contains(type)
     }
 
-    private static func checkStreamSizes(_ context: UnsafeMutablePointer<AVFormatContext>,
-                                          limits: VideoIOLimits, path: String) throws {
+    private static func checkStreamSizes(
+        _ context: UnsafeMutablePointer<AVFormatContext>,
+        limits: VideoIOLimits, path: String
+    ) throws {
         for i in 0..<Int(context.pointee.nb_streams) {
             guard let parameters = context.pointee.streams[i]?.pointee.codecpar?.pointee,
-                  parameters.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
+                parameters.codec_type == AVMEDIA_TYPE_VIDEO
+            else { continue }
             try checkSize(width: Int(parameters.width), height: Int(parameters.height), limits: limits, path: path)
         }
     }
 
     static func checkSize(width: Int, height: Int, limits: VideoIOLimits, path: String) throws {
         if width > limits.maxDimension || height > limits.maxDimension || width * height > limits.maxPixels {
-            throw VideoIOError(.tooLarge,
+            throw VideoIOError(
+                .tooLarge,
                 "frame size \(width)×\(height) is past the caps (max side \(limits.maxDimension), "
-                + "max \(limits.maxPixels) pixels); raise the limits if this file is genuine",
+                    + "max \(limits.maxPixels) pixels); raise the limits if this file is genuine",
                 file: path)
         }
     }
 
-    private static func bestVideoStream(_ context: UnsafeMutablePointer<AVFormatContext>,
-                                        path: String) throws -> (Int32, UnsafePointer<AVCodec>) {
+    private static func bestVideoStream(
+        _ context: UnsafeMutablePointer<AVFormatContext>,
+        path: String
+    ) throws -> (Int32, UnsafePointer<AVCodec>) {
         var candidates: [Int32] = []
         var kinds: [String] = []
         for i in 0..<Int(context.pointee.nb_streams) {
@@ -167,8 +180,10 @@ final class MediaFile {
         return (index, decoder)
     }
 
-    private static func describe(_ context: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
-                                 path: String, fileSize: Int64) -> MediaInfo {
+    private static func describe(
+        _ context: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+        path: String, fileSize: Int64
+    ) -> MediaInfo {
         let stream = context.pointee.streams[Int(index)]!
         let parameters = stream.pointee.codecpar.pointee
         let container = String(cString: context.pointee.iformat.pointee.name)
@@ -178,7 +193,8 @@ final class MediaFile {
         let codedWidth = Int(parameters.width)
         let codedHeight = Int(parameters.height)
         let swapped = rotation == 90 || rotation == 270
-        let pixelFormat = av_get_pix_fmt_name(AVPixelFormat(rawValue: parameters.format))
+        let pixelFormat =
+            av_get_pix_fmt_name(AVPixelFormat(rawValue: parameters.format))
             .map { String(cString: $0) } ?? "unknown"
         // The image2 demuxer and the per-format "*_pipe" image demuxers (png_pipe, jpeg_pipe, …).
         let isStill = container == "image2" || container.hasSuffix("_pipe")
@@ -191,7 +207,8 @@ final class MediaFile {
             duration = Double(context.pointee.duration) / Double(cffmpeg_time_base())
         }
         var hasAudio = false
-        for i in 0..<Int(context.pointee.nb_streams) where context.pointee.streams[i]?.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO {
+        for i in 0..<Int(context.pointee.nb_streams)
+        where context.pointee.streams[i]?.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO {
             hasAudio = true
         }
         let frames = stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil

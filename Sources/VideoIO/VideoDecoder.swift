@@ -24,7 +24,8 @@ final class VideoDecoder {
     init(file: MediaFile, threads: Int, strict: Bool = true) throws {
         self.file = file
         guard let context = avcodec_alloc_context3(file.codec),
-              let packet = av_packet_alloc(), let frame = av_frame_alloc() else {
+            let packet = av_packet_alloc(), let frame = av_frame_alloc()
+        else {
             throw VideoIOError(.io, "out of memory creating the decoder", file: file.path)
         }
         self.context = context
@@ -34,7 +35,8 @@ final class VideoDecoder {
         if rc >= 0 {
             context.pointee.pkt_timebase = file.stream.pointee.time_base
             context.pointee.thread_count = Int32(max(0, threads))
-            context.pointee.thread_type = strict && Self.frameThreadingBreaksStrictDecoding.contains(file.codec.pointee.id.rawValue)
+            context.pointee.thread_type =
+                strict && Self.frameThreadingBreaksStrictDecoding.contains(file.codec.pointee.id.rawValue)
                 ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE
             context.pointee.max_pixels = Int64(file.limits.maxPixels)
             if strict { context.pointee.err_recognition |= AV_EF_EXPLODE }
@@ -42,8 +44,9 @@ final class VideoDecoder {
             rc = avcodec_open2(context, file.codec, nil)
         }
         if rc < 0 {
-            throw VideoIOError(.unsupported, "could not open the \(file.info.codec) decoder", file: file.path,
-                               cause: FFmpeg.cause(rc), ffmpegCode: rc)
+            throw VideoIOError(
+                .unsupported, "could not open the \(file.info.codec) decoder", file: file.path,
+                cause: FFmpeg.cause(rc), ffmpegCode: rc)
         }
     }
 
@@ -71,11 +74,13 @@ final class VideoDecoder {
             let rc = avcodec_receive_frame(context, frame)
             if rc >= 0 {
                 if cffmpeg_frame_is_corrupt(frame) != 0 {
-                    throw VideoIOError(.corrupt, "the decoder flagged a damaged picture", file: file.path,
-                                       cause: FFmpeg.takeLastLogMessage())
+                    throw VideoIOError(
+                        .corrupt, "the decoder flagged a damaged picture", file: file.path,
+                        cause: FFmpeg.takeLastLogMessage())
                 }
-                try MediaFile.checkSize(width: Int(frame.pointee.width), height: Int(frame.pointee.height),
-                                        limits: file.limits, path: file.path)
+                try MediaFile.checkSize(
+                    width: Int(frame.pointee.width), height: Int(frame.pointee.height),
+                    limits: file.limits, path: file.path)
                 framesDecoded += 1
                 return frame
             }
@@ -90,7 +95,7 @@ final class VideoDecoder {
     private func feed() throws {
         if pending {
             let sent = avcodec_send_packet(context, packet)
-            if sent == FFmpeg.eagain { return }   // still full: the caller drains frames first
+            if sent == FFmpeg.eagain { return }  // still full: the caller drains frames first
             pending = false
             av_packet_unref(packet)
             if sent < 0 { throw decodingError(sent) }
@@ -110,11 +115,13 @@ final class VideoDecoder {
                 continue
             }
             if packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0,
-               packet.pointee.pos >= 0, packet.pointee.pos + Int64(packet.pointee.size) >= file.info.fileSize {
+                packet.pointee.pos >= 0, packet.pointee.pos + Int64(packet.pointee.size) >= file.info.fileSize
+            {
                 // The demuxer ran out of file mid-packet ("partial file").
                 av_packet_unref(packet)
                 let stated = file.info.duration.map { String(format: " (its header states %.2f s)", $0) } ?? ""
-                throw VideoIOError(.truncated,
+                throw VideoIOError(
+                    .truncated,
                     "the file is cut off: its data ends early\(stated); an interrupted copy or download?",
                     file: file.path, cause: FFmpeg.takeLastLogMessage())
             }
@@ -124,7 +131,7 @@ final class VideoDecoder {
             }
             let sent = avcodec_send_packet(context, packet)
             if sent == FFmpeg.eagain {
-                pending = true   // keep the packet; frames must be received first
+                pending = true  // keep the packet; frames must be received first
                 return
             }
             av_packet_unref(packet)
@@ -134,15 +141,17 @@ final class VideoDecoder {
     }
 
     private func decodingError(_ rc: Int32) -> VideoIOError {
-        VideoIOError(.corrupt, "the \(file.info.codec) bitstream is damaged", file: file.path,
-                     cause: FFmpeg.cause(rc), ffmpegCode: rc)
+        VideoIOError(
+            .corrupt, "the \(file.info.codec) bitstream is damaged", file: file.path,
+            cause: FFmpeg.cause(rc), ffmpegCode: rc)
     }
 
     private func readingError(_ rc: Int32) -> VideoIOError {
         let cause = FFmpeg.cause(rc)
         if cause.contains("partial file") {
-            return VideoIOError(.truncated, "the file ends in the middle of its data (an interrupted copy or download?)",
-                                file: file.path, cause: cause, ffmpegCode: rc)
+            return VideoIOError(
+                .truncated, "the file ends in the middle of its data (an interrupted copy or download?)",
+                file: file.path, cause: cause, ffmpegCode: rc)
         }
         if FFmpeg.isErrno(rc, EIO, ENXIO, ESTALE, ENODEV) {
             return VideoIOError(.io, "reading the file failed", file: file.path, cause: cause, ffmpegCode: rc)

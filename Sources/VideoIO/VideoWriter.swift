@@ -60,14 +60,17 @@ public final class VideoWriter {
         guard let codec else { throw fail("no H.264 or MPEG-4 encoder in this FFmpeg build") }
         encoderContext = avcodec_alloc_context3(codec)
         guard let encoder = encoderContext else { throw fail("could not allocate an encoder context") }
-        guard let stream = avformat_new_stream(output, nil) else { throw fail("could not add a video stream to the MP4") }
+        guard let stream = avformat_new_stream(output, nil) else {
+            throw fail("could not add a video stream to the MP4")
+        }
         framePointer = av_frame_alloc()
         guard let frame = framePointer else { throw fail("could not allocate a frame") }
         packetPointer = av_packet_alloc()
         guard let packet = packetPointer else { throw fail("could not allocate a packet") }
-        scalerPointer = sws_getContext(Int32(width), Int32(height), AV_PIX_FMT_RGB24,
-                                       Int32(encodedWidth), Int32(encodedHeight), AV_PIX_FMT_YUV420P,
-                                       SWS_BICUBIC, nil, nil, nil)
+        scalerPointer = sws_getContext(
+            Int32(width), Int32(height), AV_PIX_FMT_RGB24,
+            Int32(encodedWidth), Int32(encodedHeight), AV_PIX_FMT_YUV420P,
+            SWS_BICUBIC, nil, nil, nil)
         guard let scaler = scalerPointer else { throw fail("could not create the RGB → YUV converter") }
         self.encoder = encoder
         self.stream = stream
@@ -137,7 +140,9 @@ public final class VideoWriter {
     public func append<Bytes: Collection<UInt8>>(rgb: Bytes) throws {
         precondition(!finished, "append after finish")
         guard rgb.count == width * height * 3 else {
-            throw VideoIOError(.encoder, "a frame must be \(width)×\(height)×3 = \(width * height * 3) bytes, got \(rgb.count)", file: path)
+            throw VideoIOError(
+                .encoder, "a frame must be \(width)×\(height)×3 = \(width * height * 3) bytes, got \(rgb.count)",
+                file: path)
         }
         var rc = av_frame_make_writable(frame)
         guard rc >= 0 else { throw VideoIOError(.encoder, "frame not writable", file: path, cause: FFmpeg.cause(rc)) }
@@ -158,7 +163,9 @@ public final class VideoWriter {
         frame.pointee.pts = framesWritten
         framesWritten += 1
         rc = avcodec_send_frame(encoder, frame)
-        guard rc >= 0 else { throw VideoIOError(.encoder, "encoding failed", file: path, cause: FFmpeg.cause(rc), ffmpegCode: rc) }
+        guard rc >= 0 else {
+            throw VideoIOError(.encoder, "encoding failed", file: path, cause: FFmpeg.cause(rc), ffmpegCode: rc)
+        }
         try drain()
     }
 
@@ -168,7 +175,9 @@ public final class VideoWriter {
         avcodec_send_frame(encoder, nil)
         try drain()
         var rc = av_write_trailer(output)
-        guard rc >= 0 else { throw VideoIOError(.encoder, "could not finish the MP4", file: path, cause: FFmpeg.cause(rc)) }
+        guard rc >= 0 else {
+            throw VideoIOError(.encoder, "could not finish the MP4", file: path, cause: FFmpeg.cause(rc))
+        }
         rc = avio_closep(&output!.pointee.pb)
         guard rc >= 0 else { throw VideoIOError(.io, "could not close the file", file: path, cause: FFmpeg.cause(rc)) }
         finished = true
@@ -214,7 +223,11 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
     var contextPointer = avcodec_alloc_context3(codec)
     var framePointer = av_frame_alloc()
     var packetPointer = av_packet_alloc()
-    defer { avcodec_free_context(&contextPointer); av_frame_free(&framePointer); av_packet_free(&packetPointer) }
+    defer {
+        avcodec_free_context(&contextPointer)
+        av_frame_free(&framePointer)
+        av_packet_free(&packetPointer)
+    }
     func allocationFailed(_ what: String) -> VideoIOError {
         VideoIOError(.encoder, "could not allocate \(what)", file: path)
     }
@@ -226,12 +239,16 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
     context.pointee.pix_fmt = AV_PIX_FMT_RGB24
     context.pointee.time_base = AVRational(num: 1, den: 1)
     var rc = avcodec_open2(context, codec, nil)
-    guard rc >= 0 else { throw VideoIOError(.encoder, "could not open the PNG encoder", file: path, cause: FFmpeg.cause(rc)) }
+    guard rc >= 0 else {
+        throw VideoIOError(.encoder, "could not open the PNG encoder", file: path, cause: FFmpeg.cause(rc))
+    }
     frame.pointee.format = AV_PIX_FMT_RGB24.rawValue
     frame.pointee.width = Int32(width)
     frame.pointee.height = Int32(height)
     rc = av_frame_get_buffer(frame, 0)
-    guard rc >= 0 else { throw VideoIOError(.encoder, "could not allocate a frame", file: path, cause: FFmpeg.cause(rc)) }
+    guard rc >= 0 else {
+        throw VideoIOError(.encoder, "could not allocate a frame", file: path, cause: FFmpeg.cause(rc))
+    }
     let bytes = Array(rgb)
     let stride = Int(frame.pointee.linesize.0)
     bytes.withUnsafeBufferPointer { src in
@@ -244,7 +261,8 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
     if rc >= 0 { rc = avcodec_receive_packet(context, packet) }
     guard rc >= 0 else { throw VideoIOError(.encoder, "PNG encoding failed", file: path, cause: FFmpeg.cause(rc)) }
     do {
-        try AtomicFile.write(UnsafeRawBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)), to: path)
+        try AtomicFile.write(
+            UnsafeRawBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)), to: path)
     } catch let error as AtomicFileError {
         throw VideoIOError(.io, error.message, file: path)
     }
@@ -253,12 +271,15 @@ public func writePNG<Bytes: Collection<UInt8>>(rgb: Bytes, width: Int, height: I
 /// Lays a clip's frames out in a grid (row by row, in time order) so a person can
 /// check sampling and cropping at a glance. Returns RGB bytes and the sheet's size.
 public func contactSheet(of clip: Clip, columns: Int? = nil, gap: Int = 2) -> (rgb: [UInt8], width: Int, height: Int) {
-    contactSheet(frames: clip.pixels, count: clip.frameCount, width: clip.width, height: clip.height, columns: columns, gap: gap)
+    contactSheet(
+        frames: clip.pixels, count: clip.frameCount, width: clip.width, height: clip.height, columns: columns, gap: gap)
 }
 
 /// The same for any `count` RGB frames of `width` × `height` laid out `[T, H, W, 3]`.
-public func contactSheet(frames pixels: [UInt8], count: Int, width frameWidth: Int, height frameHeight: Int,
-                         columns: Int? = nil, gap: Int = 2) -> (rgb: [UInt8], width: Int, height: Int) {
+public func contactSheet(
+    frames pixels: [UInt8], count: Int, width frameWidth: Int, height frameHeight: Int,
+    columns: Int? = nil, gap: Int = 2
+) -> (rgb: [UInt8], width: Int, height: Int) {
     let cols = max(1, min(count, columns ?? Int(Double(count).squareRoot().rounded(.up))))
     let rows = (count + cols - 1) / cols
     let width = cols * frameWidth + (cols + 1) * gap

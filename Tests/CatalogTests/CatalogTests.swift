@@ -5,7 +5,8 @@ import Testing
 @Suite("Catalog")
 struct CatalogTests {
     static func fresh() throws -> Catalog {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite")
+            .path
         return try Catalog(path: path)
     }
 
@@ -13,29 +14,36 @@ struct CatalogTests {
 
     /// Seals one shard holding `count` clips of `source` in the given bucket.
     @discardableResult
-    static func seal(_ catalog: Catalog, source: Int64, size: Int = 128, frames: Int = 17, aspect: String = "1:1",
-                     count: Int, firstID: Int64, path: String, duration: Double = 2.125) throws -> ShardRecord {
+    static func seal(
+        _ catalog: Catalog, source: Int64, size: Int = 128, frames: Int = 17, aspect: String = "1:1",
+        count: Int, firstID: Int64, path: String, duration: Double = 2.125
+    ) throws -> ShardRecord {
         try catalog.register(tokenizer: tokenizer)
-        let shard = ShardRecord(path: path, bucket: "\(size)-x", size: size, aspect: aspect, width: size, height: size, frames: frames, fps: 8,
-                                tokenizerId: "abcd", clipCount: count, bytes: 100, sha256: "00", createdAt: 0)
+        let shard = ShardRecord(
+            path: path, bucket: "\(size)-x", size: size, aspect: aspect, width: size, height: size, frames: frames,
+            fps: 8,
+            tokenizerId: "abcd", clipCount: count, bytes: 100, sha256: "00", createdAt: 0)
         let clips = (0..<count).map { i in
-            ClipRecord(id: firstID + Int64(i), sourceId: source, bucket: "\(size)-x", size: size, width: size, height: size,
-                       aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
-                       endTime: Double(i + 1) * duration, tokens: 605, row: i)
+            ClipRecord(
+                id: firstID + Int64(i), sourceId: source, bucket: "\(size)-x", size: size, width: size, height: size,
+                aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
+                endTime: Double(i + 1) * duration, tokens: 605, row: i)
         }
         return try catalog.seal(shard, clips: clips, completing: [source])
     }
 
     @Test("the migrations applied are exactly Schemas/catalog.sql")
     func schemaFile() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Schemas/catalog.sql"), encoding: .utf8)
         let migrations = try Catalog.migrations()
         #expect(migrations.map(\.name) == ["v1", "v2"])
         #expect(text.contains(migrations[0].sql.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(migrations[0].sql.contains("CREATE TABLE clips"))
         // Reopening applies nothing twice.
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reopen-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reopen-\(UUID().uuidString).sqlite")
+            .path
         _ = try Catalog(path: path)
         _ = try Catalog(path: path)
     }
@@ -43,7 +51,10 @@ struct CatalogTests {
     @Test("registering: new, unchanged, changed (back to pending; clips retired once the bytes are known to differ)")
     func registration() throws {
         let catalog = try Self.fresh()
-        guard case .new(let id) = try catalog.register(path: "/in/a.mp4", size: 10, mtime: 1) else { Issue.record("not new"); return }
+        guard case .new(let id) = try catalog.register(path: "/in/a.mp4", size: 10, mtime: 1) else {
+            Issue.record("not new")
+            return
+        }
         #expect(try catalog.register(path: "/in/a.mp4", size: 10, mtime: 1) == .unchanged(id))
         _ = try catalog.claimNext()
         try Self.seal(catalog, source: id, count: 3, firstID: 1, path: "s1.safetensors")
@@ -51,8 +62,8 @@ struct CatalogTests {
         #expect(try catalog.query(ClipQuery()).totalClips == 3)
         #expect(try catalog.register(path: "/in/a.mp4", size: 11, mtime: 2) == .changed(id))
         #expect(try catalog.source(id: id)?.state == .pending)
-        #expect(try catalog.query(ClipQuery()).totalClips == 3)     // maybe only touched: kept for now
-        try catalog.retireClips(source: id)                       // the pipeline saw new bytes
+        #expect(try catalog.query(ClipQuery()).totalClips == 3)  // maybe only touched: kept for now
+        try catalog.retireClips(source: id)  // the pipeline saw new bytes
         #expect(try catalog.query(ClipQuery()).totalClips == 0)
     }
 
@@ -67,19 +78,27 @@ struct CatalogTests {
         #expect(try catalog.claimNext()?.path == "/in/a.mp4")
     }
 
-    @Test("a source the process keeps dying on is rejected after the limit: crashes and kills counted apart, bystanders not at all")
+    @Test(
+        "a source the process keeps dying on is rejected after the limit: crashes and kills counted apart, bystanders not at all"
+    )
     func boundedRecovery() throws {
         let catalog = try Self.fresh()
         for name in ["poison", "huge", "fine"] { _ = try catalog.register(path: "/in/\(name).mp4", size: 1, mtime: 1) }
         func ids() throws -> (Int64, Int64) {
-            (try #require(try catalog.source(path: "/in/poison.mp4")?.id), try #require(try catalog.source(path: "/in/huge.mp4")?.id))
+            (
+                try #require(try catalog.source(path: "/in/poison.mp4")?.id),
+                try #require(try catalog.source(path: "/in/huge.mp4")?.id)
+            )
         }
         let (poison, huge) = try ids()
         for round in 1...3 {
             // The process works on the first two, then dies (of SIGABRT on one, of SIGKILL on the other).
             while try catalog.claimNext(under: ["/in/poison.mp4", "/in/huge.mp4"]) != nil {}
-            let recovery = try catalog.recoverInterrupted(crashed: [poison: SIGABRT], active: huge, maxCrashes: 3, maxInterruptions: 3)
-            #expect(recovery == (round < 3 ? Catalog.Recovery(resumed: 2) : Catalog.Recovery(rejected: 2)), "round \(round)")
+            let recovery = try catalog.recoverInterrupted(
+                crashed: [poison: SIGABRT], active: huge, maxCrashes: 3, maxInterruptions: 3)
+            #expect(
+                recovery == (round < 3 ? Catalog.Recovery(resumed: 2) : Catalog.Recovery(rejected: 2)), "round \(round)"
+            )
         }
         let p = try #require(try catalog.source(id: poison)), h = try #require(try catalog.source(id: huge))
         #expect(p.state == .rejected && p.errorCode == "crash" && p.crashes == 3)
@@ -87,7 +106,9 @@ struct CatalogTests {
         #expect(h.state == .rejected && h.errorCode == "killed" && h.error?.contains("3 times") == true)
         // A source that only waited for its shard when the process died is not counted.
         let fine = try #require(try catalog.claimNext())
-        #expect(try catalog.recoverInterrupted(crashed: [:], active: huge, maxCrashes: 1, maxInterruptions: 1) == Catalog.Recovery(resumed: 1))
+        #expect(
+            try catalog.recoverInterrupted(crashed: [:], active: huge, maxCrashes: 1, maxInterruptions: 1)
+                == Catalog.Recovery(resumed: 1))
         // A clean stop releases what it held without counting it either.
         _ = try catalog.claimNext()
         #expect(try catalog.releaseClaims() == 1)
@@ -98,7 +119,9 @@ struct CatalogTests {
     @Test("claiming can be limited to some paths and folders")
     func claimUnder() throws {
         let catalog = try Self.fresh()
-        for path in ["/in/a.mp4", "/in/sub/b.mp4", "/in/sub2/c.mp4", "/other/d.mp4"] { _ = try catalog.register(path: path, size: 1, mtime: 1) }
+        for path in ["/in/a.mp4", "/in/sub/b.mp4", "/in/sub2/c.mp4", "/other/d.mp4"] {
+            _ = try catalog.register(path: path, size: 1, mtime: 1)
+        }
         var claimed: [String] = []
         while let source = try catalog.claimNext(under: ["/in/sub", "/other/d.mp4"]) { claimed.append(source.path) }
         #expect(claimed == ["/in/sub/b.mp4", "/other/d.mp4"])
@@ -133,7 +156,8 @@ struct CatalogTests {
         // A failure not yet due is not claimed.
         _ = try catalog.register(path: "/in/b.mp4", size: 1, mtime: 1)
         let b = try #require(try catalog.claimNext())
-        try catalog.finish(b.id!, .failed(code: "io", message: "later", retryAt: Date().timeIntervalSince1970 + 3600, maxAttempts: 5))
+        try catalog.finish(
+            b.id!, .failed(code: "io", message: "later", retryAt: Date().timeIntervalSince1970 + 3600, maxAttempts: 5))
         #expect(try catalog.claimNext() == nil)
     }
 
@@ -143,9 +167,11 @@ struct CatalogTests {
         _ = try catalog.register(path: "/in/cats.mp4", size: 1, mtime: 1)
         _ = try catalog.register(path: "/in/dogs.mp4", size: 1, mtime: 1)
         let cats = try #require(try catalog.claimNext()).id!, dogs = try #require(try catalog.claimNext()).id!
-        try Self.seal(catalog, source: cats, size: 128, frames: 17, aspect: "1:1", count: 4, firstID: 100, path: "a.safetensors")
-        try Self.seal(catalog, source: dogs, size: 256, frames: 33, aspect: "16:9", count: 2, firstID: 200, path: "b.safetensors",
-                      duration: 4.125)
+        try Self.seal(
+            catalog, source: cats, size: 128, frames: 17, aspect: "1:1", count: 4, firstID: 100, path: "a.safetensors")
+        try Self.seal(
+            catalog, source: dogs, size: 256, frames: 33, aspect: "16:9", count: 2, firstID: 200, path: "b.safetensors",
+            duration: 4.125)
         #expect(try catalog.addCaption(path: "/in/cats.mp4", text: "two cats playing in the garden", origin: "sidecar"))
         #expect(try catalog.addCaption(path: "/in/dogs.mp4", text: "a dog running on a beach", origin: "sidecar"))
         #expect(try !catalog.addCaption(path: "/in/unknown.mp4", text: "x", origin: "sidecar"))
@@ -178,11 +204,14 @@ struct CatalogTests {
         _ = try catalog.register(path: "/in/b.mp4", size: 1, mtime: 1)
         let a = try #require(try catalog.claimNext()).id!, b = try #require(try catalog.claimNext()).id!
         try catalog.register(tokenizer: Self.tokenizer)
-        let shard = ShardRecord(path: "mixed.safetensors", bucket: "128-x", size: 128, aspect: "1:1", width: 128, height: 128,
-                                frames: 17, fps: 8, tokenizerId: "abcd", clipCount: 5, bytes: 1, sha256: "00", createdAt: 0)
+        let shard = ShardRecord(
+            path: "mixed.safetensors", bucket: "128-x", size: 128, aspect: "1:1", width: 128, height: 128,
+            frames: 17, fps: 8, tokenizerId: "abcd", clipCount: 5, bytes: 1, sha256: "00", createdAt: 0)
         let clips = (0..<5).map { i in
-            ClipRecord(id: Int64(10 + i), sourceId: i < 3 ? a : b, bucket: "128-x", size: 128, width: 128, height: 128, aspect: "1:1",
-                       frames: 17, fps: 8, clipIndex: i, startTime: 0, endTime: 2.125, tokens: 100, row: i)
+            ClipRecord(
+                id: Int64(10 + i), sourceId: i < 3 ? a : b, bucket: "128-x", size: 128, width: 128, height: 128,
+                aspect: "1:1",
+                frames: 17, fps: 8, clipIndex: i, startTime: 0, endTime: 2.125, tokens: 100, row: i)
         }
         try catalog.seal(shard, clips: clips, completing: [a, b])
         try catalog.addCaption(path: "/in/b.mp4", text: "bees", origin: "x")

@@ -24,12 +24,16 @@ struct CaptionsTests {
     func allThree() throws {
         let folder = try Self.folder()
         try "  A dog on a beach.\n".write(toFile: folder + "/clip.txt", atomically: true, encoding: .utf8)
-        try #"{"caption": "one", "captions": ["two", ""]}"#.write(toFile: folder + "/clip.json", atomically: true, encoding: .utf8)
+        try #"{"caption": "one", "captions": ["two", ""]}"#.write(
+            toFile: folder + "/clip.json", atomically: true, encoding: .utf8)
         try "{\"file\": \"clip.mp4\", \"caption\": \"three\"}\n{\"path\": \"other.mp4\", \"caption\": \"no\"}\n"
             .write(toFile: folder + "/captions.jsonl", atomically: true, encoding: .utf8)
         let found = Captions.find(for: folder + "/clip.mp4")
         #expect(found.map(\.text) == ["A dog on a beach.", "one", "two", "three"])
-        #expect(found.map(\.origin) == ["sidecar:clip.txt", "sidecar:clip.json", "sidecar:clip.json", "manifest:captions.jsonl"])
+        #expect(
+            found.map(\.origin) == [
+                "sidecar:clip.txt", "sidecar:clip.json", "sidecar:clip.json", "manifest:captions.jsonl",
+            ])
     }
 
     @Test("a FIFO, a folder or an empty file as a sidecar is skipped at once", .timeLimit(.minutes(1)))
@@ -44,7 +48,9 @@ struct CaptionsTests {
     @Test("empty sidecars read again and again cost no memory (Foundation leaks 4 KiB per empty file read)")
     func emptySidecarsDoNotLeak() throws {
         let folder = try Self.folder()
-        for name in ["clip.txt", "clip.json", "captions.jsonl"] { FileManager.default.createFile(atPath: folder + "/" + name, contents: Data()) }
+        for name in ["clip.txt", "clip.json", "captions.jsonl"] {
+            FileManager.default.createFile(atPath: folder + "/" + name, contents: Data())
+        }
         for _ in 0..<100 { _ = Captions.find(for: folder + "/clip.mp4") }
         let before = try Self.residentBytes()
         for _ in 0..<3000 { _ = Captions.find(for: folder + "/clip.mp4") }

@@ -16,8 +16,10 @@ import Glibc
 @Suite("Ingest pipeline")
 struct IngestPipelineTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-    static let tokenizer = try! Tokenizer(configuration: TokenizerConfiguration(
-        name: "ingest-test", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2], latentDim: 8, normGroups: 4), logger: logger)
+    static let tokenizer = try! Tokenizer(
+        configuration: TokenizerConfiguration(
+            name: "ingest-test", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2], latentDim: 8, normGroups: 4),
+        logger: logger)
 
     /// A folder of inputs: 3 good videos (one with a .txt caption, one listed in captions.jsonl),
     /// a byte-identical copy, a text file named .mp4 and a 3-frame video.
@@ -25,16 +27,26 @@ struct IngestPipelineTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString)").path
         let input = root + "/in"
         try FileManager.default.createDirectory(atPath: input + "/nested", withIntermediateDirectories: true)
-        for (name, seconds, size) in [("a.mp4", 7, "160x120"), ("b.mp4", 3, "192x108"), ("nested/c.mkv", 4, "176x144")] {
-            try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=15:duration=\(seconds)",
-                               "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", input + "/" + name])
+        for (name, seconds, size) in [("a.mp4", 7, "160x120"), ("b.mp4", 3, "192x108"), ("nested/c.mkv", 4, "176x144")]
+        {
+            try run(
+                "ffmpeg",
+                [
+                    "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=15:duration=\(seconds)",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", input + "/" + name,
+                ])
         }
         try FileManager.default.copyItem(atPath: input + "/a.mp4", toPath: input + "/nested/a-copy.mp4")
         try "a dog chasing a red ball".write(toFile: input + "/a.txt", atomically: true, encoding: .utf8)
-        try #"{"file": "b.mp4", "caption": "waves on a beach at sunset"}"#.write(toFile: input + "/captions.jsonl", atomically: true, encoding: .utf8)
+        try #"{"file": "b.mp4", "caption": "waves on a beach at sunset"}"#.write(
+            toFile: input + "/captions.jsonl", atomically: true, encoding: .utf8)
         try "just some notes".write(toFile: input + "/notes.mp4", atomically: true, encoding: .utf8)
-        try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=1", "-frames:v", "3",
-                           "-c:v", "libx264", "-pix_fmt", "yuv420p", input + "/short.mp4"])
+        try run(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=1", "-frames:v", "3",
+                "-c:v", "libx264", "-pix_fmt", "yuv420p", input + "/short.mp4",
+            ])
         try "partial".write(toFile: input + "/incoming.mp4.part", atomically: true, encoding: .utf8)
         return root
     }
@@ -68,11 +80,13 @@ struct IngestPipelineTests {
     func endToEnd() throws {
         let root = try Self.corpus()
         let pipeline = try Self.pipeline(root, maxClips: 3)
-        #expect(try pipeline.scan([root + "/in"]) == 6)         // .part, .txt and .jsonl are not media
+        #expect(try pipeline.scan([root + "/in"]) == 6)  // .part, .txt and .jsonl are not media
         try pipeline.processAll()
         let catalog = pipeline.catalog
 
-        func state(_ name: String) throws -> SourceRecord? { try catalog.source(path: URL(fileURLWithPath: root + "/in/" + name).standardizedFileURL.path) }
+        func state(_ name: String) throws -> SourceRecord? {
+            try catalog.source(path: URL(fileURLWithPath: root + "/in/" + name).standardizedFileURL.path)
+        }
         #expect(try state("a.mp4")?.state == .done)
         #expect(try state("b.mp4")?.state == .done)
         #expect(try state("nested/c.mkv")?.state == .done)
@@ -88,7 +102,7 @@ struct IngestPipelineTests {
         let all = try catalog.query(ClipQuery())
         #expect(all.totalClips == 5)
         #expect(try Self.verify(pipeline) == 5)
-        #expect(try catalog.shards().count >= 2)                // max 3 clips per shard
+        #expect(try catalog.shards().count >= 2)  // max 3 clips per shard
         #expect(try catalog.query(ClipQuery(caption: "dog")).totalClips == 3)
         #expect(try catalog.query(ClipQuery(caption: "beach")).totalClips == 1)
         #expect(try catalog.query(ClipQuery(aspect: "16:9")).totalClips == 1)
@@ -138,25 +152,35 @@ struct IngestPipelineTests {
         try pipeline.scan([root + "/in"])
         try pipeline.processAll()
         let b = root + "/in/b.mp4"
-        try Self.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=192x108:rate=15:duration=6",
-                                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", b])
+        try Self.run(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=192x108:rate=15:duration=6",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", b,
+            ])
         #expect(try pipeline.scan([root + "/in"]) == 1)
         try pipeline.processAll()
         let bPath = URL(fileURLWithPath: b).standardizedFileURL.path
         let clips = try pipeline.catalog.query(ClipQuery(limit: 100)).clips.filter { $0.sourcePath == bPath }
-        #expect(clips.count == 2)                                // 6 s → 48 frames → 2 clips, the old one retired
+        #expect(clips.count == 2)  // 6 s → 48 frames → 2 clips, the old one retired
     }
 
     static func video(_ path: String, seconds: Int, hue: Int = 0) throws {
-        try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=\(seconds)",
-                           "-vf", "hue=h=\(hue)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path])
+        try run(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=\(seconds)",
+                "-vf", "hue=h=\(hue)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path,
+            ])
     }
 
     /// The live clip ids a clean ingest of exactly these files gives (ids do not depend on paths).
     static func cleanIngest(of files: [String]) throws -> Set<Int64> {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("clean-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
-        for (i, file) in files.enumerated() { try FileManager.default.copyItem(atPath: file, toPath: root + "/in/\(i).mp4") }
+        for (i, file) in files.enumerated() {
+            try FileManager.default.copyItem(atPath: file, toPath: root + "/in/\(i).mp4")
+        }
         let pipeline = try pipeline(root)
         try pipeline.scan([root + "/in"])
         try pipeline.processAll()
@@ -167,20 +191,21 @@ struct IngestPipelineTests {
         Set(try pipeline.catalog.query(ClipQuery(limit: 1000)).clips.map(\.clip.id))
     }
 
-    @Test("a file replaced (2 versions) or growing in bursts (4) while its clips wait unsealed: only the final bytes' clips stay live",
-          arguments: [2, 4])
+    @Test(
+        "a file replaced (2 versions) or growing in bursts (4) while its clips wait unsealed: only the final bytes' clips stay live",
+        arguments: [2, 4])
     func changedWhileOpen(versions: Int) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("change-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
         let path = root + "/in/v.mp4"
-        let pipeline = try Self.pipeline(root)                 // shards hold 4096 clips: nothing seals until sealAll
+        let pipeline = try Self.pipeline(root)  // shards hold 4096 clips: nothing seals until sealAll
         for version in 1...versions {
             try Self.video(path, seconds: versions == 2 ? 5 : 2 + 2 * version, hue: 40 * version)
             #expect(try pipeline.scan([path]) == 1)
             try pipeline.process(try #require(try pipeline.catalog.claimNext()))
-            #expect(pipeline.hasOpenShards)                    // this version's clips wait, unsealed
+            #expect(pipeline.hasOpenShards)  // this version's clips wait, unsealed
         }
-        try pipeline.sealAll()                                 // every version's clips sealed together
+        try pipeline.sealAll()  // every version's clips sealed together
         let final = root + "/final.mp4"
         try FileManager.default.copyItem(atPath: path, toPath: final)
         let expected = try Self.cleanIngest(of: [final])
@@ -188,7 +213,7 @@ struct IngestPipelineTests {
         #expect(try Self.liveIDs(pipeline) == expected)
         #expect(try pipeline.catalog.query(ClipQuery()).totalClips == expected.count)
         #expect(try pipeline.catalog.source(path: path)?.state == .done)
-        #expect(try Self.verify(pipeline) > expected.count)    // the stale rows are in the file, retired in the catalog
+        #expect(try Self.verify(pipeline) > expected.count)  // the stale rows are in the file, retired in the catalog
     }
 
     @Test("a file deleted while its clips are unsealed ends retired with no live clip, also after a restart")
@@ -202,9 +227,9 @@ struct IngestPipelineTests {
             let pipeline = try Self.pipeline(root)
             try pipeline.scan([root + "/in"])
             try pipeline.process(try #require(try pipeline.catalog.claimNext(under: [gone])))
-            try FileManager.default.removeItem(atPath: gone)   // deleted mid-way; the daemon notices and retires it
+            try FileManager.default.removeItem(atPath: gone)  // deleted mid-way; the daemon notices and retires it
             try pipeline.catalog.retire(path: gone)
-            try pipeline.processAll()                          // kept.mp4, then every open shard is sealed
+            try pipeline.processAll()  // kept.mp4, then every open shard is sealed
             #expect(try pipeline.catalog.source(path: gone)?.state == .retired)
             #expect(try Self.liveIDs(pipeline) == (try Self.cleanIngest(of: [kept])))
             #expect(try Self.verify(pipeline) == 3)
@@ -251,14 +276,17 @@ struct IngestPipelineTests {
         try Self.video(real + "/a.mp4", seconds: 3)
         try Self.video(linked + "/b.mp4", seconds: 3, hue: 60)
         try FileManager.default.createSymbolicLink(atPath: real + "/sub", withDestinationPath: linked)
-        try FileManager.default.createSymbolicLink(atPath: linked + "/loop", withDestinationPath: real)   // a cycle
-        try FileManager.default.createSymbolicLink(atPath: root + "/in", withDestinationPath: real)       // the root is a link
+        try FileManager.default.createSymbolicLink(atPath: linked + "/loop", withDestinationPath: real)  // a cycle
+        try FileManager.default.createSymbolicLink(atPath: root + "/in", withDestinationPath: real)  // the root is a link
         #expect(mkfifo(real + "/pipe.mp4", 0o644) == 0)
 
         let pipeline = try Self.pipeline(root)
-        #expect(IngestPipeline.candidates(under: root + "/in") == [root + "/in/a.mp4", root + "/in/pipe.mp4", root + "/in/sub/b.mp4"])
+        #expect(
+            IngestPipeline.candidates(under: root + "/in") == [
+                root + "/in/a.mp4", root + "/in/pipe.mp4", root + "/in/sub/b.mp4",
+            ])
         #expect(try pipeline.scan([root + "/in"]) == 3)
-        try pipeline.processAll()                              // returns: the FIFO is never opened for reading
+        try pipeline.processAll()  // returns: the FIFO is never opened for reading
         #expect(try pipeline.catalog.source(path: root + "/in/a.mp4")?.state == .done)
         #expect(try pipeline.catalog.source(path: root + "/in/sub/b.mp4")?.state == .done)
         let fifo = try #require(try pipeline.catalog.source(path: root + "/in/pipe.mp4"))
@@ -294,16 +322,17 @@ struct IngestPipelineTests {
         // A file where the 4:3 shards' folder must go: every 4:3 shard fails to write.
         let blocker = configuration.shardFolder + "/128-4x3-144x112-f17"
         try "in the way".write(toFile: blocker, atomically: true, encoding: .utf8)
-        let pipeline = try IngestPipeline(configuration: configuration, catalog: Catalog(path: configuration.catalogPath),
-                                          tokenizer: Self.tokenizer, logger: Self.logger)
+        let pipeline = try IngestPipeline(
+            configuration: configuration, catalog: Catalog(path: configuration.catalogPath),
+            tokenizer: Self.tokenizer, logger: Self.logger)
         try pipeline.scan([root + "/in"])
-        try pipeline.processAll()                              // no throw: the run goes on
+        try pipeline.processAll()  // no throw: the run goes on
         #expect(pipeline.progress.failed >= 1)
         #expect(try pipeline.catalog.status().sources[.failed] != nil)
-        #expect(try pipeline.catalog.query(ClipQuery(aspect: "16:9")).totalClips == 1)   // b.mp4 was unaffected
+        #expect(try pipeline.catalog.query(ClipQuery(aspect: "16:9")).totalClips == 1)  // b.mp4 was unaffected
 
         try FileManager.default.removeItem(atPath: blocker)
-        try pipeline.processAll()                              // retried (backoff 0)
+        try pipeline.processAll()  // retried (backoff 0)
         #expect(try pipeline.catalog.status().sources[.failed] == nil)
         #expect(try pipeline.catalog.query(ClipQuery()).totalClips == 5)
         #expect(try Self.verify(pipeline) == 5)
@@ -314,35 +343,47 @@ struct IngestPipelineTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString)").path
         let input = root + "/in"
         try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
-        try Self.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=4",
-                                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", input + "/good.mp4"])
+        try Self.run(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=4",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", input + "/good.mp4",
+            ])
         let good = try Data(contentsOf: URL(fileURLWithPath: input + "/good.mp4"))
-        try Data(good.prefix(good.count / 2)).write(to: URL(fileURLWithPath: input + "/cut.mp4"))   // moov at the end: gone
+        try Data(good.prefix(good.count / 2)).write(to: URL(fileURLWithPath: input + "/cut.mp4"))  // moov at the end: gone
         try Data().write(to: URL(fileURLWithPath: input + "/empty.mp4"))
         var generator = SystemRandomNumberGenerator()
-        try Data((0..<20_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: URL(fileURLWithPath: input + "/noise.mkv"))
-        try Self.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", input + "/tone.m4a"])
+        try Data((0..<20_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(
+            to: URL(fileURLWithPath: input + "/noise.mkv"))
+        try Self.run(
+            "ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", input + "/tone.m4a"])
         try "not a video".write(toFile: input + "/text.mp4", atomically: true, encoding: .utf8)
 
         let pipeline = try Self.pipeline(root)
         try pipeline.scan([input])
         try pipeline.processAll()
-        let expected: [String: String] = ["cut.mp4": "truncated", "empty.mp4": "truncated", "noise.mkv": "unsupported",
-                                          "tone.m4a": "no-video-stream", "text.mp4": "unsupported"]
+        let expected: [String: String] = [
+            "cut.mp4": "truncated", "empty.mp4": "truncated", "noise.mkv": "unsupported",
+            "tone.m4a": "no-video-stream", "text.mp4": "unsupported",
+        ]
         for (name, code) in expected {
-            let source = try #require(try pipeline.catalog.source(path: URL(fileURLWithPath: input + "/" + name).standardizedFileURL.path))
+            let source = try #require(
+                try pipeline.catalog.source(path: URL(fileURLWithPath: input + "/" + name).standardizedFileURL.path))
             #expect(source.state == .rejected, "\(name)")
             #expect(source.errorCode == code, "\(name): \(source.errorCode ?? "-") \(source.error ?? "")")
             #expect(!(source.error ?? "").isEmpty, "\(name) has no reason")
         }
-        #expect(try pipeline.catalog.source(path: URL(fileURLWithPath: input + "/good.mp4").standardizedFileURL.path)?.state == .done)
+        #expect(
+            try pipeline.catalog.source(path: URL(fileURLWithPath: input + "/good.mp4").standardizedFileURL.path)?.state
+                == .done)
         #expect(try pipeline.catalog.status().recentErrors.count == expected.count)
     }
 
     static let numpyAvailable = pythonCanImport("numpy")
 
-    @Test("an ingested shard reads back through the NumPy script of Schemas/shard-format.md",
-          .enabled(if: numpyAvailable, "needs python3 with numpy (make test installs it)"))
+    @Test(
+        "an ingested shard reads back through the NumPy script of Schemas/shard-format.md",
+        .enabled(if: numpyAvailable, "needs python3 with numpy (make test installs it)"))
     func numpyReadsIngestedShard() throws {
         let root = try Self.corpus()
         let pipeline = try Self.pipeline(root)
@@ -350,9 +391,12 @@ struct IngestPipelineTests {
         try pipeline.processAll()
         let record = try #require(try pipeline.catalog.shards().first)
         let path = pipeline.configuration.dataFolder + "/" + record.path
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let document = try String(contentsOf: repository.appendingPathComponent("Schemas/shard-format.md"), encoding: .utf8)
-        let script = try #require(document.components(separatedBy: "```python\n").dropFirst().first?.components(separatedBy: "```").first)
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let document = try String(
+            contentsOf: repository.appendingPathComponent("Schemas/shard-format.md"), encoding: .utf8)
+        let script = try #require(
+            document.components(separatedBy: "```python\n").dropFirst().first?.components(separatedBy: "```").first)
         try script.write(toFile: root + "/shard_reader.py", atomically: true, encoding: .utf8)
         try """
         import json, sys
@@ -362,8 +406,11 @@ struct IngestPipelineTests {
         open(sys.argv[3], "w").write(json.dumps({"ids": ids.tolist(), "first": bits[0].reshape(-1).tolist(), "tokenizer": meta["tokenizer_id"]}))
         """.write(toFile: root + "/check.py", atomically: true, encoding: .utf8)
         try Self.run("python3", [root + "/check.py", path, root, root + "/out.json"])
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/out.json"))) as? [String: Any])
-        #expect((result["ids"] as? [Int])?.map(Int64.init) == (try pipeline.catalog.clips(inShard: record.id!).map(\.id)))
+        let result = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/out.json")))
+                as? [String: Any])
+        #expect(
+            (result["ids"] as? [Int])?.map(Int64.init) == (try pipeline.catalog.clips(inShard: record.id!).map(\.id)))
         #expect(result["tokenizer"] as? String == Self.tokenizer.identity.id)
         let ours: [UInt8] = try Shard(path: path).bits(row: 0).reshaped([-1]).scalars()
         #expect((result["first"] as? [Int])?.map(UInt8.init) == ours)
@@ -371,7 +418,8 @@ struct IngestPipelineTests {
 
     @Test("the shipped Configs/daemon.yaml states the defaults; unknown keys are named", arguments: ["daemon.yaml"])
     func configuration(name: String) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Configs/\(name)"), encoding: .utf8)
         let decoded = try decodeYAML(text)
         #expect(decoded == IngestConfiguration())
@@ -379,7 +427,8 @@ struct IngestPipelineTests {
             try decodeYAML("shards:\n  max_clip: 3\n")
         } throws: { error in
             guard case .dataCorrupted(let context) = error as? DecodingError else { return false }
-            return keyPath(context.codingPath) == "shards.max_clip" && context.debugDescription.contains("unknown key 'max_clip'")
+            return keyPath(context.codingPath) == "shards.max_clip"
+                && context.debugDescription.contains("unknown key 'max_clip'")
         }
     }
 
@@ -419,29 +468,39 @@ struct DaemonSchemaTests {
         var result: [([String], Any)] = []
         for (name, value) in properties {
             guard let property = value as? [String: Any] else { continue }
-            if property["properties"] != nil { result += leaves(property, prefix: prefix + [name]) }
-            else { result.append((prefix + [name], property["default"] ?? NSNull())) }
+            if property["properties"] != nil {
+                result += leaves(property, prefix: prefix + [name])
+            } else {
+                result.append((prefix + [name], property["default"] ?? NSNull()))
+            }
         }
         return result
     }
 
     @Test("every documented key decodes, and its documented default is the real default")
     func defaults() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("Schemas/config.schema.json"))) as? [String: Any])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let schema = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: root.appendingPathComponent("Schemas/config.schema.json"))) as? [String: Any])
         let leaves = Self.leaves(schema)
-        #expect(leaves.count == 12 + 14)   // video (clips + limits) + the daemon's own keys
+        #expect(leaves.count == 12 + 14)  // video (clips + limits) + the daemon's own keys
         var document: [String: Any] = [:]
         for (path, value) in leaves {
             func insert(_ node: inout [String: Any], _ path: ArraySlice<String>) {
-                if path.count == 1 { node[path.first!] = value; return }
+                if path.count == 1 {
+                    node[path.first!] = value
+                    return
+                }
                 var child = node[path.first!] as? [String: Any] ?? [:]
                 insert(&child, path.dropFirst())
                 node[path.first!] = child
             }
             insert(&document, path[...])
         }
-        let decoded = try JSONDecoder().decode(IngestConfiguration.self, from: JSONSerialization.data(withJSONObject: document))
+        let decoded = try JSONDecoder().decode(
+            IngestConfiguration.self, from: JSONSerialization.data(withJSONObject: document))
         #expect(decoded == IngestConfiguration())
     }
 }

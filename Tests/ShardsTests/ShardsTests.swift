@@ -8,8 +8,9 @@ import Tokenizer
 
 @Suite("Token shards")
 struct ShardsTests {
-    static let tokenizer = try! Tokenizer(configuration: TokenizerConfiguration(
-        name: "shard-test", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2], latentDim: 8, normGroups: 4),
+    static let tokenizer = try! Tokenizer(
+        configuration: TokenizerConfiguration(
+            name: "shard-test", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2], latentDim: 8, normGroups: 4),
         logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
 
     static func tokens(seed: UInt64) throws -> TokenClip {
@@ -26,7 +27,8 @@ struct ShardsTests {
     }
 
     static func writeShard(_ clips: [TokenClip], to path: String) throws -> (bytes: Int64, sha256: String) {
-        let layout = ShardLayout(bucket: "128-16x9-176x96", size: 128, width: 176, height: 96, frames: 17, fps: 8, tokens: clips[0])
+        let layout = ShardLayout(
+            bucket: "128-16x9-176x96", size: 128, width: 176, height: 96, frames: 17, fps: 8, tokens: clips[0])
         let writer = ShardWriter(layout: layout)
         for (i, clip) in clips.enumerated() { try writer.append(id: Int64(1000 + i), tokens: clip) }
         return try writer.write(to: path)
@@ -37,7 +39,8 @@ struct ShardsTests {
         let clips = try (1...3).map { try Self.tokens(seed: $0) }
         let path = try Self.folder() + "/a.safetensors"
         let written = try Self.writeShard(clips, to: path)
-        #expect(written.bytes == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value)
+        #expect(
+            written.bytes == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value)
         let shard = try Shard(path: path)
         #expect(shard.count == 3 && shard.clipIDs == [1000, 1001, 1002])
         #expect(shard.layout.tokenizerID == Self.tokenizer.identity.id && !shard.layout.tokenizerTrained)
@@ -81,13 +84,18 @@ struct ShardsTests {
 
     @Test("hostile layout metadata is an error that says what is wrong, never a trap", arguments: hostileMetadata)
     func hostileLayout(key: String, value: String, words: String) throws {
-        let layout = ShardLayout(bucket: "b", size: 128, width: 176, height: 96, frames: 17, fps: 8, tokens: try Self.tokens(seed: 1))
+        let layout = ShardLayout(
+            bucket: "b", size: 128, width: 176, height: 96, frames: 17, fps: 8, tokens: try Self.tokens(seed: 1))
         var metadata = layout.metadata
         metadata[key] = value
         let path = try Self.folder() + "/hostile.safetensors"
-        try SafeTensors.write(["tokens": Tensor.fromBytes(.init(repeating: 0, count: layout.bytesPerClip), dtype: .uint8,
-                                                          shape: [1, layout.bytesPerClip]),
-                               "clip_ids": Tensor([7] as [Int64], shape: [1])], metadata: metadata, to: path)
+        try SafeTensors.write(
+            [
+                "tokens": Tensor.fromBytes(
+                    .init(repeating: 0, count: layout.bytesPerClip), dtype: .uint8,
+                    shape: [1, layout.bytesPerClip]),
+                "clip_ids": Tensor([7] as [Int64], shape: [1]),
+            ], metadata: metadata, to: path)
         let error = try #require(throws: ShardError.self) { try Shard(path: path) }
         #expect(error.code == .format)
         #expect(error.message.contains(words), "\(error)")
@@ -95,9 +103,11 @@ struct ShardsTests {
 
     @Test("a shard whose safetensors header overflows is a format error naming the cause")
     func hostileHeader() throws {
-        let header = Array(#"{"tokens":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#.utf8)
+        let header = Array(
+            #"{"tokens":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#.utf8)
         let path = try Self.folder() + "/overflow.safetensors"
-        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header).write(to: URL(fileURLWithPath: path))
+        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header).write(
+            to: URL(fileURLWithPath: path))
         let error = try #require(throws: ShardError.self) { try Shard(path: path) }
         #expect(error.code == .format)
         #expect(error.cause?.contains("whose byte size overflows") == true, "\(error)")
@@ -105,13 +115,16 @@ struct ShardsTests {
 
     static let numpyAvailable = pythonCanImport("numpy")
 
-    @Test("the NumPy reader in Schemas/shard-format.md reads our bits exactly",
-          .enabled(if: numpyAvailable, "needs python3 with numpy (make test installs it)"))
+    @Test(
+        "the NumPy reader in Schemas/shard-format.md reads our bits exactly",
+        .enabled(if: numpyAvailable, "needs python3 with numpy (make test installs it)"))
     func numpyReader() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let document = try String(contentsOf: root.appendingPathComponent("Schemas/shard-format.md"), encoding: .utf8)
-        let script = try #require(document.components(separatedBy: "```python\n").dropFirst().first?
-            .components(separatedBy: "```").first)
+        let script = try #require(
+            document.components(separatedBy: "```python\n").dropFirst().first?
+                .components(separatedBy: "```").first)
         #expect(script.split(separator: "\n").count <= 30)
         let clips = try (1...2).map { try Self.tokens(seed: $0) }
         let folder = try Self.folder()
@@ -119,11 +132,11 @@ struct ShardsTests {
         // The documented script, unchanged, imported as a module.
         try script.write(toFile: folder + "/shard_reader.py", atomically: true, encoding: .utf8)
         let checker = """
-        import json, sys
-        from shard_reader import read_shard
-        ids, bits, meta = read_shard(sys.argv[1])
-        sys.stdout.write(json.dumps({"ids": ids.tolist(), "shape": list(bits.shape), "bits": bits.reshape(-1).tolist()}))
-        """
+            import json, sys
+            from shard_reader import read_shard
+            ids, bits, meta = read_shard(sys.argv[1])
+            sys.stdout.write(json.dumps({"ids": ids.tolist(), "shape": list(bits.shape), "bits": bits.reshape(-1).tolist()}))
+            """
         try checker.write(toFile: folder + "/check.py", atomically: true, encoding: .utf8)
         let out = folder + "/out.json"
         FileManager.default.createFile(atPath: out, contents: nil)
@@ -134,7 +147,8 @@ struct ShardsTests {
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let result = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         #expect(result["ids"] as? [Int] == [1000, 1001])
         #expect(result["shape"] as? [Int] == [2, 5, clips[0].schedule.tokensPerFrame, 8])
         let expected: [UInt8] = try Tensor.stack(clips.map(\.bits), dim: 0).reshaped([-1]).scalars()

@@ -6,7 +6,7 @@ struct AutogradTests {
     @Test("gradients of a known function")
     func gradients() throws {
         let x = try Tensor([1, -2, 3] as [Float]).requiringGrad()
-        let y = try (x * x).sum() + (x * 3).sum()     // d/dx = 2x + 3
+        let y = try (x * x).sum() + (x * 3).sum()  // d/dx = 2x + 3
         try y.backward()
         #expect(try x.grad?.scalars(as: Float.self) == [5, -1, 9])
     }

@@ -33,10 +33,14 @@ struct LayersTests {
     func interpolation() throws {
         let x = try Tensor.arange(0, 16).reshaped([1, 1, 4, 4])
         #expect(try x.interpolate(size: [2, 2], mode: .area).scalars(as: Float.self) == [2.5, 4.5, 10.5, 12.5])
-        #expect(try x.interpolate(size: [8, 8], mode: .nearest).slice(dim: 3, 0..<2).slice(dim: 2, 0..<1)
-                    .scalars(as: Float.self) == [0, 0])
+        #expect(
+            try x.interpolate(size: [8, 8], mode: .nearest).slice(dim: 3, 0..<2).slice(dim: 2, 0..<1)
+                .scalars(as: Float.self) == [0, 0])
         let constant = try Tensor.full([1, 2, 3, 3], 7)
-        #expect(try constant.interpolate(size: [6, 5], mode: .bilinear).scalars(as: Float.self).allSatisfy { Swift.abs($0 - 7) < 1e-5 })
+        #expect(
+            try constant.interpolate(size: [6, 5], mode: .bilinear).scalars(as: Float.self).allSatisfy {
+                Swift.abs($0 - 7) < 1e-5
+            })
         let video = try Tensor.full([1, 1, 2, 3, 3], 2)
         #expect(try video.interpolate(size: [4, 6, 6], mode: .trilinear).shape == [1, 1, 4, 6, 6])
         #expect(throws: TorchError.self) { try x.interpolate(size: [2, 2, 2], mode: .trilinear) }
@@ -59,7 +63,10 @@ struct LayersTests {
     final class Block: Module {
         let norm: LayerNorm
         let proj: Linear
-        init(_ g: Generator) throws { norm = try LayerNorm(8); proj = try Linear(8, 8, generator: g) }
+        init(_ g: Generator) throws {
+            norm = try LayerNorm(8)
+            proj = try Linear(8, 8, generator: g)
+        }
     }
 
     final class Model: Module {
@@ -79,9 +86,12 @@ struct LayersTests {
     func moduleNames() throws {
         let model = try Model(Generator(seed: 0))
         let names = model.namedParameters().map(\.name)
-        #expect(names == ["embed.weight", "blocks.0.norm.weight", "blocks.0.norm.bias", "blocks.0.proj.weight",
-                          "blocks.0.proj.bias", "blocks.1.norm.weight", "blocks.1.norm.bias", "blocks.1.proj.weight",
-                          "blocks.1.proj.bias", "head.weight"])
+        #expect(
+            names == [
+                "embed.weight", "blocks.0.norm.weight", "blocks.0.norm.bias", "blocks.0.proj.weight",
+                "blocks.0.proj.bias", "blocks.1.norm.weight", "blocks.1.norm.bias", "blocks.1.proj.weight",
+                "blocks.1.proj.bias", "head.weight",
+            ])
         #expect(model.parameterCount == 80 + 2 * (8 + 8 + 64 + 8) + 16)
 
         let other = try Model(Generator(seed: 1))
@@ -111,9 +121,12 @@ struct LayersTests {
 
 @Suite("oneDNN convolution path")
 struct OneDNNTests {
-    @Test("convolutions through oneDNN equal LibTorch's generic conv2d/conv3d, forward and backward",
-          arguments: [([1, 3, 19, 34, 34], [16, 3, 3, 3, 3], [1, 1, 1]), ([1, 16, 9, 18, 18], [16, 16, 3, 3, 3], [2, 2, 2]),
-                      ([1, 8, 20, 20], [4, 8, 3, 3], [2, 2])])
+    @Test(
+        "convolutions through oneDNN equal LibTorch's generic conv2d/conv3d, forward and backward",
+        arguments: [
+            ([1, 3, 19, 34, 34], [16, 3, 3, 3, 3], [1, 1, 1]), ([1, 16, 9, 18, 18], [16, 16, 3, 3, 3], [2, 2, 2]),
+            ([1, 8, 20, 20], [4, 8, 3, 3], [2, 2]),
+        ])
     func sameAsGeneric(input: [Int], kernel: [Int], stride: [Int]) throws {
         try #require(Tensor.useOneDNN, "this LibTorch has oneDNN")
         let g = Generator(seed: 4)

@@ -27,7 +27,9 @@ struct SafeTensorsTests {
         for (name, original) in tensors {
             let loaded = try #require(file.tensors[name])
             #expect(loaded.dtype == original.dtype && loaded.shape == original.shape, "\(name)")
-            #expect(try loaded.to(.float64).scalars(as: Double.self) == original.to(.float64).scalars(as: Double.self), "\(name)")
+            #expect(
+                try loaded.to(.float64).scalars(as: Double.self) == original.to(.float64).scalars(as: Double.self),
+                "\(name)")
         }
         // The header is padded so every tensor starts aligned.
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -54,7 +56,7 @@ struct SafeTensorsTests {
             ("short", [0, 0, 0, 0]),
             ("huge-header", [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x20, 0x20]),
             ("not-json", le8 + Array("notjson!".utf8)),
-            ("out-of-range", length + header + [0, 0, 0, 0]),   // 16 data bytes promised, 4 present
+            ("out-of-range", length + header + [0, 0, 0, 0]),  // 16 data bytes promised, 4 present
         ]
     }()
 
@@ -73,27 +75,57 @@ struct SafeTensorsTests {
 
     /// Hostile headers, each with the words its error must contain.
     static let hostileFiles: [(String, [UInt8], String)] = [
-        ("overflowing shape", file(#"{"bits":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#),
-         "tensor 'bits' declares shape [4611686018427387904, 4611686018427387904] whose byte size overflows"),
-        ("overflowing bytes", file(#"{"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#),
-         "whose byte size overflows"),
-        ("negative dimension", file(#"{"w":{"dtype":"F32","shape":[-1,4],"data_offsets":[0,16]}}"#, data: .init(repeating: 0, count: 16)),
-         "negative dimension"),
-        ("offsets past the end", file(#"{"w":{"dtype":"U8","shape":[8],"data_offsets":[9223372036854775800,9223372036854775807]}}"#),
-         "is not inside the 0 data bytes"),
-        ("negative offset", file(#"{"w":{"dtype":"U8","shape":[4],"data_offsets":[-4,0]}}"#, data: [1, 2, 3, 4]), "is not inside"),
-        ("reversed offsets", file(#"{"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}"#, data: [1, 2, 3, 4]), "is not inside"),
+        (
+            "overflowing shape",
+            file(#"{"bits":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#),
+            "tensor 'bits' declares shape [4611686018427387904, 4611686018427387904] whose byte size overflows"
+        ),
+        (
+            "overflowing bytes", file(#"{"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#),
+            "whose byte size overflows"
+        ),
+        (
+            "negative dimension",
+            file(#"{"w":{"dtype":"F32","shape":[-1,4],"data_offsets":[0,16]}}"#, data: .init(repeating: 0, count: 16)),
+            "negative dimension"
+        ),
+        (
+            "offsets past the end",
+            file(#"{"w":{"dtype":"U8","shape":[8],"data_offsets":[9223372036854775800,9223372036854775807]}}"#),
+            "is not inside the 0 data bytes"
+        ),
+        (
+            "negative offset", file(#"{"w":{"dtype":"U8","shape":[4],"data_offsets":[-4,0]}}"#, data: [1, 2, 3, 4]),
+            "is not inside"
+        ),
+        (
+            "reversed offsets", file(#"{"w":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}"#, data: [1, 2, 3, 4]),
+            "is not inside"
+        ),
         ("header longer than the file", file(#"{}"#, length: 3), "header length 3 does not fit a 10-byte file"),
         ("header length 2^64 - 1", file(#"{}"#, length: .max), "header length 18446744073709551615 does not fit"),
         ("header not JSON", file("{not json"), "the header is not JSON"),
         ("header a JSON list", file("[1, 2]"), "the header is not a JSON object"),
-        ("dtype and bytes disagree", file(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)),
-         "holds 8 bytes, but [3] float32 needs 12"),
-        ("fractional shape", file(#"{"w":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}}"#, data: [0]), "needs dtype, shape"),
-        ("unknown dtype", file(#"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)),
-         "unsupported dtype C64"),
-        ("overlapping tensors", file(#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}"#,
-                                     data: [1, 2, 3, 4]), "overlap"),
+        (
+            "dtype and bytes disagree",
+            file(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)),
+            "holds 8 bytes, but [3] float32 needs 12"
+        ),
+        (
+            "fractional shape", file(#"{"w":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}}"#, data: [0]),
+            "needs dtype, shape"
+        ),
+        (
+            "unknown dtype",
+            file(#"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)),
+            "unsupported dtype C64"
+        ),
+        (
+            "overlapping tensors",
+            file(
+                #"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}"#,
+                data: [1, 2, 3, 4]), "overlap"
+        ),
         ("metadata not strings", file(#"{"__metadata__":{"n":1}}"#), "metadata 'n' is not a string"),
     ]
 
@@ -119,28 +151,32 @@ struct SafeTensorsTests {
 
     static let pythonHasSafetensors = pythonCanImport("safetensors.numpy", "numpy")
 
-    @Test("Python's safetensors reads our file and we read Python's",
-          .enabled(if: pythonHasSafetensors, "needs `pip install safetensors numpy` (make test installs them)"))
+    @Test(
+        "Python's safetensors reads our file and we read Python's",
+        .enabled(if: pythonHasSafetensors, "needs `pip install safetensors numpy` (make test installs them)"))
     func pythonInterop() throws {
         let ours = Self.folder + "/ours.safetensors"
         let theirs = Self.folder + "/theirs.safetensors"
-        try SafeTensors.write(["a": Tensor.arange(0, 6).reshaped([2, 3]), "b": Tensor.arange(0, 4, dtype: .int64),
-                               "c": Tensor([1, 2, 3] as [UInt8]), "d": Tensor.arange(0, 3).to(.float16)],
-                              metadata: ["who": "swift"], to: ours)
+        try SafeTensors.write(
+            [
+                "a": Tensor.arange(0, 6).reshaped([2, 3]), "b": Tensor.arange(0, 4, dtype: .int64),
+                "c": Tensor([1, 2, 3] as [UInt8]), "d": Tensor.arange(0, 3).to(.float16),
+            ],
+            metadata: ["who": "swift"], to: ours)
         let script = """
-        import numpy as np, sys
-        from safetensors.numpy import load_file, save_file
-        from safetensors import safe_open
-        t = load_file(sys.argv[1])
-        assert t["a"].dtype == np.float32 and t["a"].shape == (2, 3) and t["a"].tolist() == [[0,1,2],[3,4,5]], t["a"]
-        assert t["b"].dtype == np.int64 and t["b"].tolist() == [0,1,2,3]
-        assert t["c"].dtype == np.uint8 and t["c"].tolist() == [1,2,3]
-        assert t["d"].dtype == np.float16 and t["d"].tolist() == [0,1,2]
-        with safe_open(sys.argv[1], framework="numpy") as f:
-            assert f.metadata() == {"who": "swift"}, f.metadata()
-        save_file({"x": np.arange(12, dtype=np.float32).reshape(3, 4) / 2, "y": np.array([7, -8], dtype=np.int32)},
-                  sys.argv[2], metadata={"who": "python"})
-        """
+            import numpy as np, sys
+            from safetensors.numpy import load_file, save_file
+            from safetensors import safe_open
+            t = load_file(sys.argv[1])
+            assert t["a"].dtype == np.float32 and t["a"].shape == (2, 3) and t["a"].tolist() == [[0,1,2],[3,4,5]], t["a"]
+            assert t["b"].dtype == np.int64 and t["b"].tolist() == [0,1,2,3]
+            assert t["c"].dtype == np.uint8 and t["c"].tolist() == [1,2,3]
+            assert t["d"].dtype == np.float16 and t["d"].tolist() == [0,1,2]
+            with safe_open(sys.argv[1], framework="numpy") as f:
+                assert f.metadata() == {"who": "swift"}, f.metadata()
+            save_file({"x": np.arange(12, dtype=np.float32).reshape(3, 4) / 2, "y": np.array([7, -8], dtype=np.int32)},
+                      sys.argv[2], metadata={"who": "python"})
+            """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, ours, theirs]

@@ -16,7 +16,9 @@ public func runTool(_ tool: String, _ arguments: [String]) throws {
     try process.run()
     let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    if process.terminationStatus != 0 { throw ToolError(description: "\(tool) \(arguments.joined(separator: " ")): \(message)") }
+    if process.terminationStatus != 0 {
+        throw ToolError(description: "\(tool) \(arguments.joined(separator: " ")): \(message)")
+    }
 }
 
 /// A fresh temporary folder.

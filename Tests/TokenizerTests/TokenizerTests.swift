@@ -9,20 +9,22 @@ import Yams
 struct TokenizerTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     /// Small widths so the suite runs in seconds; the structure is the real one.
-    static let small = TokenizerConfiguration(name: "test-small", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2],
-                                              latentDim: 8, normGroups: 4, seed: 11)
+    static let small = TokenizerConfiguration(
+        name: "test-small", baseChannels: 8, channelMultipliers: [1, 2, 2, 2, 2],
+        latentDim: 8, normGroups: 4, seed: 11)
     static let tokenizer: Tokenizer = try! Tokenizer(configuration: small, logger: logger)
 
     /// A smooth moving pattern, uint8 [T, H, W, 3].
     static func video(frames: Int, height: Int, width: Int, seed: UInt64 = 1) throws -> Tensor {
         let g = Generator(seed: seed)
         let base = try Tensor.rand([frames, 3, 4, 4], generator: g)
-            .interpolate(size: [height, width], mode: .bilinear)                // [T, 3, H, W]
+            .interpolate(size: [height, width], mode: .bilinear)  // [T, 3, H, W]
         return try (base * 255).rounded().clamp(min: 0, max: 255).permuted([0, 2, 3, 1]).to(.uint8).contiguous()
     }
 
-    @Test("shapes for every bucket: the grid is H/16 × W/16 × (1 + (T−1)/4) and decoding restores the shape",
-          arguments: [(17, 128, 128), (17, 96, 176), (17, 176, 96), (1, 128, 128), (33, 64, 64)])
+    @Test(
+        "shapes for every bucket: the grid is H/16 × W/16 × (1 + (T−1)/4) and decoding restores the shape",
+        arguments: [(17, 128, 128), (17, 96, 176), (17, 176, 96), (1, 128, 128), (33, 64, 64)])
     func shapes(frames: Int, height: Int, width: Int) throws {
         let video = try Self.video(frames: frames, height: height, width: width)
         let tokens = try Self.tokenizer.encode(video)
@@ -39,7 +41,8 @@ struct TokenizerTests {
 
     @Test("the schedule of a 128² clip is 1, 2, 4, 6, 8; a 16:9 grid scales both sides")
     func schedules() {
-        #expect(ScaleSchedule(height: 8, width: 8, sides: Self.small.scaleSides).description == "1×1, 2×2, 4×4, 6×6, 8×8")
+        #expect(
+            ScaleSchedule(height: 8, width: 8, sides: Self.small.scaleSides).description == "1×1, 2×2, 4×4, 6×6, 8×8")
         let wide = ScaleSchedule(height: 12, width: 21, sides: Self.small.scaleSides)
         #expect(wide.scales.first?.height == 1 && wide.scales.last == ScaleSchedule.Scale(height: 12, width: 21))
         #expect(zip(wide.scales, wide.scales.dropFirst()).allSatisfy { $0.width <= $1.width && $0.height <= $1.height })
@@ -49,14 +52,15 @@ struct TokenizerTests {
     func causality() throws {
         let video = try Self.video(frames: 17, height: 64, width: 64)
         var frames = try video.split(size: 1, dim: 0)
-        frames[9] = try Self.video(frames: 1, height: 64, width: 64, seed: 99)    // latent frame 3 covers 9…12
+        frames[9] = try Self.video(frames: 1, height: 64, width: 64, seed: 99)  // latent frame 3 covers 9…12
         let changed = try Tensor.cat(frames, dim: 0)
         let a = try withoutGrad { try Self.tokenizer.features(video) }
         let b = try withoutGrad { try Self.tokenizer.features(changed) }
         #expect(try (a.slice(dim: 2, 0..<3) - b.slice(dim: 2, 0..<3)).abs().max().item() == 0)
         #expect(try (a.slice(dim: 2, 3..<5) - b.slice(dim: 2, 3..<5)).abs().max().item() > 0)
         let ta = try Self.tokenizer.encode(video), tb = try Self.tokenizer.encode(changed)
-        #expect(try ta.bits.slice(dim: 0, 0..<3).equal(tb.bits.slice(dim: 0, 0..<3)).to(.int64).sum().item()
+        #expect(
+            try ta.bits.slice(dim: 0, 0..<3).equal(tb.bits.slice(dim: 0, 0..<3)).to(.int64).sum().item()
                 == Double(3 * ta.schedule.tokensPerFrame * 8))
     }
 
@@ -71,8 +75,11 @@ struct TokenizerTests {
         let fa = try withoutGrad { try Self.tokenizer.features(video) }
         let cache = CausalCache()
         let fb = try withoutGrad {
-            try Tensor.cat([Self.tokenizer.features(video.slice(dim: 0, 0..<(1 + chunk)), cache: cache),
-                            Self.tokenizer.features(video.slice(dim: 0, (1 + chunk)..<33), cache: cache)], dim: 2)
+            try Tensor.cat(
+                [
+                    Self.tokenizer.features(video.slice(dim: 0, 0..<(1 + chunk)), cache: cache),
+                    Self.tokenizer.features(video.slice(dim: 0, (1 + chunk)..<33), cache: cache),
+                ], dim: 2)
         }
         #expect(try (fa - fb).abs().max().item() < 1e-5)
     }
@@ -92,7 +99,7 @@ struct TokenizerTests {
         let rebuilt = try Self.tokenizer._quantizer.dequantize(output.bits, schedule: schedule, grid: grid)
         #expect(try (rebuilt - output.quantized).abs().max().item() < 1e-5)
         let tokens = try Self.tokenizer.encode(video)
-        let fromTokens = try Self.tokenizer.latent(of: tokens)                 // [1, d, T′, H′, W′]
+        let fromTokens = try Self.tokenizer.latent(of: tokens)  // [1, d, T′, H′, W′]
         let expected = try output.quantized.reshaped([1, 5, 8, 8, 8]).permuted([0, 2, 1, 3, 4])
         #expect(try (fromTokens - expected).abs().max().item() < 1e-5)
     }
@@ -144,7 +151,9 @@ struct TokenizerTests {
         let video = try Self.video(frames: 5, height: 64, width: 64)
         let tokens = try loaded.encode(video)
         #expect(try tokens.bits.equal(Self.tokenizer.encode(video).bits).logicalNot().to(.int64).sum().item() == 0)
-        #expect(throws: TokenizerError.self) { try Tokenizer(checkpoint: "/nonexistent.safetensors", logger: Self.logger) }
+        #expect(throws: TokenizerError.self) {
+            try Tokenizer(checkpoint: "/nonexistent.safetensors", logger: Self.logger)
+        }
     }
 
     @Test("bad input is a clear error", arguments: [(16, 64, 64), (17, 60, 64), (5, 64, 48 + 8)])
@@ -155,14 +164,18 @@ struct TokenizerTests {
 
     @Test("the shipped configs decode; cpu-small states the defaults", arguments: ["cpu-small", "paper"])
     func configs(name: String) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("Configs/tokenizer/\(name).yaml"), encoding: .utf8)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(
+            contentsOf: root.appendingPathComponent("Configs/tokenizer/\(name).yaml"), encoding: .utf8)
         let configuration = try YAMLDecoder().decode(TokenizerConfiguration.self, from: text)
         try configuration.validate()
         #expect(configuration.name == name)
         if name == "cpu-small" { #expect(configuration == TokenizerConfiguration()) }
         #expect(configuration.spatialFactor == 16 && configuration.temporalFactor == 4)
         #expect(configuration.latentFrames(17) == 5)
-        #expect(throws: (any Error).self) { try YAMLDecoder().decode(TokenizerConfiguration.self, from: "latent_dims: 8") }
+        #expect(throws: (any Error).self) {
+            try YAMLDecoder().decode(TokenizerConfiguration.self, from: "latent_dims: 8")
+        }
     }
 }

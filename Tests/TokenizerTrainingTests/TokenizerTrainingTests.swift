@@ -15,32 +15,47 @@ struct TokenizerTrainingTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     /// A tiny layout (spatial factor 4, τ = 4) so a step takes milliseconds.
-    static let layout = TokenizerConfiguration(name: "tiny", baseChannels: 8, channelMultipliers: [1, 2, 2], resBlocks: 1,
-                                               temporalDownsamples: [0, 1], latentDim: 8, normGroups: 4, scaleSides: [1, 2, 4, 8])
+    static let layout = TokenizerConfiguration(
+        name: "tiny", baseChannels: 8, channelMultipliers: [1, 2, 2], resBlocks: 1,
+        temporalDownsamples: [0, 1], latentDim: 8, normGroups: 4, scaleSides: [1, 2, 4, 8])
 
     /// Moving test patterns and a still, generated with ffmpeg.
     static let corpus: String = {
         let root = try! temporaryFolder("training-data")
         try! FileManager.default.createDirectory(atPath: root + "/videos", withIntermediateDirectories: true)
         try! FileManager.default.createDirectory(atPath: root + "/images", withIntermediateDirectories: true)
-        for (name, source) in [("pattern", "testsrc2=size=96x96:rate=10:duration=3"), ("counter", "testsrc=size=96x96:rate=10")] {
-            try! runTool("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", "3", "-c:v", "libx264",
-                                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", root + "/videos/\(name).mp4"])
+        for (name, source) in [
+            ("pattern", "testsrc2=size=96x96:rate=10:duration=3"), ("counter", "testsrc=size=96x96:rate=10"),
+        ] {
+            try! runTool(
+                "ffmpeg",
+                [
+                    "-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", "3", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", root + "/videos/\(name).mp4",
+                ])
         }
-        try! runTool("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=128x96", "-frames:v", "1",
-                                root + "/images/still.png"])
+        try! runTool(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=128x96", "-frames:v", "1",
+                root + "/images/still.png",
+            ])
         return root
     }()
 
-    static func configuration(imageSteps: Int = 40, videoSteps: Int = 6, ganStart: Int = 1000) -> TokenizerTrainingConfiguration {
+    static func configuration(imageSteps: Int = 40, videoSteps: Int = 6, ganStart: Int = 1000)
+        -> TokenizerTrainingConfiguration
+    {
         var c = TokenizerTrainingConfiguration()
         c.tokenizer = layout
         c.data = .init(videos: [corpus + "/videos"], images: [corpus + "/images"], cacheSizes: [64])
         c.stages = [
-            .init(name: "image", kind: .image, steps: imageSteps, batch: 4, sizes: [32], videoFrameFraction: 0.5,
-                  learningRate: 2e-3, warmupSteps: 2, minLearningRate: 1e-3),
-            .init(name: "video", kind: .video, steps: videoSteps, batch: 2, frames: 5, fps: [10], sizes: [32],
-                  learningRate: 1e-3, warmupSteps: 1, minLearningRate: 5e-4),
+            .init(
+                name: "image", kind: .image, steps: imageSteps, batch: 4, sizes: [32], videoFrameFraction: 0.5,
+                learningRate: 2e-3, warmupSteps: 2, minLearningRate: 1e-3),
+            .init(
+                name: "video", kind: .video, steps: videoSteps, batch: 2, frames: 5, fps: [10], sizes: [32],
+                learningRate: 1e-3, warmupSteps: 1, minLearningRate: 5e-4),
         ]
         c.losses.ganStart = ganStart
         c.checkpointEvery = 5
@@ -54,7 +69,8 @@ struct TokenizerTrainingTests {
     @Test("a few dozen steps on generated video lower the loss, then the model is inflated and trained on clips")
     func trainingLowersLoss() throws {
         let run = try temporaryFolder("run")
-        let trainer = try TokenizerTrainer(configuration: Self.configuration(), runDirectory: run, resume: false, logger: Self.logger)
+        let trainer = try TokenizerTrainer(
+            configuration: Self.configuration(), runDirectory: run, resume: false, logger: Self.logger)
         let outcome = try trainer.run()
         #expect(outcome == .finished(path: run + "/tokenizer.safetensors"))
         let records = try Self.records(run)
@@ -62,10 +78,10 @@ struct TokenizerTrainingTests {
         let image = records.filter { $0.stage == "image" }
         let first = image.prefix(5).map(\.loss).reduce(0, +) / 5, last = image.suffix(5).map(\.loss).reduce(0, +) / 5
         #expect(last < 0.85 * first, "loss \(first) → \(last)")
-        #expect(records.last!.batch == [2, 3, 5, 32, 32])                   // video stage: clips of 5 frames
+        #expect(records.last!.batch == [2, 3, 5, 32, 32])  // video stage: clips of 5 frames
         let trained = try Tokenizer(checkpoint: run + "/tokenizer.safetensors", logger: Self.logger)
         #expect(trained.identity.trained)
-        #expect(trained.configuration.temporalKernel == 3)                 // inflated
+        #expect(trained.configuration.temporalKernel == 3)  // inflated
         let curves = run + "/curves.png"
         try TrainingReport(run: run).writePNG(to: curves)
         #expect(try probe(curves).isStillImage)
@@ -73,25 +89,34 @@ struct TokenizerTrainingTests {
 
     @Test("an interrupted run resumes from its checkpoint and continues bit-identically to the uninterrupted one")
     func resumeContinues() throws {
-        let configuration = Self.configuration(imageSteps: 8, videoSteps: 4, ganStart: 6)   // GAN on before the pause
+        let configuration = Self.configuration(imageSteps: 8, videoSteps: 4, ganStart: 6)  // GAN on before the pause
         let straight = try temporaryFolder("straight")
-        _ = try TokenizerTrainer(configuration: configuration, runDirectory: straight, resume: false, logger: Self.logger).run()
+        _ = try TokenizerTrainer(
+            configuration: configuration, runDirectory: straight, resume: false, logger: Self.logger
+        ).run()
 
         let interrupted = try temporaryFolder("interrupted")
         var stops = 0
-        let first = try TokenizerTrainer(configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
+        let first = try TokenizerTrainer(
+            configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
         // A stop request (what SIGINT sets) after step 7: a checkpoint is written off the 5-step schedule.
-        #expect(try first.run(shouldStop: { stops += 1; return stops == 7 }) == .paused(step: 7))
+        #expect(
+            try first.run(shouldStop: {
+                stops += 1
+                return stops == 7
+            }) == .paused(step: 7))
         #expect(TokenizerTrainer.latestCheckpoint(in: interrupted)?.hasSuffix("step-0000007") == true)
-        #expect(throws: TrainingError.self) {                            // a second fresh start does not overwrite the run
-            try TokenizerTrainer(configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
+        #expect(throws: TrainingError.self) {  // a second fresh start does not overwrite the run
+            try TokenizerTrainer(
+                configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
         }
-        let resumed = try TokenizerTrainer(configuration: configuration, runDirectory: interrupted, resume: true, logger: Self.logger)
+        let resumed = try TokenizerTrainer(
+            configuration: configuration, runDirectory: interrupted, resume: true, logger: Self.logger)
         #expect(resumed.nextStep == 7)
         _ = try resumed.run()
 
         let a = try Self.records(straight), b = try Self.records(interrupted)
-        #expect(b.map(\.step) == Array(1...12))                            // each step logged once
+        #expect(b.map(\.step) == Array(1...12))  // each step logged once
         for (x, y) in zip(a, b) {
             #expect(x.batch == y.batch)
             #expect(x.loss == y.loss, "step \(x.step): \(x.loss) vs \(y.loss)")
@@ -120,7 +145,8 @@ struct TokenizerTrainingTests {
         let clip = try Tensor.rand([1, 3, 5, 32, 32], generator: Generator(seed: 2))
         let changed = try Tensor.cat([clip.slice(dim: 2, 0..<1), clip.slice(dim: 2, 1..<5) * 0], dim: 2)
         let (p, q) = try withoutGrad { (try video.trainingPass(clip), try video.trainingPass(changed)) }
-        let firstFrame = try (p.reconstruction.slice(dim: 2, 0..<1) - q.reconstruction.slice(dim: 2, 0..<1)).abs().max().item()
+        let firstFrame = try (p.reconstruction.slice(dim: 2, 0..<1) - q.reconstruction.slice(dim: 2, 0..<1)).abs().max()
+            .item()
         #expect(firstFrame < 1e-5)
     }
 
@@ -128,7 +154,7 @@ struct TokenizerTrainingTests {
     func qualityMeasures() throws {
         let a = try Tensor.full([2, 16, 16, 3], 100, dtype: .uint8)
         let b = try Tensor.full([2, 16, 16, 3], 110, dtype: .uint8)
-        #expect(abs(try psnr(a, b) - 10 * log10(255.0 * 255.0 / 100.0)) < 1e-9)    // MSE 100 → 28.13 dB
+        #expect(abs(try psnr(a, b) - 10 * log10(255.0 * 255.0 / 100.0)) < 1e-9)  // MSE 100 → 28.13 dB
         #expect(try psnr(a, a) == .infinity)
         #expect(abs(try TokenizerEvaluation.ssim(a, a) - 1) < 1e-12)
         // Constant pictures: SSIM is the luminance term (2·100·110 + C1) / (100² + 110² + C1).
@@ -143,8 +169,9 @@ struct TokenizerTrainingTests {
     @Test("eval measures the tokenizer and H.264 on the same clips within the same bit budget")
     func evaluation() throws {
         let tokenizer = try Tokenizer(configuration: Self.layout, logger: Self.logger)
-        let clips = ClipConfiguration(fps: 10, frames: 5, stride: 5, maxClips: 2,
-                                      buckets: BucketPolicy(sizes: [64], aspectRatios: [AspectRatio(1, 1)], multiple: 4))
+        let clips = ClipConfiguration(
+            fps: 10, frames: 5, stride: 5, maxClips: 2,
+            buckets: BucketPolicy(sizes: [64], aspectRatios: [AspectRatio(1, 1)], multiple: 4))
         let grid = try temporaryFolder("eval") + "/grid.png"
         let report = try TokenizerEvaluation(configuration: clips, logger: Self.logger)
             .run(tokenizer: tokenizer, paths: [Self.corpus + "/videos/pattern.mp4"], grid: grid)
@@ -157,28 +184,35 @@ struct TokenizerTrainingTests {
             #expect(clip.h264PSNR > 10 && clip.h264PSNR < 60)
         }
         // Our PSNR is the plain PSNR of decode(encode(clip)).
-        let reader = try ClipReader(path: Self.corpus + "/videos/pattern.mp4", configuration: clips, logger: Self.logger)
+        let reader = try ClipReader(
+            path: Self.corpus + "/videos/pattern.mp4", configuration: clips, logger: Self.logger)
         let clip = try #require(try reader.next())
         let original = try Tensor(clip.pixels, shape: [5, 64, 64, 3])
         #expect(abs(try psnr(tokenizer.reconstruct(original), original) - report.clips[0].oursPSNR) < 1e-9)
         #expect(report.buckets.count == 1 && report.buckets[0].clips == 2)
         let info = try probe(grid)
-        #expect(info.width == 3 * 64 + 4 * 2)                                // original | ours | H.264, 2-pixel gaps
+        #expect(info.width == 3 * 64 + 4 * 2)  // original | ours | H.264, 2-pixel gaps
     }
 
     @Test("training data can come from a catalog's ingested sources, videos and stills told apart")
     func catalogSources() throws {
         let folder = try temporaryFolder("catalog")
         let catalog = try Catalog(path: folder + "/catalog.sqlite")
-        for (file, done) in [(Self.corpus + "/videos/pattern.mp4", true), (Self.corpus + "/images/still.png", true),
-                             (Self.corpus + "/videos/counter.mp4", false)] {
-            guard case .new(let id) = try catalog.register(path: file, size: 1, mtime: 1) else { Issue.record("not new"); return }
-            #expect(try catalog.claimNext()?.id == id)                       // a source is finished by whoever claimed it
+        for (file, done) in [
+            (Self.corpus + "/videos/pattern.mp4", true), (Self.corpus + "/images/still.png", true),
+            (Self.corpus + "/videos/counter.mp4", false),
+        ] {
+            guard case .new(let id) = try catalog.register(path: file, size: 1, mtime: 1) else {
+                Issue.record("not new")
+                return
+            }
+            #expect(try catalog.claimNext()?.id == id)  // a source is finished by whoever claimed it
             try catalog.finish(id, done ? .done() : .rejected(code: "test", message: "left out"))
         }
-        let data = try TrainingFrames(.init(catalog: folder + "/catalog.sqlite", cacheSizes: [64]), fps: [10], logger: Self.logger)
+        let data = try TrainingFrames(
+            .init(catalog: folder + "/catalog.sqlite", cacheSizes: [64]), fps: [10], logger: Self.logger)
         #expect(data.videoCount == 1 && data.stillCount == 1)
-        #expect(data.videoFrameCount == 30)                                 // 3 s at 10 fps
+        #expect(data.videoFrameCount == 30)  // 3 s at 10 fps
         var rng = SplitMix64(seed: 1)
         let batch = try data.clipBatch(count: 2, frames: 5, fps: 10, width: 32, height: 32, using: &rng)
         #expect(batch.shape == [2, 3, 5, 32, 32])
@@ -193,25 +227,29 @@ struct TokenizerTrainingTests {
         try FileManager.default.copyItem(atPath: Self.corpus + "/images/still.png", toPath: folder + "/still.png")
         let data = try TrainingFrames(.init(videos: [folder], cacheSizes: [64]), fps: [10], logger: Self.logger)
         #expect(data.videoCount == 1)
-        let reasons = Dictionary(uniqueKeysWithValues: data.skipped.map { (($0.path as NSString).lastPathComponent, $0.reason) })
+        let reasons = Dictionary(
+            uniqueKeysWithValues: data.skipped.map { (($0.path as NSString).lastPathComponent, $0.reason) })
         #expect(reasons.count == 2)
         #expect(reasons["still.png"] == "a still image in a video folder")
         #expect(reasons["broken.mp4"]?.isEmpty == false)
-        #expect(throws: TrainingError.self) {                                // a missing folder is an error, not an empty corpus
+        #expect(throws: TrainingError.self) {  // a missing folder is an error, not an empty corpus
             try TrainingFrames(.init(videos: [folder + "/missing"], cacheSizes: [64]), fps: [10], logger: Self.logger)
         }
     }
 
     @Test("the shipped tokenizer is trained, has the shipped layout, and its training configuration is valid")
     func shippedTokenizer() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let root =
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path + "/Configs/tokenizer/"
-        let training = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self,
-                                                from: String(contentsOfFile: root + "train-cpu-small.yaml", encoding: .utf8))
+        let training = try YAMLDecoder().decode(
+            TokenizerTrainingConfiguration.self,
+            from: String(contentsOfFile: root + "train-cpu-small.yaml", encoding: .utf8))
         try training.validate()
-        let layout = try YAMLDecoder().decode(TokenizerConfiguration.self,
-                                              from: String(contentsOfFile: root + "cpu-small.yaml", encoding: .utf8))
-        #expect(layout == TokenizerConfiguration())                          // the YAML states the built-in defaults
+        let layout = try YAMLDecoder().decode(
+            TokenizerConfiguration.self,
+            from: String(contentsOfFile: root + "cpu-small.yaml", encoding: .utf8))
+        #expect(layout == TokenizerConfiguration())  // the YAML states the built-in defaults
         var trainedLayout = training.tokenizer
         trainedLayout.temporalKernel = 3
         #expect(trainedLayout == layout)
@@ -225,10 +263,12 @@ struct TokenizerTrainingTests {
     @Test("training configurations reject unknown keys and impossible stage orders, naming the key")
     func configurationErrors() throws {
         #expect {
-            try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "stages:\n  - kind: image\n    stepz: 3\n")
+            try YAMLDecoder().decode(
+                TokenizerTrainingConfiguration.self, from: "stages:\n  - kind: image\n    stepz: 3\n")
         } throws: { error in
             guard case .dataCorrupted(let context) = error as? DecodingError else { return false }
-            return keyPath(context.codingPath) == "stages[0].stepz" && context.debugDescription.contains("unknown key 'stepz'")
+            return keyPath(context.codingPath) == "stages[0].stepz"
+                && context.debugDescription.contains("unknown key 'stepz'")
         }
         var c = Self.configuration()
         c.stages.reverse()
@@ -243,11 +283,13 @@ struct TokenizerTrainingTests {
         let parsed = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "losses: {gan: 0.1}\n")
         #expect(parsed.losses.gan == 0.1 && parsed.losses.l1 == 1.0)
         // Partial sections keep the defaults of their parent; a stage's defaults follow its kind.
-        let partial = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: """
-            tokenizer: {latent_dim: 16}
-            stages: [{kind: image, steps: 5}, {kind: video, frames: 9}]
-            data: {videos: [v]}
-            """)
+        let partial = try YAMLDecoder().decode(
+            TokenizerTrainingConfiguration.self,
+            from: """
+                tokenizer: {latent_dim: 16}
+                stages: [{kind: image, steps: 5}, {kind: video, frames: 9}]
+                data: {videos: [v]}
+                """)
         #expect(partial.tokenizer == TokenizerConfiguration(latentDim: 16))
         #expect(partial.stages[0] == TokenizerTrainingConfiguration.Stage(name: "image", kind: .image, steps: 5))
         #expect(partial.stages[1] == TokenizerTrainingConfiguration.Stage(name: "video", kind: .video, frames: 9))

@@ -16,7 +16,12 @@ struct CLITests {
         return url
     }()
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String; var seconds: Double = 0 }
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var seconds: Double = 0
+    }
 
     /// Runs a program with output through files (pipes trap on EINTR in Foundation).
     static func run(_ executable: String, _ arguments: [String]) throws -> Result {
@@ -33,18 +38,23 @@ struct CLITests {
         let start = Date()
         try process.run()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
-                      seconds: Date().timeIntervalSince(start))
+        return Result(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
+            seconds: Date().timeIntervalSince(start))
     }
 
     static func videoar(_ arguments: String...) throws -> Result { try run(binary.path, arguments) }
 
     static let sample: String = {
         let path = work.appendingPathComponent("sample.mp4").path
-        _ = try? run("/usr/bin/env", ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                                      "testsrc2=size=320x180:rate=25:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p", path])
+        _ = try? run(
+            "/usr/bin/env",
+            [
+                "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                "testsrc2=size=320x180:rate=25:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p", path,
+            ])
         return path
     }()
 
@@ -102,8 +112,9 @@ struct CLITests {
         #expect(!result.stdout.contains("UNTRAINED"), "\(result.stdout)")
         #expect(result.stdout.contains("17×96×176 → latent 5×6×11"))
         #expect(result.stdout.contains("bits/pixel"))
-        let seeded = try Self.videoar("tokenize", Self.sample, "--size", "128", "--frames", "17",
-                                      "--tokenizer-config", Self.repository + "/Configs/tokenizer/cpu-small.yaml")
+        let seeded = try Self.videoar(
+            "tokenize", Self.sample, "--size", "128", "--frames", "17",
+            "--tokenizer-config", Self.repository + "/Configs/tokenizer/cpu-small.yaml")
         #expect(seeded.status == 0, "\(seeded.stderr)")
         #expect(seeded.stdout.contains("UNTRAINED"))
     }
@@ -114,8 +125,10 @@ struct CLITests {
         #expect(missing.status != 0)
         #expect((missing.stdout + missing.stderr).contains("/nonexistent.safetensors"))
         let config = Self.work.appendingPathComponent("bad-train.yaml").path
-        try "stages:\n  - kind: video\n    frames: 6\ndata: {videos: [/tmp]}\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let bad = try Self.videoar("tokenizer", "train", "--config", config, "--run", Self.work.appendingPathComponent("bad-run").path)
+        try "stages:\n  - kind: video\n    frames: 6\ndata: {videos: [/tmp]}\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let bad = try Self.videoar(
+            "tokenizer", "train", "--config", config, "--run", Self.work.appendingPathComponent("bad-run").path)
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("stages[0] (video).frames must be 1 + 4k"), "\(bad.stderr)")
     }

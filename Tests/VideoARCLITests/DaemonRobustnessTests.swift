@@ -10,8 +10,12 @@ struct DaemonRobustnessTests {
     /// stop-on-damage this aborted FFmpeg 5.1 (`Assertion frame->buf[0] failed`).
     static func damagedMPEG4(_ path: String) throws {
         let clean = path + ".clean.avi"
-        _ = try CLITests.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-            "testsrc2=size=192x144:rate=25:duration=6", "-c:v", "mpeg4", "-q:v", "4", "-g", "25", clean])
+        _ = try CLITests.run(
+            "/usr/bin/env",
+            [
+                "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                "testsrc2=size=192x144:rate=25:duration=6", "-c:v", "mpeg4", "-q:v", "4", "-g", "25", clean,
+            ])
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clean)))
         var state: UInt64 = 9
         let start = bytes.count * 6 / 10
@@ -26,7 +30,9 @@ struct DaemonRobustnessTests {
     static func status(_ config: String) throws -> String { try CLITests.videoar("status", "--config", config).stdout }
 
     /// Waits until `condition` holds for `status`, or the daemon exits, or time runs out.
-    static func wait(_ config: String, daemon: Process, timeout: Double = 90, until condition: (String) -> Bool) throws -> String {
+    static func wait(_ config: String, daemon: Process, timeout: Double = 90, until condition: (String) -> Bool) throws
+        -> String
+    {
         let deadline = Date().addingTimeInterval(timeout)
         var last = ""
         while Date() < deadline && daemon.isRunning {
@@ -37,7 +43,9 @@ struct DaemonRobustnessTests {
         return last
     }
 
-    @Test("a file that crashes the process is rejected after retry.max_crashes restarts; the damaged MPEG-4 and every good file are ingested")
+    @Test(
+        "a file that crashes the process is rejected after retry.max_crashes restarts; the damaged MPEG-4 and every good file are ingested"
+    )
     func poisonFile() throws {
         let (root, config) = try ServeTests.setUp("poison", stable: 0.5)
         try ServeTests.video(root + "/in/good1.mp4", seconds: 3)
@@ -48,7 +56,8 @@ struct DaemonRobustnessTests {
         var crashes = 0
         var final = ""
         for attempt in 0..<6 {
-            let daemon = try ServeTests.start(config, log: root + "/log-\(attempt).jsonl", environment: ["VIDEOAR_TEST_ABORT_ON": "/in/poison.mp4"])
+            let daemon = try ServeTests.start(
+                config, log: root + "/log-\(attempt).jsonl", environment: ["VIDEOAR_TEST_ABORT_ON": "/in/poison.mp4"])
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             final = try Self.wait(config, daemon: daemon) { $0.contains("processing 0, done 3, failed 0, rejected 1") }
             if daemon.isRunning {
@@ -58,44 +67,66 @@ struct DaemonRobustnessTests {
                 break
             }
             daemon.waitUntilExit()
-            #expect(daemon.terminationReason == .uncaughtSignal && daemon.terminationStatus == SIGABRT, "attempt \(attempt)")
+            #expect(
+                daemon.terminationReason == .uncaughtSignal && daemon.terminationStatus == SIGABRT, "attempt \(attempt)"
+            )
             crashes += 1
         }
         #expect(crashes == 3, "retry.max_crashes is 3 by default")
         final = try Self.status(config)
         #expect(final.contains("processing 0, done 3, failed 0, rejected 1"), "\(final)")
-        #expect(final.contains("[rejected crash] \(root)/in/poison.mp4: the decoder crashed the process on this file (3 times; last: SIGABRT)"),
-                "\(final)")
-        #expect(final.contains("[partial-corrupt] \(root)/in/damaged.avi"), "the damaged file's note is shown: \(final)")
+        #expect(
+            final.contains(
+                "[rejected crash] \(root)/in/poison.mp4: the decoder crashed the process on this file (3 times; last: SIGABRT)"
+            ),
+            "\(final)")
+        #expect(
+            final.contains("[partial-corrupt] \(root)/in/damaged.avi"), "the damaged file's note is shown: \(final)")
         #expect(try CLITests.videoar("verify", "--config", config).status == 0)
     }
 
-    @Test("a folder of every hostile input we know beside real files: good files done, each bad one rejected with its reason, the daemon never stops")
+    @Test(
+        "a folder of every hostile input we know beside real files: good files done, each bad one rejected with its reason, the daemon never stops"
+    )
     func hostileFolder() throws {
         let (root, config) = try ServeTests.setUp("hostile", stable: 0.5)
         let input = root + "/in"
         try ServeTests.video(input + "/good.mp4", seconds: 3)
-        _ = try CLITests.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=176x144:rate=10:duration=3",
-                                              "-c:v", "libvpx-vp9", "-b:v", "300k", input + "/good.webm"])
+        _ = try CLITests.run(
+            "/usr/bin/env",
+            [
+                "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=176x144:rate=10:duration=3",
+                "-c:v", "libvpx-vp9", "-b:v", "300k", input + "/good.webm",
+            ])
         try Self.damagedMPEG4(input + "/damaged.avi")
         let good = try Data(contentsOf: URL(fileURLWithPath: input + "/good.mp4"))
         try Data(good.prefix(good.count / 2)).write(to: URL(fileURLWithPath: input + "/cut.mp4"))
         try Data().write(to: URL(fileURLWithPath: input + "/empty.mp4"))
-        try Data((0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }).write(to: URL(fileURLWithPath: input + "/noise.mkv"))
+        try Data((0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }).write(
+            to: URL(fileURLWithPath: input + "/noise.mkv"))
         try "not a video\n".write(toFile: input + "/notes.mp4", atomically: true, encoding: .utf8)
-        _ = try CLITests.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac",
-                                              input + "/tone.m4a"])
+        _ = try CLITests.run(
+            "/usr/bin/env",
+            [
+                "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac",
+                input + "/tone.m4a",
+            ])
         #expect(mkfifo(input + "/pipe.mp4", 0o644) == 0)
         try FileManager.default.createSymbolicLink(atPath: input + "/loop", withDestinationPath: input)
-        try FileManager.default.createSymbolicLink(atPath: input + "/dangling.mp4", withDestinationPath: root + "/nowhere.mp4")
+        try FileManager.default.createSymbolicLink(
+            atPath: input + "/dangling.mp4", withDestinationPath: root + "/nowhere.mp4")
 
         let daemon = try ServeTests.start(config, log: root + "/log.jsonl")
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-        let status = try Self.wait(config, daemon: daemon, timeout: 120) { $0.contains("pending 0, processing 0, done 3, failed 0, rejected 6") }
+        let status = try Self.wait(config, daemon: daemon, timeout: 120) {
+            $0.contains("pending 0, processing 0, done 3, failed 0, rejected 6")
+        }
         #expect(daemon.isRunning, "the daemon stopped")
         #expect(status.contains("pending 0, processing 0, done 3, failed 0, rejected 6"), "\(status)")
-        for (name, code) in [("cut.mp4", "truncated"), ("empty.mp4", "truncated"), ("noise.mkv", "unsupported"),
-                             ("notes.mp4", "unsupported"), ("tone.m4a", "no-video-stream"), ("pipe.mp4", "not-a-file")] {
+        for (name, code) in [
+            ("cut.mp4", "truncated"), ("empty.mp4", "truncated"), ("noise.mkv", "unsupported"),
+            ("notes.mp4", "unsupported"), ("tone.m4a", "no-video-stream"), ("pipe.mp4", "not-a-file"),
+        ] {
             #expect(status.contains("[rejected \(code)] \(input)/\(name): "), "\(name): \(status)")
         }
         #expect(status.contains("[partial-corrupt] \(input)/damaged.avi"), "\(status)")
@@ -116,7 +147,9 @@ struct DaemonRobustnessTests {
         try ServeTests.video(other, seconds: 3, hue: 45)
         let ingest = try CLITests.videoar("ingest", other, "--config", config)
         #expect(ingest.status == 75)
-        #expect(ingest.stderr.contains("is in use by `videoar serve` (pid \(daemon.processIdentifier))"), "\(ingest.stderr)")
+        #expect(
+            ingest.stderr.contains("is in use by `videoar serve` (pid \(daemon.processIdentifier))"), "\(ingest.stderr)"
+        )
         let status = try Self.status(config)
         #expect(status.contains("writer: `videoar serve` (pid \(daemon.processIdentifier))"), "\(status)")
         // The daemon goes on: a new file is still ingested, nothing was deleted under it.
@@ -151,13 +184,16 @@ struct DaemonRobustnessTests {
     static let canMount: Bool = {
         let probe = CLITests.work.appendingPathComponent("mount-probe").path
         try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
-        guard (try? CLITests.run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]))?.status == 0 else { return false }
+        guard
+            (try? CLITests.run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]))?.status == 0
+        else { return false }
         _ = try? CLITests.run("/usr/bin/env", ["umount", probe])
         return true
     }()
 
-    @Test("a full disk: status shows the error while it lasts; once space returns every file is done without a restart",
-          .enabled(if: canMount, "needs permission to mount a small tmpfs (root)"))
+    @Test(
+        "a full disk: status shows the error while it lasts; once space returns every file is done without a restart",
+        .enabled(if: canMount, "needs permission to mount a small tmpfs (root)"))
     func diskFull() throws {
         let (root, config) = try ServeTests.setUp("full", stable: 0.5)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: config))
@@ -178,7 +214,9 @@ struct DaemonRobustnessTests {
         #expect(stuck.contains("ERROR for") && stuck.contains("full"), "\(stuck)")
         // Space returns: the daemon recovers by itself.
         try FileManager.default.removeItem(atPath: data + "/filler")
-        let done = try Self.wait(config, daemon: daemon, timeout: 90) { $0.contains("processing 0, done 3,") && !$0.contains("ERROR") }
+        let done = try Self.wait(config, daemon: daemon, timeout: 90) {
+            $0.contains("processing 0, done 3,") && !$0.contains("ERROR")
+        }
         #expect(done.contains("pending 0, processing 0, done 3, failed 0, rejected 0"), "\(done)")
         #expect(!done.contains("ERROR"), "\(done)")
         #expect(daemon.isRunning)
@@ -189,8 +227,10 @@ struct DaemonRobustnessTests {
 
     @Test("bad paths: ingest of a missing path exits 66; a data folder that is a file is named (exit 64)")
     func badPaths() throws {
-        let missing = try CLITests.videoar("ingest", "/nonexistent/videos", "--data", CLITests.work.appendingPathComponent("d-\(UUID())").path)
-        #expect(missing.status == 66 && missing.stderr.contains("/nonexistent/videos does not exist"), "\(missing.stderr)")
+        let missing = try CLITests.videoar(
+            "ingest", "/nonexistent/videos", "--data", CLITests.work.appendingPathComponent("d-\(UUID())").path)
+        #expect(
+            missing.status == 66 && missing.stderr.contains("/nonexistent/videos does not exist"), "\(missing.stderr)")
         let file = CLITests.work.appendingPathComponent("a-file-\(UUID())").path
         try "x".write(toFile: file, atomically: true, encoding: .utf8)
         let result = try CLITests.videoar("ingest", CLITests.sample, "--data", file)
@@ -205,7 +245,10 @@ struct DaemonRobustnessTests {
         let result = try CLITests.videoar("ingest", folder + "/pipe.mp4", "--data", folder + "/data")
         #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
         let status = try CLITests.videoar("status", "--data", folder + "/data").stdout
-        #expect(status.contains("[rejected not-a-file] \(folder)/pipe.mp4: \(folder)/pipe.mp4 is a FIFO (named pipe), not a regular file"),
-                "\(status)")
+        #expect(
+            status.contains(
+                "[rejected not-a-file] \(folder)/pipe.mp4: \(folder)/pipe.mp4 is a FIFO (named pipe), not a regular file"
+            ),
+            "\(status)")
     }
 }

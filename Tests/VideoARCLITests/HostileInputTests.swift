@@ -9,7 +9,8 @@ struct HostileInputTests {
     static func ingested(_ name: String) throws -> (data: String, shard: String) {
         let data = CLITests.work.appendingPathComponent(name).path
         let config = CLITests.work.appendingPathComponent(name + ".yaml").path
-        try "video:\n  clips:\n    buckets:\n      sizes: [128]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "video:\n  clips:\n    buckets:\n      sizes: [128]\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
         let ingest = try CLITests.videoar("ingest", CLITests.sample, "--config", config, "--data", data)
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let paths = try CLITests.videoar("query", "--data", data, "--format", "paths")
@@ -17,7 +18,9 @@ struct HostileInputTests {
         return (data, shard)
     }
 
-    @Test("inspect checks the shard's SHA-256 against the catalog: matches, MISMATCH (exit 1), or says it was not checked")
+    @Test(
+        "inspect checks the shard's SHA-256 against the catalog: matches, MISMATCH (exit 1), or says it was not checked"
+    )
     func inspectChecksHash() throws {
         let (data, shard) = try Self.ingested("inspect-data")
         let fine = try CLITests.videoar("inspect", shard)
@@ -31,7 +34,8 @@ struct HostileInputTests {
         try FileManager.default.copyItem(atPath: shard, toPath: elsewhere)
         let unchecked = try CLITests.videoar("inspect", elsewhere)
         #expect(unchecked.status == 0, "\(unchecked.stderr)")
-        #expect(unchecked.stdout.contains("sha256: not checked (no catalog found for this shard)"), "\(unchecked.stdout)")
+        #expect(
+            unchecked.stdout.contains("sha256: not checked (no catalog found for this shard)"), "\(unchecked.stdout)")
 
         // One flipped bit in the token bytes still parses, so only the hash can tell.
         let expected = try Self.sha256(of: shard)
@@ -44,7 +48,9 @@ struct HostileInputTests {
         try handle.close()
         let flipped = try CLITests.videoar("inspect", shard, "--data", data)
         #expect(flipped.status == 1)
-        #expect(flipped.stdout.contains("sha256 MISMATCH: catalog says \(expected), file is \(try Self.sha256(of: shard))"), "\(flipped.stdout)")
+        #expect(
+            flipped.stdout.contains("sha256 MISMATCH: catalog says \(expected), file is \(try Self.sha256(of: shard))"),
+            "\(flipped.stdout)")
         #expect(flipped.stdout.contains("bucket 128-"), "the layout is still shown")
         #expect(try CLITests.videoar("verify", "--data", data).status == 1)
     }
@@ -56,13 +62,17 @@ struct HostileInputTests {
 
     @Test("inspect of a safetensors header whose shape overflows is an error message, not SIGILL")
     func inspectOverflowingShape() throws {
-        let header = Array(#"{"bits":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#.utf8)
+        let header = Array(
+            #"{"bits":{"dtype":"U8","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#.utf8)
         let path = CLITests.work.appendingPathComponent("overflow.safetensors").path
-        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header).write(to: URL(fileURLWithPath: path))
+        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header).write(
+            to: URL(fileURLWithPath: path))
         let result = try CLITests.videoar("inspect", path)
         #expect(result.status == 1)
-        #expect(result.stderr.contains("tensor 'bits' declares shape [4611686018427387904, 4611686018427387904] whose byte size overflows"),
-                "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "tensor 'bits' declares shape [4611686018427387904, 4611686018427387904] whose byte size overflows"),
+            "\(result.stderr)")
     }
 
     @Test("a configuration with a list or mapping as a key is refused with exit 64, not a trap in the YAML reader")

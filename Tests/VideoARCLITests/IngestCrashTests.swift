@@ -14,10 +14,14 @@ struct IngestCrashTests {
         if FileManager.default.fileExists(atPath: folder + "/done") { return folder }
         try FileManager.default.createDirectory(atPath: folder + "/in", withIntermediateDirectories: true)
         for i in 0..<Self.files {
-            _ = try CLITests.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                "testsrc2=size=\(160 + 16 * (i % 3))x120:rate=15:duration=\(3 + i % 3)",
-                "-vf", "hue=h=\(i * 7)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                folder + "/in/video\(i).mp4"])
+            _ = try CLITests.run(
+                "/usr/bin/env",
+                [
+                    "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=\(160 + 16 * (i % 3))x120:rate=15:duration=\(3 + i % 3)",
+                    "-vf", "hue=h=\(i * 7)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    folder + "/in/video\(i).mp4",
+                ])
         }
         try "x".write(toFile: folder + "/done", atomically: true, encoding: .utf8)
         return folder
@@ -54,7 +58,8 @@ struct IngestCrashTests {
 
     /// Total clips and sealed shards reported by `query --format json`.
     static func totals(_ data: String, config: String) throws -> (clips: Int, ids: Set<Int>) {
-        let result = try CLITests.videoar("query", "--config", config, "--data", data, "--format", "json", "--limit", "1000")
+        let result = try CLITests.videoar(
+            "query", "--config", config, "--data", data, "--format", "json", "--limit", "1000")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let clips = json["clips"] as? [[String: Any]] ?? []
         return (json["total_clips"] as? Int ?? -1, Set(clips.compactMap { $0["id"] as? Int }))
@@ -86,8 +91,9 @@ struct IngestCrashTests {
             usleep(UInt32(delay * 1e6))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal,
-                    "round \(round) finished before it was killed at \(delay) s (clean run \(cleanSeconds) s)")
+            #expect(
+                process.terminationReason == .uncaughtSignal,
+                "round \(round) finished before it was killed at \(delay) s (clean run \(cleanSeconds) s)")
         }
         let final = try CLITests.videoar("ingest", corpus + "/in", "--config", config, "--data", crashed)
         #expect(final.status == 0, "\(final.stderr)")

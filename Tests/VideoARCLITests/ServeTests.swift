@@ -25,7 +25,9 @@ struct ServeTests {
         let process = Process()
         process.executableURL = CLITests.binary
         process.arguments = ["serve", "--config", config]
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         FileManager.default.createFile(atPath: log, contents: nil)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -34,9 +36,13 @@ struct ServeTests {
     }
 
     static func video(_ path: String, seconds: Int, hue: Int = 0) throws {
-        _ = try CLITests.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-            "testsrc2=size=160x120:rate=15:duration=\(seconds)", "-vf", "hue=h=\(hue)",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path])
+        _ = try CLITests.run(
+            "/usr/bin/env",
+            [
+                "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                "testsrc2=size=160x120:rate=15:duration=\(seconds)", "-vf", "hue=h=\(hue)",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path,
+            ])
     }
 
     /// Polls `status` until `done` sources are done (or times out).
@@ -81,7 +87,8 @@ struct ServeTests {
         try "a sunny test pattern".write(toFile: root + "/in/slow.txt", atomically: true, encoding: .utf8)
         var captioned = ""
         for _ in 0..<30 {
-            captioned = try CLITests.videoar("query", "--config", config, "--caption", "sunny", "--format", "json").stdout
+            captioned = try CLITests.videoar("query", "--config", config, "--caption", "sunny", "--format", "json")
+                .stdout
             if captioned.contains("\"total_clips\" : 2") { break }
             usleep(300_000)
         }
@@ -107,7 +114,7 @@ struct ServeTests {
         for file in try FileManager.default.contentsOfDirectory(atPath: corpus + "/in") {
             try FileManager.default.copyItem(atPath: corpus + "/in/" + file, toPath: root + "/in/" + file)
         }
-        var generator = SeededGenerator(seed: 20_261_123)   // replayable kill times
+        var generator = SeededGenerator(seed: 20_261_123)  // replayable kill times
         for round in 0..<3 {
             let daemon = try Self.start(config, log: root + "/log-\(round).jsonl")
             usleep(UInt32.random(in: 1_000_000...4_000_000, using: &generator))

@@ -98,7 +98,10 @@ struct ConfigurationSchemaTests {
         for (path, value) in leaves {
             var node = document
             func insert(_ node: inout [String: Any], _ path: ArraySlice<String>) {
-                if path.count == 1 { node[path.first!] = value; return }
+                if path.count == 1 {
+                    node[path.first!] = value
+                    return
+                }
                 var child = node[path.first!] as? [String: Any] ?? [:]
                 insert(&child, path.dropFirst())
                 node[path.first!] = child

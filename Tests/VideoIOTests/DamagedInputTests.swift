@@ -13,13 +13,17 @@ struct DamagedInputTests {
 
     /// A 6-second 30 fps pattern video; `faststart` moves the index to the front.
     static func source(faststart: Bool) throws -> String {
-        try Fixtures.make(faststart ? "six-front.mp4" : "six-end.mp4", Fixtures.pattern(width: 192, height: 144, seconds: 6)
-            + ["-c:v", "libx264", "-bf", "3", "-crf", "12", "-pix_fmt", "yuv420p"]
-            + (faststart ? ["-movflags", "+faststart"] : []))
+        try Fixtures.make(
+            faststart ? "six-front.mp4" : "six-end.mp4",
+            Fixtures.pattern(width: 192, height: 144, seconds: 6)
+                + ["-c:v", "libx264", "-bf", "3", "-crf", "12", "-pix_fmt", "yuv420p"]
+                + (faststart ? ["-movflags", "+faststart"] : []))
     }
 
-    func expectError(_ path: String, _ code: VideoIOError.Code, mentioning words: String? = nil,
-                     sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectError(
+        _ path: String, _ code: VideoIOError.Code, mentioning words: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             _ = try ClipReader(path: path, logger: Fixtures.quietLogger)
             Issue.record("\(path) opened, expected \(code)", sourceLocation: sourceLocation)
@@ -72,16 +76,18 @@ struct DamagedInputTests {
     func truncatedMoovAtFront() throws {
         let full = try Data(contentsOf: URL(fileURLWithPath: try Self.source(faststart: true)))
         let path = try Fixtures.write("cut-moov-front.mp4", Array(full.prefix(full.count * 7 / 10)))
-        let reader = try ClipReader(path: path, configuration: ClipConfiguration(buckets: BucketPolicy(sizes: [128])),
-                                    logger: Fixtures.quietLogger)
+        let reader = try ClipReader(
+            path: path, configuration: ClipConfiguration(buckets: BucketPolicy(sizes: [128])),
+            logger: Fixtures.quietLogger)
         let clips = try reader.readAll()
         let outcome = try #require(reader.outcome)
         #expect(outcome.damage?.code == .truncated, "\(String(describing: outcome.damage))")
         let stoppedAt = try #require(outcome.stoppedAt)
         #expect(stoppedAt > 2.2 && stoppedAt < 5)
-        try #require(clips.count == 1)   // 0–2.125 s is complete; the second clip would need 4.25 s
+        try #require(clips.count == 1)  // 0–2.125 s is complete; the second clip would need 4.25 s
         for t in 0..<17 {
-            #expect(Fixtures.index(in: clips[0], frame: t, sourceWidth: 192, sourceHeight: 144)
+            #expect(
+                Fixtures.index(in: clips[0], frame: t, sourceWidth: 192, sourceHeight: 144)
                     == Fixtures.expectedIndex(slot: t, fps: 8, pts: (0..<180).map { Int64($0) }, timeBase: (1, 30)))
         }
     }
@@ -93,8 +99,9 @@ struct DamagedInputTests {
         let junk = Self.randomBytes(bytes.count / 20, seed: 7)
         bytes.replaceSubrange(start..<(start + junk.count), with: junk)
         let path = try Fixtures.write("corrupt-middle.mp4", bytes)
-        let reader = try ClipReader(path: path, configuration: ClipConfiguration(buckets: BucketPolicy(sizes: [128])),
-                                    logger: Fixtures.quietLogger)
+        let reader = try ClipReader(
+            path: path, configuration: ClipConfiguration(buckets: BucketPolicy(sizes: [128])),
+            logger: Fixtures.quietLogger)
         let clips = try reader.readAll()
         let outcome = try #require(reader.outcome)
         #expect(outcome.damage?.code == .corrupt, "\(String(describing: outcome.damage))")
@@ -106,10 +113,14 @@ struct DamagedInputTests {
     /// FFmpeg 5.1's frame-threaded MPEG-4 Part 2 decoder aborts the process (SIGABRT) on this
     /// damage when errors explode; with the defaults (automatic threads, stop on damage) the
     /// reader must end the stream with an error and keep the complete clip before it.
-    @Test("MPEG-4 Part 2 in AVI with random bytes in the middle: an error, not an abort", arguments: [7, 8, 9] as [UInt64])
+    @Test(
+        "MPEG-4 Part 2 in AVI with random bytes in the middle: an error, not an abort",
+        arguments: [7, 8, 9] as [UInt64])
     func corruptMPEG4(seed: UInt64) throws {
-        let source = try Fixtures.make("mpeg4.avi", Fixtures.pattern(width: 192, height: 144, seconds: 6)
-            + ["-c:v", "mpeg4", "-q:v", "4", "-g", "30"])
+        let source = try Fixtures.make(
+            "mpeg4.avi",
+            Fixtures.pattern(width: 192, height: 144, seconds: 6)
+                + ["-c:v", "mpeg4", "-q:v", "4", "-g", "30"])
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: source)))
         let start = bytes.count * 6 / 10
         bytes.replaceSubrange(start..<(start + 4096), with: Self.randomBytes(4096, seed: seed))
@@ -125,11 +136,14 @@ struct DamagedInputTests {
 
     @Test("a frame size past the caps is refused before decoding")
     func tooLarge() throws {
-        let path = try Fixtures.make("qcif.mp4", Fixtures.pattern(width: 176, height: 144, seconds: 3)
-            + ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p"])
+        let path = try Fixtures.make(
+            "qcif.mp4",
+            Fixtures.pattern(width: 176, height: 144, seconds: 3)
+                + ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p"])
         do {
-            _ = try ClipReader(path: path, limits: VideoIOLimits(maxDimension: 16_384, maxPixels: 10_000),
-                               logger: Fixtures.quietLogger)
+            _ = try ClipReader(
+                path: path, limits: VideoIOLimits(maxDimension: 16_384, maxPixels: 10_000),
+                logger: Fixtures.quietLogger)
             Issue.record("expected too-large")
         } catch let error as VideoIOError {
             #expect(error.code == .tooLarge)
@@ -137,13 +151,15 @@ struct DamagedInputTests {
         }
     }
 
-    @Test("a PNG whose header claims a huge frame (a decompression bomb) is refused before decoding",
-          arguments: [(16_000, 12_000), (60_000, 60_000)])
+    @Test(
+        "a PNG whose header claims a huge frame (a decompression bomb) is refused before decoding",
+        arguments: [(16_000, 12_000), (60_000, 60_000)])
     func pngBomb(width: Int, height: Int) throws {
         // A real 16×16 PNG with its IHDR rewritten and the chunk CRC fixed up.
-        let small = try Fixtures.make("small.png", ["-f", "lavfi", "-i", "color=c=red:s=16x16:d=1", "-frames:v", "1", "-update", "1"])
+        let small = try Fixtures.make(
+            "small.png", ["-f", "lavfi", "-i", "color=c=red:s=16x16:d=1", "-frames:v", "1", "-update", "1"])
         var png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: small)))
-        let ihdr = 8 + 8   // signature, then length + "IHDR"
+        let ihdr = 8 + 8  // signature, then length + "IHDR"
         for (offset, value) in [(ihdr, UInt32(width)), (ihdr + 4, UInt32(height))] {
             for k in 0..<4 { png[offset + k] = UInt8((value >> (24 - 8 * UInt32(k))) & 0xff) }
         }

@@ -52,7 +52,10 @@ enum Fixtures {
         return try Data(contentsOf: outURL)
     }
 
-    struct FixtureError: Error, CustomStringConvertible { var message: String; var description: String { message } }
+    struct FixtureError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
 
     /// Makes `name` once (per machine, cached in the temp folder) by running ffmpeg with
     /// `arguments` followed by the output path.
@@ -82,13 +85,15 @@ enum Fixtures {
 
     // MARK: - The index pattern
 
-    private static let code = "if(gte(X,0.3*W)*lt(X,0.7*W)*gte(Y,0.3*H)*lt(Y,0.7*H),"
+    private static let code =
+        "if(gte(X,0.3*W)*lt(X,0.7*W)*gte(Y,0.3*H)*lt(Y,0.7*H),"
         + "255*mod(floor(N/pow(2,floor((Y-0.3*H)/(0.4*H/3))*4+floor((X-0.3*W)/(0.1*W)))),2),60+100*X/W)"
     private static let marker = "lt(X,0.15*W)*lt(Y,0.15*H)"
 
     /// ffmpeg input arguments for a pattern video (lavfi, constant `rate`).
     static func pattern(width: Int, height: Int, rate: String = "30", seconds: Double) -> [String] {
-        let source = "color=c=black:s=\(width)x\(height):r=\(rate):d=\(seconds),format=gbrp,"
+        let source =
+            "color=c=black:s=\(width)x\(height):r=\(rate):d=\(seconds),format=gbrp,"
             + "geq=r='if(\(marker),255,\(code))':g='if(\(marker),0,\(code))':b='if(\(marker),0,\(code))'"
         return ["-f", "lavfi", "-i", source]
     }
@@ -115,7 +120,8 @@ enum Fixtures {
         for dy in -1...1 {
             for dx in -1...1 {
                 let xx = min(max(x + dx, 0), clip.width - 1), yy = min(max(y + dy, 0), clip.height - 1)
-                sum += Int(clip.pixels[t * clip.frameBytes + (yy * clip.width + xx) * 3 + 1]); n += 1
+                sum += Int(clip.pixels[t * clip.frameBytes + (yy * clip.width + xx) * 3 + 1])
+                n += 1
             }
         }
         return sum / n
@@ -131,11 +137,20 @@ enum Fixtures {
 
     /// Presentation timestamps of every video frame in display order, and the time base.
     static func framePTS(_ path: String) throws -> (pts: [Int64], timeBase: (Int64, Int64)) {
-        let tb = try run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=time_base",
-                                     "-of", "csv=p=0", path]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let tb = try run(
+            "ffprobe",
+            [
+                "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=time_base",
+                "-of", "csv=p=0", path,
+            ]
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
         let parts = tb.split(separator: "/").compactMap { Int64($0) }
-        let out = try run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries",
-                                      "frame=best_effort_timestamp", "-of", "csv=p=0", path])
+        let out = try run(
+            "ffprobe",
+            [
+                "-v", "error", "-select_streams", "v:0", "-show_entries",
+                "frame=best_effort_timestamp", "-of", "csv=p=0", path,
+            ])
         // One line per frame; side data can add empty lines or trailing fields.
         let pts = out.split(whereSeparator: \.isNewline).compactMap { line in
             line.split(separator: ",").first.flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
@@ -147,13 +162,16 @@ enum Fixtures {
     /// (ties to the earlier frame), computed in exact integers.
     static func expectedIndex(slot j: Int, fps: Int64, pts: [Int64], timeBase: (Int64, Int64)) -> Int {
         let (num, den) = timeBase
-        let target = Int64(j) * den          // j / fps seconds, scaled by den·fps
+        let target = Int64(j) * den  // j / fps seconds, scaled by den·fps
         var best = 0
         var bestDistance = Int64.max
         for (i, p) in pts.enumerated() {
             let t = (p - pts[0]) * num * fps
             let d = abs(t - target)
-            if d < bestDistance { best = i; bestDistance = d }
+            if d < bestDistance {
+                best = i
+                bestDistance = d
+            }
         }
         return best
     }

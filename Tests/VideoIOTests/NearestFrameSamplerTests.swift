@@ -7,7 +7,7 @@ struct NearestFrameSamplerTests {
     func choose(_ pts: [Int64], timeBase: Rational, fps: Rational, lastDuration: Int64? = nil) -> [Int] {
         var sampler = NearestFrameSampler(timeBase: timeBase, fps: fps)
         var chosen: [Int] = []
-        var accepted: [Int] = []   // indices of frames the sampler took
+        var accepted: [Int] = []  // indices of frames the sampler took
         for (i, p) in pts.enumerated() {
             guard sampler.accepts(p) else { continue }
             for selection in sampler.push(p) {
@@ -34,7 +34,7 @@ struct NearestFrameSamplerTests {
 
     @Test("upsampling repeats frames; the last frame covers its own duration only")
     func upsample() {
-        let pts: [Int64] = [0, 1, 2, 3]           // 10 fps in a 1/10 time base
+        let pts: [Int64] = [0, 1, 2, 3]  // 10 fps in a 1/10 time base
         let chosen = choose(pts, timeBase: Rational(1, 10), fps: Rational(20, 1))
         #expect(chosen == [0, 0, 1, 1, 2, 2, 3, 3])
     }
@@ -72,7 +72,7 @@ struct NearestFrameSamplerTests {
         #expect(count == 28_800)
         // Slot 28 792 (3599 s) sits at frame 3599·30000/1001 = 107 862.14 → frame 107 862.
         #expect(frameForSlot[28_792] == 107_862)
-        #expect(frameForSlot[1] == 4)   // 0.125 s = frame 3.746
+        #expect(frameForSlot[1] == 4)  // 0.125 s = frame 3.746
     }
 
     @Test("a single frame (a still image) fills exactly one slot")

@@ -5,13 +5,20 @@ import VideoIO
 @Suite("Streaming with bounded memory")
 struct StreamingTests {
     func peak(seconds: Double, stride: Int? = nil) throws -> (bytes: Int, clips: Int, clipBytes: Int) {
-        let path = try Fixtures.make("long-\(Int(seconds))s.mp4", ["-f", "lavfi", "-i",
-            "testsrc2=size=320x240:rate=30:duration=\(seconds)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
-        let reader = try ClipReader(path: path, configuration: ClipConfiguration(
-            stride: stride, buckets: BucketPolicy(sizes: [128])), logger: Fixtures.quietLogger)
+        let path = try Fixtures.make(
+            "long-\(Int(seconds))s.mp4",
+            [
+                "-f", "lavfi", "-i",
+                "testsrc2=size=320x240:rate=30:duration=\(seconds)", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p",
+            ])
+        let reader = try ClipReader(
+            path: path,
+            configuration: ClipConfiguration(
+                stride: stride, buckets: BucketPolicy(sizes: [128])), logger: Fixtures.quietLogger)
         var clips = 0
         var clipBytes = 0
-        while let clip = try reader.next() {   // pulled one at a time, as the daemon does
+        while let clip = try reader.next() {  // pulled one at a time, as the daemon does
             clips += 1
             clipBytes = clip.pixels.count
         }
@@ -30,7 +37,7 @@ struct StreamingTests {
 
     @Test("overlapping clips hold ⌈T / stride⌉ windows, not more")
     func overlappingWindows() throws {
-        let result = try peak(seconds: 10, stride: 4)   // 17-frame clips every 4 frames: 5 open windows
+        let result = try peak(seconds: 10, stride: 4)  // 17-frame clips every 4 frames: 5 open windows
         #expect(result.bytes <= 6 * result.clipBytes)
         #expect(result.clips == (80 - 17) / 4 + 1)
     }

@@ -5,17 +5,24 @@ import VideoIO
 @Suite("MP4 and PNG writers")
 struct WriterTests {
     func temporaryFolder() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-writer-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-writer-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 
     @Test("a clip written as MP4 reads back with its size, frame count and frames")
     func mp4RoundTrip() throws {
-        let source = try Fixtures.make("cfr30-bframes.mp4", Fixtures.pattern(width: 192, height: 144, seconds: 6)
-            + ["-c:v", "libx264", "-bf", "3", "-crf", "12", "-pix_fmt", "yuv420p"])
-        let clip = try #require(try ClipReader(path: source, configuration: ClipConfiguration(
-            buckets: BucketPolicy(sizes: [128])), logger: Fixtures.quietLogger).next())
+        let source = try Fixtures.make(
+            "cfr30-bframes.mp4",
+            Fixtures.pattern(width: 192, height: 144, seconds: 6)
+                + ["-c:v", "libx264", "-bf", "3", "-crf", "12", "-pix_fmt", "yuv420p"])
+        let clip = try #require(
+            try ClipReader(
+                path: source,
+                configuration: ClipConfiguration(
+                    buckets: BucketPolicy(sizes: [128])), logger: Fixtures.quietLogger
+            ).next())
         let folder = try temporaryFolder()
         let path = folder + "/clip.mp4"
         let writer = try VideoWriter(path: path, width: clip.width, height: clip.height, fps: clip.fps)
@@ -30,10 +37,15 @@ struct WriterTests {
         #expect(info.frameCount == 17)
         #expect(info.averageFrameRate == 8)
         // Reading it back at its own rate gives the same frame indices.
-        let back = try #require(try ClipReader(path: path, configuration: ClipConfiguration(
-            buckets: BucketPolicy(sizes: [128])), logger: Fixtures.quietLogger).next())
+        let back = try #require(
+            try ClipReader(
+                path: path,
+                configuration: ClipConfiguration(
+                    buckets: BucketPolicy(sizes: [128])), logger: Fixtures.quietLogger
+            ).next())
         for t in 0..<17 {
-            #expect(Fixtures.index(in: back, frame: t, sourceWidth: clip.width, sourceHeight: clip.height)
+            #expect(
+                Fixtures.index(in: back, frame: t, sourceWidth: clip.width, sourceHeight: clip.height)
                     == Fixtures.index(in: clip, frame: t, sourceWidth: 192, sourceHeight: 144))
         }
     }
@@ -64,8 +76,10 @@ struct WriterTests {
         let info = try probe(path)
         #expect(info.isStillImage && info.width == width && info.height == height)
         // Read back at its own size (a 3:2 bucket of 48×32): the pixels are the same bytes.
-        let reader = try ClipReader(path: path, configuration: ClipConfiguration(
-            buckets: BucketPolicy(sizes: [39], aspectRatios: [AspectRatio(3, 2)])), logger: Fixtures.quietLogger)
+        let reader = try ClipReader(
+            path: path,
+            configuration: ClipConfiguration(
+                buckets: BucketPolicy(sizes: [39], aspectRatios: [AspectRatio(3, 2)])), logger: Fixtures.quietLogger)
         let back = try #require(try reader.next())
         #expect(back.width == width && back.height == height)
         #expect(back.pixels == rgb)
@@ -76,15 +90,16 @@ struct WriterTests {
         let bucket = Bucket(size: 16, aspect: AspectRatio(1, 1))
         var pixels: [UInt8] = []
         for t in 0..<5 { pixels += [UInt8](repeating: UInt8(t * 50), count: 16 * 16 * 3) }
-        let clip = Clip(source: "x", bucket: bucket, index: 0, fps: 8, pixels: pixels,
-                        targetTimes: (0..<5).map { Double($0) / 8 }, frameTimes: (0..<5).map { Double($0) / 8 })
+        let clip = Clip(
+            source: "x", bucket: bucket, index: 0, fps: 8, pixels: pixels,
+            targetTimes: (0..<5).map { Double($0) / 8 }, frameTimes: (0..<5).map { Double($0) / 8 })
         let sheet = contactSheet(of: clip, columns: 3, gap: 2)
         let expectedWidth = 3 * 16 + 4 * 2, expectedHeight = 2 * 16 + 3 * 2
         #expect(sheet.width == expectedWidth)
         #expect(sheet.height == expectedHeight)
         func value(_ x: Int, _ y: Int) -> UInt8 { sheet.rgb[(y * sheet.width + x) * 3] }
-        #expect(value(2 + 8, 2 + 8) == 0)                    // frame 0, top-left
-        #expect(value(2 + 2 * 18 + 8, 2 + 8) == 100)         // frame 2, top-right
-        #expect(value(2 + 18 + 8, 2 + 18 + 8) == 200)        // frame 4, second row, middle
+        #expect(value(2 + 8, 2 + 8) == 0)  // frame 0, top-left
+        #expect(value(2 + 2 * 18 + 8, 2 + 8) == 100)  // frame 2, top-right
+        #expect(value(2 + 18 + 8, 2 + 18 + 8) == 200)  // frame 4, second row, middle
     }
 }
