@@ -463,44 +463,13 @@ func decodeYAML(_ text: String) throws -> IngestConfiguration {
 
 @Suite("Schemas/config.schema.json documents the daemon configuration truthfully")
 struct DaemonSchemaTests {
-    static func leaves(_ schema: [String: Any], prefix: [String] = []) -> [([String], Any)] {
-        guard let properties = schema["properties"] as? [String: Any] else { return [] }
-        var result: [([String], Any)] = []
-        for (name, value) in properties {
-            guard let property = value as? [String: Any] else { continue }
-            if property["properties"] != nil {
-                result += leaves(property, prefix: prefix + [name])
-            } else {
-                result.append((prefix + [name], property["default"] ?? NSNull()))
-            }
-        }
-        return result
-    }
-
     @Test("every documented key decodes, and its documented default is the real default")
     func defaults() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let schema = try #require(
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: root.appendingPathComponent("Schemas/config.schema.json"))) as? [String: Any])
-        let leaves = Self.leaves(schema)
-        #expect(leaves.count == 12 + 14)  // video (clips + limits) + the daemon's own keys
-        var document: [String: Any] = [:]
-        for (path, value) in leaves {
-            func insert(_ node: inout [String: Any], _ path: ArraySlice<String>) {
-                if path.count == 1 {
-                    node[path.first!] = value
-                    return
-                }
-                var child = node[path.first!] as? [String: Any] ?? [:]
-                insert(&child, path.dropFirst())
-                node[path.first!] = child
-            }
-            insert(&document, path[...])
-        }
-        let decoded = try JSONDecoder().decode(
-            IngestConfiguration.self, from: JSONSerialization.data(withJSONObject: document))
+        let schema = root.appendingPathComponent("Schemas/config.schema.json")
+        #expect(try SchemaDefaults.leaves(of: schema).count == 12 + 14)  // video (clips + limits) + the daemon's own keys
+        let decoded = try JSONDecoder().decode(IngestConfiguration.self, from: SchemaDefaults.document(of: schema))
         #expect(decoded == IngestConfiguration())
     }
 }

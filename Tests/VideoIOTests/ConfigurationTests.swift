@@ -1,6 +1,7 @@
 import ConfigCoding
 import Foundation
 import Testing
+import TestSupport
 import VideoIO
 import Yams
 
@@ -72,45 +73,12 @@ struct ConfigurationTests {
 
 @Suite("Schemas/clips.schema.json documents the configuration truthfully")
 struct ConfigurationSchemaTests {
-    /// (key path, default) for every leaf the schema documents.
-    static func leaves(_ schema: [String: Any], prefix: [String] = []) -> [([String], Any)] {
-        guard let properties = schema["properties"] as? [String: Any] else { return [] }
-        var result: [([String], Any)] = []
-        for (name, value) in properties {
-            guard let property = value as? [String: Any] else { continue }
-            if property["properties"] != nil {
-                result += leaves(property, prefix: prefix + [name])
-            } else {
-                result.append((prefix + [name], property["default"] ?? NSNull()))
-            }
-        }
-        return result
-    }
-
     @Test("every documented key decodes, and its documented default is the real default")
     func schemaDefaults() throws {
         let url = ConfigurationTests.repository.appendingPathComponent("Schemas/clips.schema.json")
-        let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-        let leaves = Self.leaves(schema)
-        #expect(leaves.count == 12)
-        // Build one document holding every documented key at its documented default.
-        var document: [String: Any] = [:]
-        for (path, value) in leaves {
-            var node = document
-            func insert(_ node: inout [String: Any], _ path: ArraySlice<String>) {
-                if path.count == 1 {
-                    node[path.first!] = value
-                    return
-                }
-                var child = node[path.first!] as? [String: Any] ?? [:]
-                insert(&child, path.dropFirst())
-                node[path.first!] = child
-            }
-            insert(&node, path[...])
-            document = node
-        }
-        let json = try JSONSerialization.data(withJSONObject: document)
-        let decoded = try JSONDecoder().decode(VideoIOConfiguration.self, from: json)
+        #expect(try SchemaDefaults.leaves(of: url).count == 12)
+        // One document holding every documented key at its documented default.
+        let decoded = try JSONDecoder().decode(VideoIOConfiguration.self, from: SchemaDefaults.document(of: url))
         #expect(decoded == VideoIOConfiguration())
     }
 }
