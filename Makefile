@@ -15,8 +15,8 @@ serve: setup build
 ## test: set up a fresh machine and run the whole test suite, then every fuzz target for 20 s
 test: setup python-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
 	bash Scripts/fuzz 20
+	$(SWIFT) test
 
 ## fuzz: the libFuzzer targets in Fuzz/ (shard reader, configuration decoder, caption sidecars), 5 minutes each
 fuzz: setup
