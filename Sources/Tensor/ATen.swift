@@ -9,6 +9,8 @@ enum ATen {
     static let rand = Operator("aten::rand", "generator")
     static let randint = Operator("aten::randint", "low_generator")
     static let bernoulli = Operator("aten::bernoulli", "p")
+    static let bernoulliTensor = Operator("aten::bernoulli")
+    static let multinomial = Operator("aten::multinomial")
     static let randperm = Operator("aten::randperm", "generator")
 
     // Elementwise arithmetic and math

@@ -1,6 +1,7 @@
 import CTorch
+import Foundation
 
-/// LibTorch's AdamW over a fixed list of parameters.
+/// LibTorch's AdamW over a fixed list of parameters, optionally in groups with their own weight decay.
 public final class AdamW {
     public struct Configuration: Sendable, Equatable {
         public var learningRate: Double
@@ -21,30 +22,76 @@ public final class AdamW {
         }
     }
 
-    private let handle: OpaquePointer
+    /// Parameters that share a weight decay: transformers decay their matrices but not their
+    /// norms, biases and embeddings.
+    public struct Group {
+        public var parameters: [Tensor]
+        public var weightDecay: Double
+        public init(_ parameters: [Tensor], weightDecay: Double) {
+            self.parameters = parameters
+            self.weightDecay = weightDecay
+        }
+    }
+
+    /// One LibTorch optimiser per group; a parameter's index is its place in `parameters`.
+    private let handles: [OpaquePointer]
+    private let slots: [(handle: Int, index: Int)]
     public let parameters: [Tensor]
 
-    public init(_ parameters: [Tensor], _ configuration: Configuration = Configuration()) throws {
-        self.parameters = parameters
-        let handles: [OpaquePointer?] = parameters.map(\.handle)
-        let made = handles.withUnsafeBufferPointer {
-            ctorch_adamw_new(
-                $0.baseAddress, Int64($0.count), configuration.learningRate, configuration.beta1,
-                configuration.beta2, configuration.eps, configuration.weightDecay)
-        }
-        guard let made else { throw TorchError.last("creating AdamW") }
-        handle = made
+    public convenience init(_ parameters: [Tensor], _ configuration: Configuration = Configuration()) throws {
+        try self.init(groups: [Group(parameters, weightDecay: configuration.weightDecay)], configuration)
     }
 
-    deinit { ctorch_adamw_free(handle) }
+    /// Groups with their own weight decay (the configuration's applies to none of them);
+    /// everything else is shared.
+    public init(groups: [Group], _ configuration: Configuration = Configuration()) throws {
+        var handles: [OpaquePointer] = []
+        var slots: [(handle: Int, index: Int)] = []
+        for group in groups where !group.parameters.isEmpty {
+            let pointers: [OpaquePointer?] = group.parameters.map(\.handle)
+            let made = pointers.withUnsafeBufferPointer {
+                ctorch_adamw_new(
+                    $0.baseAddress, Int64($0.count), configuration.learningRate, configuration.beta1,
+                    configuration.beta2, configuration.eps, group.weightDecay)
+            }
+            guard let made else {
+                for handle in handles { ctorch_adamw_free(handle) }
+                throw TorchError.last("creating AdamW")
+            }
+            slots += group.parameters.indices.map { (handles.count, $0) }
+            handles.append(made)
+        }
+        self.handles = handles
+        self.slots = slots
+        parameters = groups.flatMap(\.parameters)
+    }
+
+    /// Decay for matrices (rank ≥ 2), none for norms, biases and embedding tables — nanoGPT's
+    /// and the method's split; `isEmbedding` names the tables by their parameter names.
+    public static func decayGroups(
+        _ named: [(name: String, tensor: Tensor)], weightDecay: Double,
+        isEmbedding: (String) -> Bool = { $0.contains("embedding") }
+    ) -> [Group] {
+        let decayed = named.filter { $0.tensor.rank >= 2 && !isEmbedding($0.name) }.map(\.tensor)
+        let plain = named.filter { $0.tensor.rank < 2 || isEmbedding($0.name) }.map(\.tensor)
+        return [Group(decayed, weightDecay: weightDecay), Group(plain, weightDecay: 0)]
+    }
+
+    deinit { for handle in handles { ctorch_adamw_free(handle) } }
 
     /// Applies one update from the parameters' gradients.
-    public func step() throws { guard ctorch_adamw_step(handle) == 0 else { throw TorchError.last("AdamW step") } }
+    public func step() throws {
+        for handle in handles { guard ctorch_adamw_step(handle) == 0 else { throw TorchError.last("AdamW step") } }
+    }
     public func zeroGrad() throws {
-        guard ctorch_adamw_zero_grad(handle) == 0 else { throw TorchError.last("AdamW zero_grad") }
+        for handle in handles {
+            guard ctorch_adamw_zero_grad(handle) == 0 else { throw TorchError.last("AdamW zero_grad") }
+        }
     }
     public func setLearningRate(_ lr: Double) throws {
-        guard ctorch_adamw_set_lr(handle, lr) == 0 else { throw TorchError.last("AdamW learning rate") }
+        for handle in handles {
+            guard ctorch_adamw_set_lr(handle, lr) == 0 else { throw TorchError.last("AdamW learning rate") }
+        }
     }
 
     /// One parameter's optimiser state: the step count and the two moment estimates.
@@ -63,7 +110,8 @@ public final class AdamW {
         var step: Int64 = 0
         var avg: OpaquePointer?
         var avgSq: OpaquePointer?
-        guard ctorch_adamw_get_state(handle, Int64(index), &step, &avg, &avgSq) == 0 else {
+        let slot = slots[index]
+        guard ctorch_adamw_get_state(handles[slot.handle], Int64(slot.index), &step, &avg, &avgSq) == 0 else {
             throw TorchError.last("reading AdamW state")
         }
         return ParameterState(
@@ -72,7 +120,11 @@ public final class AdamW {
 
     public func setState(of index: Int, _ state: ParameterState) throws {
         guard let avg = state.expAvg, let avgSq = state.expAvgSq else { return }
-        guard ctorch_adamw_set_state(handle, Int64(index), Int64(state.step), avg.handle, avgSq.handle) == 0 else {
+        let slot = slots[index]
+        guard
+            ctorch_adamw_set_state(handles[slot.handle], Int64(slot.index), Int64(state.step), avg.handle, avgSq.handle)
+                == 0
+        else {
             throw TorchError.last("restoring AdamW state")
         }
     }

@@ -154,13 +154,32 @@ extension Tensor {
 }
 
 /// Scaled dot-product attention. q: [..., Lq, D], k, v: [..., Lk, D]; `mask` is true where a
-/// query may attend (broadcast to [..., Lq, Lk]). Composed from matmul and softmax: the
-/// fused kernel arrived in LibTorch 2.0, after Debian's 1.13.
-public func attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil) throws -> Tensor {
+/// query may attend, `bias` is added to the scores (0 or −∞ for a block-causal mask, built once
+/// per layout and shared by every layer); both broadcast to [..., Lq, Lk]. Composed from
+/// matmul and softmax: the fused kernel arrived in LibTorch 2.0, after Debian's 1.13.
+public func attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil, bias: Tensor? = nil) throws
+    -> Tensor
+{
     let d = Double(query.shape.last ?? 1)
     var scores = try query.matmul(key.transposed(-2, -1)) * (1 / d.squareRoot())
+    if let bias { scores = try scores + bias }
     if let mask { scores = try scores.maskedFill(mask.logicalNot(), -Double.infinity) }
     return try scores.softmax(dim: -1).matmul(value)
+}
+
+/// Scales the gradients of `parameters` so that their joint L2 norm is at most `maxNorm`
+/// (PyTorch's `clip_grad_norm_`); returns the norm before clipping, which is worth logging.
+@discardableResult
+public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Double) throws -> Double {
+    var squares = 0.0
+    let gradients = parameters.compactMap(\.grad)
+    for gradient in gradients { squares += try (gradient * gradient).sum().item() }
+    let norm = squares.squareRoot()
+    if norm > maxNorm {
+        let scale = maxNorm / (norm + 1e-6)
+        try withoutGrad { for gradient in gradients { try gradient.mul_(scale) } }
+    }
+    return norm
 }
 
 /// Losses, averaged over elements.

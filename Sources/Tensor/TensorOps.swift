@@ -51,6 +51,17 @@ extension Tensor {
         try ATen.bernoulli.tensor([.tensor(self), .double(p), .generator(generator)])
     }
 
+    /// Ones with each element's own probability (`self` holds probabilities in [0, 1]): how a
+    /// sampler draws every bit of a token from its sigmoid at once, reproducibly.
+    public func bernoulli(generator: Generator) throws -> Tensor {
+        try ATen.bernoulliTensor.tensor([.tensor(self), .generator(generator)])
+    }
+
+    /// Indices drawn from each row's (unnormalised, non-negative) weights: [rows, n] → [rows, count], int64.
+    public func multinomial(_ count: Int, replacement: Bool = false, generator: Generator) throws -> Tensor {
+        try ATen.multinomial.tensor([.tensor(self), .int(count), .bool(replacement), .generator(generator)])
+    }
+
     // MARK: Arithmetic
 
     public static func + (a: Tensor, b: Tensor) throws -> Tensor { try ATen.add.tensor([.tensor(a), .tensor(b)]) }
