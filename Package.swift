@@ -43,11 +43,14 @@ let package = Package(
         // Operating-system plumbing every module shares: crash-safe writes (temporary name, fsync,
         // rename), the one folder walk, the one subprocess runner, the one stop flag.
         .target(name: "AtomicFiles", dependencies: ["Diagnostics"]),
+        // Tokens as data: TokenClip, the scale schedule, tokenizer identities — what shards, the
+        // trainer and a sampler share, without the tokenizer's network code.
+        .target(name: "TokenFormat", dependencies: ["Tensor"]),
         // The causal 3D multi-scale tokenizer (encoder, BSQ quantizer, decoder).
         .target(
             name: "Tokenizer",
             dependencies: [
-                "Tensor", "ConfigCoding", "Diagnostics",
+                "Tensor", "TokenFormat", "ConfigCoding", "Diagnostics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,7 +73,7 @@ let package = Package(
         .target(
             name: "Shards",
             dependencies: [
-                "Tensor", "Tokenizer", "Catalog", "AtomicFiles", "Diagnostics",
+                "Tensor", "TokenFormat", "Catalog", "AtomicFiles", "Diagnostics",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -126,6 +129,7 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "TokenFormatTests", dependencies: ["TokenFormat", "Tensor"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(
             name: "IngestTests",
@@ -144,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "TokenizerTests",
             dependencies: [
-                "Tokenizer", "Tensor",
+                "Tokenizer", "TokenFormat", "Tensor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -2,7 +2,7 @@ import AtomicFiles
 import Crypto
 import Foundation
 import Tensor
-import Tokenizer
+import TokenFormat
 
 extension ShardLayout {
     /// The layout of clips tokenized like `tokens`.

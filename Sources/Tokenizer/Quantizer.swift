@@ -1,4 +1,5 @@
 import Tensor
+import TokenFormat
 
 /// Multi-scale binary spherical quantization (BSQ), per latent frame.
 ///

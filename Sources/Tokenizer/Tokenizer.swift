@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Tensor
+import TokenFormat
 
 /// The causal 3D multi-scale tokenizer: video ↔ bits.
 ///
@@ -169,7 +170,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
         let s = latent.shape  // [1, d, T′, H′, W′]
         // Per scale [T′, d, h, w] → [T′, h·w, d]; then join scales along tokens.
         let perScale = try output.bits.map { try $0.flattened(from: 2).transposed(1, 2) }
-        return TokenClip(
+        return try TokenClip(
             tokenizer: identity, frames: frames, latentFrames: s[2], latentHeight: s[3], latentWidth: s[4],
             schedule: schedule, bitsPerToken: s[1], bits: try Tensor.cat(perScale, dim: 1).contiguous())
     }

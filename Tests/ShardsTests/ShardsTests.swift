@@ -4,6 +4,7 @@ import Tensor
 import Testing
 import TestSupport
 import Tokenizer
+import TokenFormat
 @testable import Shards
 
 @Suite("Token shards")

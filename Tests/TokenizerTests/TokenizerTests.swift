@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Tensor
 import Testing
+import TokenFormat
 import Yams
 @testable import Tokenizer
 

@@ -10,6 +10,15 @@ public struct ScaleSchedule: Sendable, Equatable, CustomStringConvertible {
         public let height: Int
         public let width: Int
         public var tokens: Int { height * width }
+        public init(height: Int, width: Int) {
+            self.height = height
+            self.width = width
+        }
+    }
+
+    /// A schedule given scale by scale (as a shard's metadata stores it).
+    public init(scales: [Scale]) {
+        self.scales = scales
     }
 
     public init(height: Int, width: Int, sides: [Int]) {
