@@ -168,24 +168,35 @@ public final class IngestPipeline {
         return (listing.files + listing.others).filter { !isIgnored($0) }.sorted()
     }
 
-    /// Size, mtime and type of what `path` names, following links; nil if it does not exist.
-    static func status(of path: String) -> (size: Int64, mtime: Double, regular: Bool, type: String)? {
+    /// What `path` names, following links: the one `stat` the pipeline and the daemon read.
+    struct FileStatus {
+        var size: Int64
+        var mtime: Double
+        /// `S_IFMT` bits of the mode.
+        var kind: mode_t
+        var isRegular: Bool { kind == S_IFREG }
+        var isFolder: Bool { kind == S_IFDIR }
+        /// For rejection messages: "a FIFO (named pipe)".
+        var kindDescription: String {
+            switch kind {
+            case S_IFREG: "a regular file"
+            case S_IFDIR: "a folder"
+            case S_IFIFO: "a FIFO (named pipe)"
+            case S_IFSOCK: "a socket"
+            case S_IFCHR: "a character device"
+            case S_IFBLK: "a block device"
+            default: "not a regular file"
+            }
+        }
+    }
+
+    /// nil if `path` does not exist (or is a broken link).
+    static func status(of path: String) -> FileStatus? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        let type: String
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: type = "a regular file"
-        case S_IFDIR: type = "a folder"
-        case S_IFIFO: type = "a FIFO (named pipe)"
-        case S_IFSOCK: type = "a socket"
-        case S_IFCHR: type = "a character device"
-        case S_IFBLK: type = "a block device"
-        default: type = "not a regular file"
-        }
-        return (
-            Int64(info.st_size), Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
-            info.st_mode & S_IFMT == S_IFREG, type
-        )
+        return FileStatus(
+            size: Int64(info.st_size), mtime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
+            kind: info.st_mode & S_IFMT)
     }
 
     // MARK: - Processing
@@ -246,8 +257,9 @@ public final class IngestPipeline {
     }
 
     private func checkFile(_ source: SourceRecord) throws -> Bool {
-        guard let status = Self.status(of: source.path), !status.regular else { return true }
-        try reject(source.id!, code: "not-a-file", message: "\(source.path) is \(status.type), not a regular file")
+        guard let status = Self.status(of: source.path), !status.isRegular else { return true }
+        try reject(
+            source.id!, code: "not-a-file", message: "\(source.path) is \(status.kindDescription), not a regular file")
         return false
     }
 

@@ -108,8 +108,7 @@ public final class IngestService: Service, @unchecked Sendable {
     }
 
     private static func isFolder(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+        IngestPipeline.status(of: path)?.isFolder == true
     }
 
     /// Warns about ingest folders that do not exist (once each) and starts watching those
@@ -181,17 +180,15 @@ public final class IngestService: Service, @unchecked Sendable {
             return
         }
         guard !IngestPipeline.isIgnored(path) else { return }
-        var info = stat()
-        if stat(path, &info) != 0 {
+        guard let status = IngestPipeline.status(of: path) else {
             settling.forget(path)
             if try pipeline.catalog.source(path: path) != nil { try pipeline.catalog.retire(path: path) }
             return
         }
         // Folders are walked, not ingested; anything else (a FIFO, a device) is registered so
         // that it is rejected with the reason — never opened for reading.
-        guard (info.st_mode & S_IFMT) != S_IFDIR else { return }
-        let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
-        settling.saw(path, size: Int64(info.st_size), mtime: mtime)
+        guard !status.isFolder else { return }
+        settling.saw(path, size: status.size, mtime: status.mtime)
     }
 }
 
