@@ -55,11 +55,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What every trainer shares: the run folder (checkpoints, `latest`, the JSONL log cut back on
+        // resume), seeded random state, learning-rate schedules, AdamW state files, curve charts.
+        .target(
+            name: "TrainingRun",
+            dependencies: ["Tensor", "AtomicFiles", "Diagnostics", "VideoIO"]
+        ),
         // Trains and evaluates tokenizers: data sampling, losses, discriminator, checkpoints, reports.
         .target(
             name: "TokenizerTraining",
             dependencies: [
-                "Tokenizer", "Tensor", "VideoIO", "Catalog", "AtomicFiles", "ConfigCoding", "Diagnostics",
+                "Tokenizer", "Tensor", "VideoIO", "Catalog", "AtomicFiles", "ConfigCoding", "Diagnostics", "TrainingRun",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -156,7 +162,8 @@ let package = Package(
         .testTarget(
             name: "TokenizerTrainingTests",
             dependencies: [
-                "TokenizerTraining", "ConfigCoding", "Tokenizer", "Tensor", "VideoIO", "Catalog", "TestSupport",
+                "TokenizerTraining", "TrainingRun", "ConfigCoding", "Tokenizer", "Tensor", "VideoIO", "Catalog",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

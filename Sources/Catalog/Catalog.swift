@@ -340,8 +340,14 @@ public final class Catalog: Sendable {
 
     // MARK: - Tokenizers, shards and clips
 
+    /// Records a tokenizer; a known id keeps its row but learns a (new) weights path.
     public func register(tokenizer: TokenizerRecord) throws {
-        try pool.write { db in try tokenizer.insert(db, onConflict: .ignore) }
+        try pool.write { db in
+            try tokenizer.insert(db, onConflict: .ignore)
+            if let path = tokenizer.weightsPath {
+                try db.execute(sql: "UPDATE tokenizers SET weights_path = ? WHERE id = ?", arguments: [path, tokenizer.id])
+            }
+        }
     }
 
     /// Records a sealed shard and its clips, and marks `completing` sources done — one

@@ -60,13 +60,16 @@ public struct TokenizerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var config: String
     public var trained: Bool
     public var createdAt: Double
+    /// The safetensors checkpoint holding the weights (nil: the seeded initialisation, rebuilt from `config`).
+    public var weightsPath: String?
 
-    public init(id: String, name: String, config: String, trained: Bool, createdAt: Double) {
+    public init(id: String, name: String, config: String, trained: Bool, createdAt: Double, weightsPath: String? = nil) {
         self.id = id
         self.name = name
         self.config = config
         self.trained = trained
         self.createdAt = createdAt
+        self.weightsPath = weightsPath
     }
 }
 

@@ -120,3 +120,8 @@ CREATE INDEX clips_by_source ON clips(source_id);
 -- a file that kills the process is rejected instead of killing it forever.
 ALTER TABLE sources ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sources ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+
+-- migration: v3
+-- Where each tokenizer's weights live (absolute path of the safetensors checkpoint; NULL for
+-- the seeded initialisation), so a shard can always be decoded back to pixels.
+ALTER TABLE tokenizers ADD COLUMN weights_path TEXT;

@@ -76,7 +76,8 @@ public final class IngestPipeline {
         try catalog.register(
             tokenizer: TokenizerRecord(
                 id: tokenizer.identity.id, name: tokenizer.identity.name, config: config,
-                trained: tokenizer.identity.trained, createdAt: Date().timeIntervalSince1970))
+                trained: tokenizer.identity.trained, createdAt: Date().timeIntervalSince1970,
+                weightsPath: tokenizer.weightsPath))
     }
 
     // MARK: - Start-up

@@ -21,6 +21,7 @@ extension ShardLayout {
         latentWidth = tokens.latentWidth
         scales = tokens.schedule.scales.map { [$0.height, $0.width] }
         bitsPerToken = tokens.bitsPerToken
+        codeDecay = tokens.codeDecay
     }
 }
 
@@ -40,7 +41,7 @@ public final class ShardWriter {
     public func append(id: Int64, tokens: TokenClip) throws -> Int {
         guard tokens.tokenizer.id == layout.tokenizerID, tokens.latentFrames == layout.latentFrames,
             tokens.schedule.scales.map({ [$0.height, $0.width] }) == layout.scales,
-            tokens.bitsPerToken == layout.bitsPerToken
+            tokens.bitsPerToken == layout.bitsPerToken, tokens.codeDecay == layout.codeDecay
         else {
             throw ShardError(.layout, "tokens of clip \(id) do not match the shard layout of bucket \(layout.bucket)")
         }
@@ -99,11 +100,51 @@ public struct Shard {
     public var count: Int { clipIDs.count }
 
     /// The bits of row `row`, uint8 0/1 [latent frames, tokens per frame, d].
-    public func bits(row: Int) throws -> Tensor {
-        let bytes: [UInt8] = try tokens.select(dim: 0, row).scalars()
-        var bits = [UInt8](repeating: 0, count: layout.bitsPerClip)
-        for i in bits.indices { bits[i] = (bytes[i >> 3] >> (7 - UInt8(i & 7))) & 1 }
-        return try Tensor(bits, shape: [layout.latentFrames, layout.tokensPerFrame, layout.bitsPerToken])
+    public func bits(row: Int) throws -> Tensor { try bits(rows: [row]).select(dim: 0, 0) }
+
+    /// The bits of several rows at once, uint8 0/1 [rows, latent frames, tokens per frame, d]:
+    /// a training batch unpacked in one pass through a byte → 8-bit table.
+    public func bits(rows: [Int]) throws -> Tensor {
+        let perClip = layout.bitsPerClip
+        var bits = [UInt8](repeating: 0, count: rows.count * perClip)
+        let bytes = layout.bytesPerClip
+        try tokens.indexSelect(dim: 0, Tensor(rows.map(Int64.init), shape: [rows.count])).contiguous()
+            .scalars(as: UInt8.self).withUnsafeBufferPointer { packed in
+                bits.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<rows.count {
+                        let source = r * bytes, target = r * perClip
+                        for i in 0..<(perClip >> 3) {
+                            withUnsafeBytes(of: Self.expansion[Int(packed[source + i])]) { eight in
+                                for j in 0..<8 { out[target + 8 * i + j] = eight[j] }
+                            }
+                        }
+                        for i in (perClip & ~7)..<perClip {
+                            out[target + i] = (packed[source + (i >> 3)] >> (7 - UInt8(i & 7))) & 1
+                        }
+                    }
+                }
+            }
+        return try Tensor(
+            bits, shape: [rows.count, layout.latentFrames, layout.tokensPerFrame, layout.bitsPerToken])
+    }
+
+    /// byte → its 8 bits (most significant first) as 8 bytes of 0/1, in memory order.
+    private static let expansion: [UInt64] = (0..<256).map { byte in
+        var word: UInt64 = 0
+        withUnsafeMutableBytes(of: &word) { out in
+            for j in 0..<8 { out[j] = UInt8((byte >> (7 - j)) & 1) }
+        }
+        return word
+    }
+
+    /// Row `row` as a `TokenClip` (what the tokenizer decodes back to pixels).
+    public func clip(row: Int) throws -> TokenClip {
+        try TokenClip(
+            tokenizer: TokenizerIdentity(id: layout.tokenizerID, name: layout.tokenizerName, trained: layout.tokenizerTrained),
+            frames: layout.frames, latentFrames: layout.latentFrames, latentHeight: layout.latentHeight,
+            latentWidth: layout.latentWidth,
+            schedule: ScaleSchedule(scales: layout.scales.map { ScaleSchedule.Scale(height: $0[0], width: $0[1]) }),
+            bitsPerToken: layout.bitsPerToken, codeDecay: layout.codeDecay, bits: bits(row: row))
     }
 
     /// Size and SHA-256 of a file, read in 1 MiB blocks.

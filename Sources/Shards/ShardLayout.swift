@@ -21,6 +21,8 @@ public struct ShardLayout: Sendable, Equatable, Hashable {
     /// (h, w) of every scale, coarse to fine.
     public var scales: [[Int]]
     public var bitsPerToken: Int
+    /// The tokenizer's code decay; shards written before it was recorded used the standard 0.8.
+    public var codeDecay: Double
 
     public var tokensPerFrame: Int { scales.reduce(0) { $0 + $1[0] * $1[1] } }
     /// Bits of one clip: latent frames × tokens per frame × d.
@@ -42,7 +44,7 @@ public struct ShardLayout: Sendable, Equatable, Hashable {
             "latent_frames": String(latentFrames), "latent_height": String(latentHeight),
             "latent_width": String(latentWidth),
             "scale_schedule": schedule, "tokens_per_frame": String(tokensPerFrame),
-            "bits_per_token": String(bitsPerToken),
+            "bits_per_token": String(bitsPerToken), "code_decay": String(codeDecay),
             "bits_per_clip": String(bitsPerClip), "bit_order": "big", "layout": "[latent_frame, token, bit]",
         ]
     }
@@ -78,6 +80,13 @@ public struct ShardLayout: Sendable, Equatable, Hashable {
         latentHeight = try int("latent_height")
         latentWidth = try int("latent_width")
         bitsPerToken = try int("bits_per_token")
+        codeDecay = 0.8
+        if let text = m["code_decay"] {
+            guard let value = Double(text), value > 0, value <= 1 else {
+                throw ShardError(.format, "\(path): metadata 'code_decay' is \(text); it must be a number in (0, 1]")
+            }
+            codeDecay = value
+        }
         let schedule = try value("scale_schedule")
         guard let scales = (try? JSONSerialization.jsonObject(with: Data(schedule.utf8))) as? [[Int]], !scales.isEmpty,
             scales.allSatisfy({ $0.count == 2 && $0[0] > 0 && $0[1] > 0 })

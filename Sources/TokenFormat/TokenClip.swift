@@ -31,6 +31,8 @@ public struct TokenClip: @unchecked Sendable {
     public let schedule: ScaleSchedule
     /// d.
     public let bitsPerToken: Int
+    /// The tokenizer's code decay (see `MultiScaleCodes`): needed to turn the bits back into features.
+    public let codeDecay: Double
     /// uint8 0/1, [T′, L, d] with L = tokens per frame over all scales (scale-major, then
     /// row-major within a scale).
     public let bits: Tensor
@@ -40,7 +42,7 @@ public struct TokenClip: @unchecked Sendable {
     /// than garbage when decoded.
     public init(
         tokenizer: TokenizerIdentity, frames: Int, latentFrames: Int, latentHeight: Int, latentWidth: Int,
-        schedule: ScaleSchedule, bitsPerToken: Int, bits: Tensor
+        schedule: ScaleSchedule, bitsPerToken: Int, codeDecay: Double = MultiScaleCodes.standardDecay, bits: Tensor
     ) throws {
         let expected = [latentFrames, schedule.tokensPerFrame, bitsPerToken]
         guard bits.shape == expected else {
@@ -57,7 +59,18 @@ public struct TokenClip: @unchecked Sendable {
         self.latentWidth = latentWidth
         self.schedule = schedule
         self.bitsPerToken = bitsPerToken
+        self.codeDecay = codeDecay
         self.bits = bits
+    }
+
+    /// Bits ↔ features for this clip's schedule.
+    public var codes: MultiScaleCodes {
+        MultiScaleCodes(schedule: schedule, bitsPerToken: bitsPerToken, decay: codeDecay)
+    }
+
+    /// Bits of every latent frame at scale `k` as grids, uint8 [T′, d, h_k, w_k].
+    public func grids(scale k: Int) throws -> Tensor {
+        try codes.grid(tokens: bits(scale: k), scale: k)
     }
 
     /// Tokens over the whole clip.

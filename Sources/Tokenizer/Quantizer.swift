@@ -33,8 +33,8 @@ package struct MultiScaleBSQ {
         package var inputs: [Tensor]
     }
 
-    func magnitude(_ scale: ScaleSchedule.Scale, index: Int, grid: ScaleSchedule.Scale) -> Double {
-        (Double(scale.tokens) / Double(grid.tokens)).squareRoot() * pow(decay, Double(index)) / Double(dim).squareRoot()
+    func codes(_ schedule: ScaleSchedule) -> MultiScaleCodes {
+        MultiScaleCodes(schedule: schedule, bitsPerToken: dim, decay: decay)
     }
 
     /// features: [M, d, H, W] (M = batch × latent frames, each frame on its own).
@@ -47,11 +47,12 @@ package struct MultiScaleBSQ {
         var bits: [Tensor] = []
         var inputs: [Tensor] = []
         var norms: [Double] = measure ? [try residual.norm(dims: [1]).mean().item()] : []
+        let codes = codes(schedule)
         for (k, scale) in schedule.scales.enumerated() {
             let coarse =
                 scale == grid ? residual : try residual.interpolate(size: [scale.height, scale.width], mode: .area)
             let positive = try coarse.greater(0)  // [M, d, h, w] bool
-            let code = try (positive.to(.float32) * 2 - 1) * magnitude(scale, index: k, grid: grid)
+            let code = try (positive.to(.float32) * 2 - 1) * codes.magnitude(scale: k)
             let straightThrough = try coarse + (code - coarse).detached()  // value: code, gradient: identity
             let up =
                 scale == grid
@@ -67,18 +68,7 @@ package struct MultiScaleBSQ {
     }
 
     /// Rebuilds the quantized latent [M, d, H, W] from per-scale bits.
-    func dequantize(_ bits: [Tensor], schedule: ScaleSchedule, grid: ScaleSchedule.Scale) throws -> Tensor {
-        var quantized: Tensor? = nil
-        for (k, (scale, b)) in zip(schedule.scales, bits).enumerated() {
-            let code = try (b.to(.float32) * 2 - 1) * magnitude(scale, index: k, grid: grid)
-            let up = scale == grid ? code : try code.interpolate(size: [grid.height, grid.width], mode: .bilinear)
-            quantized = try quantized.map { try $0 + up } ?? up
-        }
-        guard let quantized else { throw TokenizerError(.input, "no scales to dequantize") }
-        return quantized
+    func dequantize(_ bits: [Tensor], schedule: ScaleSchedule) throws -> Tensor {
+        try codes(schedule).latent(bits)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

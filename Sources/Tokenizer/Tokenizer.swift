@@ -18,6 +18,9 @@ public final class Tokenizer: Module, @unchecked Sendable {
     let decoder: CausalDecoder
     let _quantizer: MultiScaleBSQ
     public private(set) var identity: TokenizerIdentity
+    /// The absolute path of the checkpoint the weights came from (nil for the seeded
+    /// initialisation): the catalog records it so every shard can be decoded back to pixels.
+    public let weightsPath: String?
 
     /// A tokenizer from a configuration, with the deterministic seeded initialisation
     /// (labelled untrained) or the weights of a checkpoint written by `save(to:)`.
@@ -27,6 +30,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
     ) throws {
         var configuration = configuration
         var weights: SafeTensors.File? = nil
+        weightsPath = checkpoint.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let checkpoint {
             do { weights = try SafeTensors.read(checkpoint) } catch let error as TorchError {
                 throw TokenizerError(.checkpoint, "cannot read \(checkpoint)", cause: "\(error)")
@@ -172,16 +176,14 @@ public final class Tokenizer: Module, @unchecked Sendable {
         let perScale = try output.bits.map { try $0.flattened(from: 2).transposed(1, 2) }
         return try TokenClip(
             tokenizer: identity, frames: frames, latentFrames: s[2], latentHeight: s[3], latentWidth: s[4],
-            schedule: schedule, bitsPerToken: s[1], bits: try Tensor.cat(perScale, dim: 1).contiguous())
+            schedule: schedule, bitsPerToken: s[1], codeDecay: configuration.codeDecay,
+            bits: try Tensor.cat(perScale, dim: 1).contiguous())
     }
 
     /// The quantized latent [1, d, T′, H′, W′] the bits stand for.
     func latent(of tokens: TokenClip) throws -> Tensor {
-        let grid = ScaleSchedule.Scale(height: tokens.latentHeight, width: tokens.latentWidth)
-        let perScale = try tokens.schedule.scales.indices.map { k in
-            try Tensor.stack((0..<tokens.latentFrames).map { try tokens.bits(frame: $0, scale: k) }, dim: 0)
-        }
-        let frames = try _quantizer.dequantize(perScale, schedule: tokens.schedule, grid: grid)  // [T′, d, H′, W′]
+        let perScale = try tokens.schedule.scales.indices.map { try tokens.grids(scale: $0) }
+        let frames = try _quantizer.dequantize(perScale, schedule: tokens.schedule)  // [T′, d, H′, W′]
         return try frames.permuted([1, 0, 2, 3]).unsqueezed(dim: 0)
     }
 

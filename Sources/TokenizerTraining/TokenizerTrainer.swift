@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Tensor
 import Tokenizer
+import TrainingRun
 import VideoIO
 
 /// Trains a tokenizer through its configured stages (method §2): the image model on
@@ -17,6 +18,7 @@ import VideoIO
 public final class TokenizerTrainer {
     public let configuration: TokenizerTrainingConfiguration
     public let runDirectory: String
+    private let run: RunFolder
     private let logger: Logger
     private let data: TrainingFrames
 
@@ -72,14 +74,8 @@ public final class TokenizerTrainer {
         self.configuration = configuration
         self.runDirectory = runDirectory
         self.logger = logger
-        let fm = FileManager.default
-        let latest = Self.latestCheckpoint(in: runDirectory)
-        if !resume, latest != nil {
-            throw TrainingError(
-                .checkpoint,
-                "\(runDirectory) already holds a run; pass --resume to continue it or choose another --run folder")
-        }
-        try fm.createDirectory(atPath: runDirectory + "/checkpoints", withIntermediateDirectories: true)
+        run = RunFolder(runDirectory)
+        let latest = try run.open(resume: resume)
 
         let started = Date()
         data = try TrainingFrames(
@@ -131,8 +127,8 @@ public final class TokenizerTrainer {
     ) throws -> Outcome {
         let total = configuration.totalSteps
         let end = min(total, until ?? total)
-        try trimLog(after: step)
-        let log = try LogAppender(path: runDirectory + "/log.jsonl")
+        try self.run.trimLog(after: step)
+        let log = try JSONLinesWriter(path: self.run.logPath)
         var recent: [Double] = []
         while step < end {
             guard let (stageIndex, stageStep) = configuration.stage(at: step) else { break }
@@ -290,65 +286,27 @@ public final class TokenizerTrainer {
         var configuration: TokenizerTrainingConfiguration
     }
 
-    /// The newest complete checkpoint folder of a run, if any.
-    public static func latestCheckpoint(in run: String) -> String? {
-        guard
-            let name = try? String(contentsOfFile: run + "/latest", encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty
-        else { return nil }
-        let path = run + "/checkpoints/" + name
-        return FileManager.default.fileExists(atPath: path + "/state.json") ? path : nil
-    }
-
     private func saveCheckpoint() throws {
-        let name = String(format: "step-%07d", step)
-        let folder = runDirectory + "/checkpoints/" + name
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: folder)
-        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try tokenizer.save(
-            to: folder + "/tokenizer.safetensors", trained: true, metadata: ["videoar.training.steps": "\(step)"])
-        try SafeTensors.write(
-            Dictionary(uniqueKeysWithValues: discriminator.namedParameters().map { ($0.name, $0.tensor) }),
-            to: folder + "/discriminator.safetensors")
         var moments: [String: Tensor] = [:]
-        func collect(_ optimizer: AdamW, _ prefix: String) throws -> [Int] {
-            try optimizer.parameters.indices.map { i in
-                let state = try optimizer.state(of: i)
-                if let m = state.expAvg, let v = state.expAvgSq {
-                    moments["\(prefix).\(i).exp_avg"] = m
-                    moments["\(prefix).\(i).exp_avg_sq"] = v
-                }
-                return state.step
-            }
-        }
-        let tokenizerSteps = try collect(tokenizerOptimizer, "tokenizer")
-        let discriminatorSteps = try collect(discriminatorOptimizer, "discriminator")
-        try SafeTensors.write(moments, to: folder + "/optimizer.safetensors")
+        let tokenizerSteps = try tokenizerOptimizer.checkpoint(prefix: "tokenizer", into: &moments)
+        let discriminatorSteps = try discriminatorOptimizer.checkpoint(prefix: "discriminator", into: &moments)
         let state = State(
             step: step, temporalKernel: tokenizer.configuration.temporalKernel, rng: rng, emaReal: emaReal,
             emaFake: emaFake, tokenizerOptimizerSteps: tokenizerSteps,
             discriminatorOptimizerSteps: discriminatorSteps, configuration: configuration)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Array(encoder.encode(state)).withUnsafeBytes { try AtomicFile.write($0, to: folder + "/state.json") }
-        // The pointer moves only once the folder is complete: a crash before this keeps the previous one.
-        try Array((name + "\n").utf8).withUnsafeBytes { try AtomicFile.write($0, to: runDirectory + "/latest") }
-        // Older checkpoints (and any folder a crash left half-written) go once the pointer has moved.
-        for old in (try? fm.contentsOfDirectory(atPath: runDirectory + "/checkpoints")) ?? [] where old != name {
-            try? fm.removeItem(atPath: runDirectory + "/checkpoints/" + old)
+        try run.saveCheckpoint(step: step, state: state) { folder in
+            try tokenizer.save(
+                to: folder + "/tokenizer.safetensors", trained: true, metadata: ["videoar.training.steps": "\(step)"])
+            try SafeTensors.write(
+                Dictionary(uniqueKeysWithValues: discriminator.namedParameters().map { ($0.name, $0.tensor) }),
+                to: folder + "/discriminator.safetensors")
+            try SafeTensors.write(moments, to: folder + "/optimizer.safetensors")
         }
-        logger.debug("checkpoint written", metadata: ["path": "\(folder)"])
+        logger.debug("checkpoint written", metadata: ["step": "\(step)"])
     }
 
     private func restore(_ folder: String) throws {
-        let state: State
-        do {
-            state = try JSONDecoder().decode(
-                State.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/state.json")))
-        } catch {
-            throw TrainingError(.checkpoint, "cannot read \(folder)/state.json", cause: "\(error)")
-        }
+        let state = try run.loadState(State.self, from: folder)
         if state.configuration.stages != configuration.stages
             || state.configuration.tokenizer != configuration.tokenizer
         {
@@ -364,73 +322,14 @@ public final class TokenizerTrainer {
         }
         tokenizerOptimizer = try AdamW(tokenizer.parameters(), Self.adam(configuration, scale: 1))
         let moments = try SafeTensors.read(folder + "/optimizer.safetensors").tensors
-        func restore(_ optimizer: AdamW, _ prefix: String, _ steps: [Int]) throws {
-            guard steps.count == optimizer.parameters.count else {
-                throw TrainingError(
-                    .checkpoint,
-                    "\(folder): optimizer state for \(steps.count) \(prefix) parameters, the model has \(optimizer.parameters.count)"
-                )
-            }
-            for i in steps.indices {
-                guard let m = moments["\(prefix).\(i).exp_avg"], let v = moments["\(prefix).\(i).exp_avg_sq"] else {
-                    continue
-                }
-                try optimizer.setState(of: i, AdamW.ParameterState(step: steps[i], expAvg: m, expAvgSq: v))
-            }
-        }
-        try restore(tokenizerOptimizer, "tokenizer", state.tokenizerOptimizerSteps)
-        try restore(discriminatorOptimizer, "discriminator", state.discriminatorOptimizerSteps)
+        try tokenizerOptimizer.restore(
+            prefix: "tokenizer", from: moments, steps: state.tokenizerOptimizerSteps, checkpoint: folder)
+        try discriminatorOptimizer.restore(
+            prefix: "discriminator", from: moments, steps: state.discriminatorOptimizerSteps, checkpoint: folder)
         step = state.step
         rng = state.rng
         emaReal = state.emaReal
         emaFake = state.emaFake
         logger.info("resumed", metadata: ["checkpoint": "\(folder)", "step": "\(step)"])
-    }
-
-    /// Drops log records after `step` (written after the checkpoint a resumed run starts
-    /// from), so a resumed run's log has each step exactly once.
-    private func trimLog(after step: Int) throws {
-        let path = runDirectory + "/log.jsonl"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        let decoder = JSONDecoder()
-        var kept: [Substring] = []
-        var dropped = 0
-        for line in text.split(separator: "\n") {
-            if let r = try? decoder.decode(StepRecord.self, from: Data(line.utf8)), r.step <= step {
-                kept.append(line)
-            } else {
-                dropped += 1
-            }
-        }
-        guard dropped > 0 else { return }
-        let joined = kept.isEmpty ? "" : kept.joined(separator: "\n") + "\n"
-        try Array(joined.utf8).withUnsafeBytes { try AtomicFile.write($0, to: path) }
-    }
-}
-
-/// Appends JSON lines, flushed per record (a crash loses at most the line being written;
-/// `trimLog` drops a torn or post-checkpoint tail on resume).
-final class LogAppender {
-    private let handle: FileHandle
-    private let encoder = JSONEncoder()
-
-    init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw TrainingError(.io, "cannot open \(path) for appending")
-        }
-        self.handle = handle
-        handle.seekToEndOfFile()
-        encoder.outputFormatting = [.sortedKeys]
-    }
-
-    deinit { try? handle.close() }
-
-    func append(_ record: TokenizerTrainer.StepRecord) throws {
-        var data = try encoder.encode(record)
-        data.append(0x0A)
-        try handle.write(contentsOf: data)
     }
 }

@@ -2,6 +2,7 @@ import ConfigCoding
 import Tokenizer
 import VideoIO
 import Diagnostics
+import TrainingRun
 
 /// How to train a tokenizer: the layout, the data, the stages and every loss weight.
 /// Decoded from `Configs/tokenizer/train-*.yaml`; every key has a default.
@@ -222,10 +223,8 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
 
         /// The learning rate at `step` within this stage.
         public func learningRate(at step: Int) -> Double {
-            if step < warmupSteps { return learningRate * Double(step + 1) / Double(warmupSteps) }
-            let span = max(1, steps - warmupSteps)
-            let progress = min(1, Double(step - warmupSteps) / Double(span))
-            return minLearningRate + (learningRate - minLearningRate) * 0.5 * (1 + cos(Double.pi * progress))
+            LearningRateSchedule(peak: learningRate, warmupSteps: warmupSteps, floor: minLearningRate, steps: steps)
+                .rate(at: step)
         }
     }
 

@@ -3,21 +3,8 @@ import Catalog
 import Foundation
 import Logging
 import Tensor
+import TrainingRun
 import VideoIO
-
-/// A small, seedable random-number generator (SplitMix64) whose whole state is one
-/// number, so a checkpoint can store it and a resumed run draws the same batches.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Codable, Equatable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Training pictures held in memory: every source decoded once per cache size (and, for
 /// videos, per frame rate) through VideoIO, so each step only crops and flips.

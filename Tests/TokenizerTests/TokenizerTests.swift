@@ -96,8 +96,7 @@ struct TokenizerTests {
         }
         #expect(output.residualNorms.last! < 0.8 * output.residualNorms.first!)
         // Σ upsampled codes == the quantized latent, and the TokenClip's bits give it back.
-        let grid = ScaleSchedule.Scale(height: 8, width: 8)
-        let rebuilt = try Self.tokenizer._quantizer.dequantize(output.bits, schedule: schedule, grid: grid)
+        let rebuilt = try Self.tokenizer._quantizer.dequantize(output.bits, schedule: schedule)
         #expect(try (rebuilt - output.quantized).abs().max().item() < 1e-5)
         let tokens = try Self.tokenizer.encode(video)
         let fromTokens = try Self.tokenizer.latent(of: tokens)  // [1, d, T′, H′, W′]

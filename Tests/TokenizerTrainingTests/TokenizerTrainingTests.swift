@@ -5,6 +5,7 @@ import Logging
 import Tensor
 import Testing
 import TestSupport
+import TrainingRun
 import Tokenizer
 import VideoIO
 import Yams
@@ -105,7 +106,7 @@ struct TokenizerTrainingTests {
                 stops += 1
                 return stops == 7
             }) == .paused(step: 7))
-        #expect(TokenizerTrainer.latestCheckpoint(in: interrupted)?.hasSuffix("step-0000007") == true)
+        #expect(RunFolder(interrupted).latestCheckpoint?.hasSuffix("step-0000007") == true)
         #expect(throws: TrainingError.self) {  // a second fresh start does not overwrite the run
             try TokenizerTrainer(
                 configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)

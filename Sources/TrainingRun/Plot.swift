@@ -3,12 +3,12 @@ import VideoIO
 
 /// A tiny RGB canvas for line charts written as PNG: enough to look at a training run
 /// without Python or a plotting library.
-struct Canvas {
+public struct Canvas {
     let width: Int
     let height: Int
     var pixels: [UInt8]
 
-    init(width: Int, height: Int, background: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
+    public init(width: Int, height: Int, background: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
         self.width = width
         self.height = height
         pixels = [UInt8](repeating: 0, count: width * height * 3)
@@ -19,7 +19,7 @@ struct Canvas {
         }
     }
 
-    mutating func set(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
+    public mutating func set(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
         guard x >= 0, y >= 0, x < width, y < height else { return }
         let i = 3 * (y * width + x)
         pixels[i] = c.0
@@ -28,7 +28,7 @@ struct Canvas {
     }
 
     /// A line from (x0, y0) to (x1, y1) (Bresenham), `thickness` pixels wide.
-    mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8), thickness: Int = 1) {
+    public mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8), thickness: Int = 1) {
         var x = x0, y = y0
         let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
         var err = dx + dy
@@ -48,7 +48,7 @@ struct Canvas {
     }
 
     /// Text in a 5×7 pixel font at `scale`; unknown characters draw as blanks.
-    mutating func text(_ string: String, x: Int, y: Int, scale: Int = 2, _ c: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    public mutating func text(_ string: String, x: Int, y: Int, scale: Int = 2, _ c: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
         var cx = x
         for ch in string.uppercased() {
             if let rows = Font.glyphs[ch] {
@@ -64,9 +64,9 @@ struct Canvas {
         }
     }
 
-    static func textWidth(_ string: String, scale: Int = 2) -> Int { string.count * 6 * scale }
+    public static func textWidth(_ string: String, scale: Int = 2) -> Int { string.count * 6 * scale }
 
-    func writePNG(to path: String) throws { try VideoIO.writePNG(rgb: pixels, width: width, height: height, to: path) }
+    public func writePNG(to path: String) throws { try VideoIO.writePNG(rgb: pixels, width: width, height: height, to: path) }
 }
 
 /// A classic 5×7 dot-matrix font: seven rows of five bits per character.
@@ -100,19 +100,30 @@ enum Font {
 }
 
 /// One panel of a chart: named series over a shared x axis.
-struct Panel {
-    struct Series {
-        var label: String
-        var points: [(x: Double, y: Double)]
-        var color: (UInt8, UInt8, UInt8)
+public struct Panel {
+    public struct Series {
+        public var label: String
+        public var points: [(x: Double, y: Double)]
+        public var color: (UInt8, UInt8, UInt8)
+        public init(label: String, points: [(x: Double, y: Double)], color: (UInt8, UInt8, UInt8)) {
+            self.label = label
+            self.points = points
+            self.color = color
+        }
     }
-    var title: String
-    var series: [Series]
+    public var title: String
+    public var series: [Series]
     /// Vertical markers (stage boundaries), with labels.
-    var markers: [(x: Double, label: String)] = []
+    public var markers: [(x: Double, label: String)]
+
+    public init(title: String, series: [Series], markers: [(x: Double, label: String)] = []) {
+        self.title = title
+        self.series = series
+        self.markers = markers
+    }
 
     /// Draws the panel into `canvas` inside the rectangle (x, y, w, h).
-    func draw(into canvas: inout Canvas, x: Int, y: Int, w: Int, h: Int, xRange: ClosedRange<Double>) {
+    public func draw(into canvas: inout Canvas, x: Int, y: Int, w: Int, h: Int, xRange: ClosedRange<Double>) {
         let left = x + 90, right = x + w - 20, top = y + 34, bottom = y + h - 30
         let ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
         var lo = ys.min() ?? 0, hi = ys.max() ?? 1
