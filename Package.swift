@@ -61,6 +61,18 @@ let package = Package(
             name: "TrainingRun",
             dependencies: ["Tensor", "AtomicFiles", "Diagnostics", "VideoIO"]
         ),
+        // The transformer's training feed: stages as catalog queries, epoch plans with exact
+        // resume and rank slices, shard rows unpacked into batches with their captions.
+        .target(
+            name: "TokenDataset",
+            dependencies: [
+                "Catalog", "Shards", "TokenFormat", "Tensor", "TrainingRun", "ConfigCoding", "Diagnostics",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The autoregressive transformer: one file per part (attention, block, RoPE, head, caption
+        // encoder), a teacher-forced pass for training and a KV-cached block step for sampling.
+        .target(name: "Model", dependencies: ["Tensor", "TokenFormat", "ConfigCoding", "Diagnostics"]),
         // Trains and evaluates tokenizers: data sampling, losses, discriminator, checkpoints, reports.
         .target(
             name: "TokenizerTraining",

@@ -11,12 +11,15 @@ public struct ClipQuery: Sendable, Equatable {
     public var aspect: String?
     /// Full-text search over captions (FTS5 syntax: words, "phrases", prefix*).
     public var caption: String?
+    /// Only clips tokenized by this tokenizer id.
+    public var tokenizer: String?
     /// Rows to return (totals always cover every match).
     public var limit: Int
 
     public init(
         size: Int? = nil, frames: Int? = nil, minFrames: Int? = nil, minDuration: Double? = nil,
-        maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, limit: Int = 100
+        maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, tokenizer: String? = nil,
+        limit: Int = 100
     ) {
         self.size = size
         self.frames = frames
@@ -25,6 +28,7 @@ public struct ClipQuery: Sendable, Equatable {
         self.maxDuration = maxDuration
         self.aspect = aspect
         self.caption = caption
+        self.tokenizer = tokenizer
         self.limit = limit
     }
 }
@@ -39,6 +43,34 @@ public struct ClipMatch: Sendable, Equatable, FetchableRecord, Decodable {
         clip = try ClipRecord(row: row)
         sourcePath = row["source_path"]
         shardPath = row["shard_path"]
+    }
+}
+
+/// One clip as a training loader sees it: where its bits are and whose source it is.
+public struct TrainingRow: Sendable, Equatable, Codable, FetchableRecord {
+    public var clipID: Int64
+    public var sourceID: Int64
+    /// The source's content hash (its path until hashed): what a held-out split keys on, so a
+    /// renamed or re-ingested file stays on its side of the split.
+    public var sourceKey: String
+    /// Relative to the data folder.
+    public var shardPath: String
+    public var shardSHA256: String
+    public var row: Int
+    public var bucket: String
+    public var frames: Int
+    public var tokenizerID: String
+
+    public init(row r: Row) throws {
+        clipID = r["clip_id"]
+        sourceID = r["source_id"]
+        sourceKey = r["source_key"]
+        shardPath = r["shard_path"]
+        shardSHA256 = r["shard_sha256"]
+        row = r["row"]
+        bucket = r["bucket"]
+        frames = r["frames"]
+        tokenizerID = r["tokenizer_id"]
     }
 }
 
@@ -64,32 +96,7 @@ extension Catalog {
     /// are shard filters and the totals are sums of the shards' live aggregates (or of
     /// per shard-and-source aggregates when a caption narrows the sources): fast at 10⁶ clips.
     public func query(_ query: ClipQuery) throws -> ClipQueryResult {
-        var shardConditions = ["h.state = 'sealed'"]
-        var arguments: [any DatabaseValueConvertible] = []
-        if let v = query.size {
-            shardConditions.append("h.size = ?")
-            arguments.append(v)
-        }
-        if let v = query.frames {
-            shardConditions.append("h.frames = ?")
-            arguments.append(v)
-        }
-        if let v = query.minFrames {
-            shardConditions.append("h.frames >= ?")
-            arguments.append(v)
-        }
-        if let v = query.minDuration {
-            shardConditions.append("h.duration >= ?")
-            arguments.append(v)
-        }
-        if let v = query.maxDuration {
-            shardConditions.append("h.duration <= ?")
-            arguments.append(v)
-        }
-        if let v = query.aspect {
-            shardConditions.append("h.aspect = ?")
-            arguments.append(v)
-        }
+        let (shardConditions, arguments) = Self.shardConditions(query)
         let shardFilter = shardConditions.joined(separator: " AND ")
         let captionSources =
             "SELECT source_id FROM captions WHERE id IN (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?)"
@@ -142,6 +149,72 @@ extension Catalog {
         } catch let error as DatabaseError where query.caption != nil {
             throw CatalogError(
                 .query, "the caption search '\(query.caption!)' is not valid FTS5 syntax", cause: "\(error)")
+        }
+    }
+
+    /// The shard-level filters of a query (every clip of a shard shares them) as SQL over `shards h`.
+    static func shardConditions(_ query: ClipQuery) -> ([String], [any DatabaseValueConvertible]) {
+        var conditions = ["h.state = 'sealed'"]
+        var arguments: [any DatabaseValueConvertible] = []
+        func add(_ sql: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            conditions.append(sql)
+            arguments.append(value)
+        }
+        add("h.size = ?", query.size)
+        add("h.frames = ?", query.frames)
+        add("h.frames >= ?", query.minFrames)
+        add("h.duration >= ?", query.minDuration)
+        add("h.duration <= ?", query.maxDuration)
+        add("h.aspect = ?", query.aspect)
+        add("h.tokenizer_id = ?", query.tokenizer)
+        return (conditions, arguments)
+    }
+
+    /// Every live clip a query matches (no limit), with what a training loader needs to read it,
+    /// ordered by clip id so the same catalog always yields the same list.
+    public func trainingRows(_ query: ClipQuery) throws -> [TrainingRow] {
+        let (conditions, arguments) = Self.shardConditions(query)
+        var filter = conditions.joined(separator: " AND ") + " AND c.retired = 0"
+        var all = arguments
+        if let caption = query.caption {
+            filter +=
+                " AND c.source_id IN (SELECT source_id FROM captions WHERE id IN (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?))"
+            all.append(caption)
+        }
+        do {
+            return try pool.read { db in
+                try TrainingRow.fetchAll(
+                    db,
+                    sql: """
+                        SELECT c.id AS clip_id, c.source_id, COALESCE(s.content_hash, s.path) AS source_key,
+                               h.path AS shard_path, h.sha256 AS shard_sha256, c.row, h.bucket, h.frames, h.tokenizer_id
+                        FROM shards h CROSS JOIN clips c ON c.shard_id = h.id CROSS JOIN sources s ON s.id = c.source_id
+                        WHERE \(filter) ORDER BY c.id
+                        """, arguments: StatementArguments(all))
+            }
+        } catch let error as DatabaseError where query.caption != nil {
+            throw CatalogError(
+                .query, "the caption search '\(query.caption!)' is not valid FTS5 syntax", cause: "\(error)")
+        }
+    }
+
+    /// The captions of many sources at once, each source's in the order they were added.
+    public func captions(sources: [Int64]) throws -> [Int64: [String]] {
+        guard !sources.isEmpty else { return [:] }
+        return try pool.read { db in
+            var result: [Int64: [String]] = [:]
+            for chunk in stride(from: 0, to: sources.count, by: 500) {
+                let ids = sources[chunk..<min(chunk + 500, sources.count)]
+                let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT source_id, text FROM captions WHERE source_id IN (\(marks)) ORDER BY id",
+                    arguments: StatementArguments(Array(ids)))
+                {
+                    result[row["source_id"], default: []].append(row["text"])
+                }
+            }
+            return result
         }
     }
 

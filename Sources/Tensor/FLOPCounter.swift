@@ -29,7 +29,8 @@ public enum FLOPCounter {
         return (result, total)
     }
 
-    static func add(_ flops: Double) {
+    /// Adds FLOPs done outside the counted layers (e.g. attention's two matmuls); free when not measuring.
+    public static func add(_ flops: Double) {
         state.lock.lock()
         defer { state.lock.unlock() }
         guard state.active > 0 else { return }

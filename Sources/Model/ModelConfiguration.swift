@@ -1,0 +1,83 @@
+import ConfigCoding
+import Diagnostics
+
+/// The transformer's layout (method §3). `Configs/model/` holds a CPU-sized default and the
+/// paper's L / XL / 4B layouts for reference.
+public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSection {
+    public var name: String
+    /// Model width (the residual stream).
+    public var width: Int
+    /// Transformer blocks.
+    public var depth: Int
+    public var heads: Int
+    /// MLP hidden width = width × mlp_ratio.
+    public var mlpRatio: Double
+    /// d: bits per token, the tokenizer's latent dimension (the bitwise head has d logits).
+    public var bitsPerToken: Int
+    /// The most scales a frame can have (size of the scale embedding).
+    public var maxScales: Int
+    /// Share of each head's rotation pairs given to time, height and width (Multi-scale
+    /// Temporal RoPE); the rest after time is split evenly between height and width.
+    public var ropeTimeShare: Double
+    /// RoPE frequency base: positions here are small (latent frames and grid cells), so a
+    /// base far below the LLM default 10000 keeps the slowest pair useful.
+    public var ropeBase: Double
+    /// Caption words are hashed into this many embedding rows (the from-scratch text encoder).
+    public var captionVocabulary: Int
+    /// Words of a caption the encoder reads.
+    public var captionWords: Int
+    public var seed: UInt64
+
+    public init(
+        name: String = "cpu-small", width: Int = 256, depth: Int = 4, heads: Int = 4, mlpRatio: Double = 4,
+        bitsPerToken: Int = 16, maxScales: Int = 16, ropeTimeShare: Double = 0.25, ropeBase: Double = 100,
+        captionVocabulary: Int = 4096, captionWords: Int = 32, seed: UInt64 = 0
+    ) {
+        self.name = name
+        self.width = width
+        self.depth = depth
+        self.heads = heads
+        self.mlpRatio = mlpRatio
+        self.bitsPerToken = bitsPerToken
+        self.maxScales = maxScales
+        self.ropeTimeShare = ropeTimeShare
+        self.ropeBase = ropeBase
+        self.captionVocabulary = captionVocabulary
+        self.captionWords = captionWords
+        self.seed = seed
+    }
+
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [
+            .init("name", \.name), .init("width", \.width), .init("depth", \.depth), .init("heads", \.heads),
+            .init("mlp_ratio", \.mlpRatio), .init("bits_per_token", \.bitsPerToken), .init("max_scales", \.maxScales),
+            .init("rope_time_share", \.ropeTimeShare), .init("rope_base", \.ropeBase),
+            .init("caption_vocabulary", \.captionVocabulary), .init("caption_words", \.captionWords),
+            .init("seed", \.seed),
+        ]
+    }
+
+    public var headDim: Int { width / heads }
+
+    public func validate() throws {
+        func fail(_ m: String) -> ModelError { ModelError(.configuration, m) }
+        guard width > 0, depth > 0, heads > 0 else { throw fail("width, depth and heads must be positive") }
+        guard width % heads == 0 else { throw fail("width \(width) must divide into \(heads) heads") }
+        guard headDim % 2 == 0, headDim >= 6 else {
+            throw fail("the head width \(headDim) must be even and ≥ 6 (RoPE rotates pairs over three axes)")
+        }
+        guard mlpRatio > 0 else { throw fail("mlp_ratio must be positive") }
+        guard bitsPerToken > 0, maxScales > 0 else { throw fail("bits_per_token and max_scales must be positive") }
+        guard ropeTimeShare > 0, ropeTimeShare < 1 else { throw fail("rope_time_share must be in (0, 1)") }
+        guard ropeBase > 1 else { throw fail("rope_base must be > 1") }
+        guard captionVocabulary > 0, captionWords > 0 else {
+            throw fail("caption_vocabulary and caption_words must be positive")
+        }
+    }
+}
+
+/// A model failure: `ModelErrorCode`, a message, the cause.
+public typealias ModelError = ModuleError<ModelErrorCode>
+
+public enum ModelErrorCode: String, Sendable { case configuration, input, checkpoint }

@@ -1,0 +1,92 @@
+import Catalog
+import ConfigCoding
+
+/// One source of a stage's clips: a catalog query and how much of it an epoch takes.
+///
+/// Stage I of the method is `[{size: 128, frames: 1}, {size: 128, frames: 17}]` (stills and
+/// low-resolution clips); stage III is `[{min_frames: 49}]`.
+public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
+    public var size: Int?
+    public var frames: Int?
+    public var minFrames: Int?
+    public var minDuration: Double?
+    public var maxDuration: Double?
+    /// "16:9".
+    public var aspect: String?
+    /// Full-text search over captions (FTS5 syntax).
+    public var caption: String?
+    /// Only clips of this tokenizer id (a run must use one tokenizer; the first clip's decides otherwise).
+    public var tokenizer: String?
+    /// Times each matching clip appears per epoch: 2 doubles a query's share, 0.5 takes a
+    /// seeded half of it (a different half each epoch).
+    public var weight: Double
+
+    public init(
+        size: Int? = nil, frames: Int? = nil, minFrames: Int? = nil, minDuration: Double? = nil,
+        maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, tokenizer: String? = nil,
+        weight: Double = 1
+    ) {
+        self.size = size
+        self.frames = frames
+        self.minFrames = minFrames
+        self.minDuration = minDuration
+        self.maxDuration = maxDuration
+        self.aspect = aspect
+        self.caption = caption
+        self.tokenizer = tokenizer
+        self.weight = weight
+    }
+
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] {
+        [
+            .init("size", \.size), .init("frames", \.frames), .init("min_frames", \.minFrames),
+            .init("min_duration", \.minDuration), .init("max_duration", \.maxDuration), .init("aspect", \.aspect),
+            .init("caption", \.caption), .init("tokenizer", \.tokenizer), .init("weight", \.weight),
+        ]
+    }
+
+    /// The catalog query (no row limit: the loader wants every match).
+    public var clipQuery: ClipQuery {
+        ClipQuery(
+            size: size, frames: frames, minFrames: minFrames, minDuration: minDuration, maxDuration: maxDuration,
+            aspect: aspect, caption: caption, tokenizer: tokenizer, limit: Int.max)
+    }
+
+    /// "size 128, frames 17" for logs.
+    public var summary: String {
+        var parts: [String] = []
+        if let size { parts.append("size \(size)") }
+        if let frames { parts.append("frames \(frames)") }
+        if let minFrames { parts.append("frames ≥ \(minFrames)") }
+        if let minDuration { parts.append("≥ \(minDuration) s") }
+        if let maxDuration { parts.append("≤ \(maxDuration) s") }
+        if let aspect { parts.append(aspect) }
+        if let caption { parts.append("caption '\(caption)'") }
+        if weight != 1 { parts.append("×\(weight)") }
+        return parts.isEmpty ? "every clip" : parts.joined(separator: ", ")
+    }
+}
+
+/// Which sources are held out: a fixed share, chosen by hashing each source's content hash
+/// with a salt, so a source is on the same side in every run, stage and epoch.
+public struct HeldOutSplit: Sendable, Equatable, Codable, ConfigurationSection {
+    /// Share of sources held out, in [0, 1).
+    public var fraction: Double
+    /// Changes which sources fall on which side.
+    public var salt: String
+
+    public init(fraction: Double = 0.1, salt: String = "videoar") {
+        self.fraction = fraction
+        self.salt = salt
+    }
+
+    public static var defaults: Self { Self() }
+    public static var keys: [ConfigurationKey<Self>] { [.init("fraction", \.fraction), .init("salt", \.salt)] }
+
+    /// Whether the source with this key (content hash) is held out.
+    public func isHeldOut(_ sourceKey: String) -> Bool {
+        guard fraction > 0 else { return false }
+        return Double(stableHash(salt + "\u{0}" + sourceKey) % 1_000_000) < fraction * 1_000_000
+    }
+}
