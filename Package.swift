@@ -73,11 +73,21 @@ let package = Package(
         // The autoregressive transformer: one file per part (attention, block, RoPE, head, caption
         // encoder), a teacher-forced pass for training and a KV-cached block step for sampling.
         .target(name: "Model", dependencies: ["Tensor", "TokenFormat", "ConfigCoding", "Diagnostics"]),
+        // Trains the transformer from the shards: stages, self-correction with cross-frame error
+        // correction, random frame masks, held-out evaluation against baselines, resumable runs.
+        .target(
+            name: "ModelTraining",
+            dependencies: [
+                "Model", "TokenDataset", "TokenFormat", "Catalog", "Tensor", "TrainingRun", "AtomicFiles",
+                "ConfigCoding", "Diagnostics", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Trains and evaluates tokenizers: data sampling, losses, discriminator, checkpoints, reports.
         .target(
             name: "TokenizerTraining",
             dependencies: [
-                "Tokenizer", "Tensor", "VideoIO", "Catalog", "AtomicFiles", "ConfigCoding", "Diagnostics", "TrainingRun",
+                "Tokenizer", "Tensor", "VideoIO", "Catalog", "AtomicFiles", "ConfigCoding", "Diagnostics",
+                "TrainingRun",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -127,6 +137,7 @@ let package = Package(
                 "Shards",
                 "Ingest",
                 "TokenizerTraining",
+                "ModelTraining",
                 "ConfigCoding",
                 "AtomicFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -147,6 +158,26 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        // A data folder of token clips made in memory (catalog + shards), for the loader and trainer tests.
+        .target(
+            name: "CorpusSupport", dependencies: ["Catalog", "Shards", "TokenFormat", "Tensor"],
+            path: "Tests/CorpusSupport"),
+        .testTarget(
+            name: "TokenDatasetTests",
+            dependencies: [
+                "TokenDataset", "CorpusSupport", "TokenFormat", "Tensor",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "TokenFormat", "Tensor", "TestSupport"]),
+        .testTarget(
+            name: "ModelTrainingTests",
+            dependencies: [
+                "ModelTraining", "Model", "TokenDataset", "TrainingRun", "CorpusSupport", "TokenFormat", "Tensor",
+                "ConfigCoding", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .testTarget(name: "TokenFormatTests", dependencies: ["TokenFormat", "Tensor"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(

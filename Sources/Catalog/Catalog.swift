@@ -345,7 +345,8 @@ public final class Catalog: Sendable {
         try pool.write { db in
             try tokenizer.insert(db, onConflict: .ignore)
             if let path = tokenizer.weightsPath {
-                try db.execute(sql: "UPDATE tokenizers SET weights_path = ? WHERE id = ?", arguments: [path, tokenizer.id])
+                try db.execute(
+                    sql: "UPDATE tokenizers SET weights_path = ? WHERE id = ?", arguments: [path, tokenizer.id])
             }
         }
     }

@@ -63,7 +63,8 @@ public struct TokenizerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     /// The safetensors checkpoint holding the weights (nil: the seeded initialisation, rebuilt from `config`).
     public var weightsPath: String?
 
-    public init(id: String, name: String, config: String, trained: Bool, createdAt: Double, weightsPath: String? = nil) {
+    public init(id: String, name: String, config: String, trained: Bool, createdAt: Double, weightsPath: String? = nil)
+    {
         self.id = id
         self.name = name
         self.config = config

@@ -25,9 +25,18 @@ public struct RotaryEmbedding: Sendable {
         var angles = [Float](repeating: 0, count: positions.count * width)
         for (i, p) in positions.enumerated() {
             var o = i * width
-            for f in ft { angles[o] = Float(Double(p.t) * f); o += 1 }
-            for f in fh { angles[o] = Float(Double(p.h) * f); o += 1 }
-            for f in fw { angles[o] = Float(Double(p.w) * f); o += 1 }
+            for f in ft {
+                angles[o] = Float(Double(p.t) * f)
+                o += 1
+            }
+            for f in fh {
+                angles[o] = Float(Double(p.h) * f)
+                o += 1
+            }
+            for f in fw {
+                angles[o] = Float(Double(p.w) * f)
+                o += 1
+            }
         }
         let a = try Tensor(angles, shape: [positions.count, width])
         return (try a.cos(), try a.sin())

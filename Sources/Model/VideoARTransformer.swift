@@ -21,6 +21,8 @@ public final class VideoARTransformer: Module {
     public let head: BitwiseHead
     let rotary: RotaryEmbedding
     private var _layouts: [String: LayoutTensors] = [:]
+    /// The metadata of the checkpoint this model was loaded from (empty for a new model).
+    public internal(set) var checkpointMetadata: [String: String] = [:]
 
     /// What a layout needs on every call, built once: RoPE tables, the mask, scale indices.
     struct LayoutTensors {
@@ -53,7 +55,9 @@ public final class VideoARTransformer: Module {
         if let cached = _layouts[key] { return cached }
         guard layout.scalesPerFrame <= configuration.maxScales else {
             throw ModelError(
-                .input, "this layout has \(layout.scalesPerFrame) scales per frame; the model embeds at most \(configuration.maxScales)")
+                .input,
+                "this layout has \(layout.scalesPerFrame) scales per frame; the model embeds at most \(configuration.maxScales)"
+            )
         }
         let rope = try rotary.tables(layout.positions)
         let made = LayoutTensors(
@@ -106,7 +110,8 @@ public final class VideoARTransformer: Module {
         let range = layout.range(frame: frame, scale: scale)
         guard cache.count == range.lowerBound else {
             throw ModelError(
-                .input, "the cache holds \(cache.count) tokens; block (\(frame), \(scale)) starts at \(range.lowerBound)")
+                .input,
+                "the cache holds \(cache.count) tokens; block (\(frame), \(scale)) starts at \(range.lowerBound)")
         }
         var x: Tensor
         if frame == 0, scale == 0 {

@@ -140,7 +140,8 @@ public struct Shard {
     /// Row `row` as a `TokenClip` (what the tokenizer decodes back to pixels).
     public func clip(row: Int) throws -> TokenClip {
         try TokenClip(
-            tokenizer: TokenizerIdentity(id: layout.tokenizerID, name: layout.tokenizerName, trained: layout.tokenizerTrained),
+            tokenizer: TokenizerIdentity(
+                id: layout.tokenizerID, name: layout.tokenizerName, trained: layout.tokenizerTrained),
             frames: layout.frames, latentFrames: layout.latentFrames, latentHeight: layout.latentHeight,
             latentWidth: layout.latentWidth,
             schedule: ScaleSchedule(scales: layout.scales.map { ScaleSchedule.Scale(height: $0[0], width: $0[1]) }),

@@ -35,7 +35,8 @@ public struct ShardLayout: Sendable, Equatable, Hashable {
     /// The shard's `__metadata__` (safetensors metadata values are strings).
     var metadata: [String: String] {
         // JSON by hand: a list of integer pairs cannot fail to encode, so no `try!` is needed.
-        let schedule = "[" + scales.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+        let schedule =
+            "[" + scales.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
         return [
             "format": "videoar-shard", "format_version": Self.formatVersion,
             "bucket": bucket, "size": String(size), "width": String(width), "height": String(height),

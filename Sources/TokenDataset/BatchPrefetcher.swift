@@ -26,7 +26,9 @@ public final class BatchPrefetcher: @unchecked Sendable {
                 let stop = cancelled
                 condition.unlock()
                 if stop { break }
-                let result = Result { Item(index: index, batch: try dataset.load(plan.slice(index, rank: rank, world: world))) }
+                let result = Result {
+                    Item(index: index, batch: try dataset.load(plan.slice(index, rank: rank, world: world)))
+                }
                 condition.lock()
                 ready.append(result)
                 condition.broadcast()

@@ -35,7 +35,9 @@ public struct EpochPlan: Sendable, Equatable, Codable {
         }
         // Group by layout; shuffle inside each group; cut into batches; shuffle the batches.
         var groups: [String: [Int]] = [:]
-        for (i, clip) in clips.enumerated() { groups["\(clip.bucket)|\(clip.frames)|\(clip.tokenizerID)", default: []].append(i) }
+        for (i, clip) in clips.enumerated() {
+            groups["\(clip.bucket)|\(clip.frames)|\(clip.tokenizerID)", default: []].append(i)
+        }
         var batches: [[Int]] = []
         for key in groups.keys.sorted() {
             var rng = SplitMix64.derived(seed: seed, 2, UInt64(stage), UInt64(epoch), stableHash(key))

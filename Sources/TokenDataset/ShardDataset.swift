@@ -87,7 +87,8 @@ public final class ShardDataset: @unchecked Sendable {
             let indices = byShard[path]!
             if let layout, layout != shard.layout {
                 throw DatasetError(
-                    .layout, "a batch mixes shard layouts (\(layout.bucket) and \(shard.layout.bucket)); plans never do")
+                    .layout, "a batch mixes shard layouts (\(layout.bucket) and \(shard.layout.bucket)); plans never do"
+                )
             }
             layout = shard.layout
             let bad = indices.filter { rows[$0].row >= shard.count }
@@ -128,14 +129,19 @@ public final class ShardDataset: @unchecked Sendable {
     }
 
     private func shard(_ path: String, sha256: String) -> Shard? {
-        if let cached = state.withLock({ s -> Shard?? in s.bad[path] != nil ? .some(nil) : s.open[path].map { .some($0) } }) {
+        if let cached = state.withLock({ s -> Shard?? in
+            s.bad[path] != nil ? .some(nil) : s.open[path].map { .some($0) }
+        }) {
             return cached
         }
         let full = dataFolder + "/" + path
         do {
             let digest = try Shard.digest(full)
             guard digest.sha256 == sha256 else {
-                markBad(path, "SHA-256 \(digest.sha256.prefix(12))… differs from the catalog's \(sha256.prefix(12))…: the file changed or is damaged; run `videoar verify`")
+                markBad(
+                    path,
+                    "SHA-256 \(digest.sha256.prefix(12))… differs from the catalog's \(sha256.prefix(12))…: the file changed or is damaged; run `videoar verify`"
+                )
                 return nil
             }
             let shard = try Shard(path: full)

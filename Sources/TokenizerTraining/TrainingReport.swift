@@ -45,7 +45,10 @@ public struct TrainingReport {
         try CurveChart(
             panels: [
                 ("total loss", [curve("loss", \.loss, (200, 40, 40))]),
-                ("reconstruction", [curve("l1", \.l1, (40, 90, 200)), curve("1-ssim", { 1 - $0.ssim }, (40, 160, 60))]),
+                (
+                    "reconstruction",
+                    [curve("l1", \.l1, (40, 90, 200)), curve("1-ssim", { 1 - $0.ssim }, (40, 160, 60))]
+                ),
                 ("psnr (db, 8-bit)", [curve("psnr", \.psnr, (120, 40, 160))]),
                 (
                     "bit usage: per-bit mean min/max, codebook entropy",

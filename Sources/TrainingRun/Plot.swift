@@ -28,7 +28,9 @@ public struct Canvas {
     }
 
     /// A line from (x0, y0) to (x1, y1) (Bresenham), `thickness` pixels wide.
-    public mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8), thickness: Int = 1) {
+    public mutating func line(
+        _ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8), thickness: Int = 1
+    ) {
         var x = x0, y = y0
         let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
         var err = dx + dy
@@ -48,7 +50,8 @@ public struct Canvas {
     }
 
     /// Text in a 5×7 pixel font at `scale`; unknown characters draw as blanks.
-    public mutating func text(_ string: String, x: Int, y: Int, scale: Int = 2, _ c: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    public mutating func text(_ string: String, x: Int, y: Int, scale: Int = 2, _ c: (UInt8, UInt8, UInt8) = (0, 0, 0))
+    {
         var cx = x
         for ch in string.uppercased() {
             if let rows = Font.glyphs[ch] {
@@ -66,7 +69,9 @@ public struct Canvas {
 
     public static func textWidth(_ string: String, scale: Int = 2) -> Int { string.count * 6 * scale }
 
-    public func writePNG(to path: String) throws { try VideoIO.writePNG(rgb: pixels, width: width, height: height, to: path) }
+    public func writePNG(to path: String) throws {
+        try VideoIO.writePNG(rgb: pixels, width: width, height: height, to: path)
+    }
 }
 
 /// A classic 5×7 dot-matrix font: seven rows of five bits per character.

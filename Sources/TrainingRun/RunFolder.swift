@@ -64,7 +64,8 @@ public struct RunFolder: Sendable {
     /// Reads a checkpoint's `state.json`.
     public func loadState<State: Decodable>(_ type: State.Type, from folder: String) throws -> State {
         do {
-            return try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/state.json")))
+            return try JSONDecoder().decode(
+                State.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/state.json")))
         } catch {
             throw RunError(.checkpoint, "cannot read \(folder)/state.json", cause: "\(error)")
         }
@@ -150,7 +151,8 @@ extension AdamW {
         guard steps.count == parameters.count else {
             throw RunError(
                 .checkpoint,
-                "\(checkpoint): optimizer state for \(steps.count) \(prefix) parameters, the model has \(parameters.count)")
+                "\(checkpoint): optimizer state for \(steps.count) \(prefix) parameters, the model has \(parameters.count)"
+            )
         }
         for i in steps.indices {
             guard let m = moments["\(prefix).\(i).exp_avg"], let v = moments["\(prefix).\(i).exp_avg_sq"] else {

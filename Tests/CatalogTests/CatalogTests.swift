@@ -38,7 +38,7 @@ struct CatalogTests {
             .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Schemas/catalog.sql"), encoding: .utf8)
         let migrations = try Catalog.migrations()
-        #expect(migrations.map(\.name) == ["v1", "v2"])
+        #expect(migrations.map(\.name) == ["v1", "v2", "v3"])
         #expect(text.contains(migrations[0].sql.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(migrations[0].sql.contains("CREATE TABLE clips"))
         // Reopening applies nothing twice.
