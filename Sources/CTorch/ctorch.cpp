@@ -1,3 +1,4 @@
+#include <malloc.h>
 // The C bridge over LibTorch declared in include/ctorch.h. Kept deliberately small:
 // operators go through the dispatcher; everything here is glue and error handling.
 #include "ctorch.h"
@@ -107,6 +108,13 @@ bool ctorch_set_grad_enabled(bool enabled) {
     return previous;
 }
 bool ctorch_is_grad_enabled(void) { return at::GradMode::is_enabled(); }
+void ctorch_retain_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 void ctorch_manual_seed(uint64_t seed) { guarded([&] { at::manual_seed(seed); return 0; }, 0); }
 
 // ---- Tensors ---------------------------------------------------------------------

@@ -93,8 +93,10 @@ public final class VideoARTransformer: Module {
         let embedded = try embed(inputs.slice(dim: 1, n0..<layout.count))
         var x = try Tensor.cat([startTokens(condition, count: n0), embedded], dim: 1)  // [B, L, W]
         x = try x + scaleEmbedding(t.scales)
+        // One additive bias for every layer: the block-causal −∞ and, with a frame mask, its −∞ too.
+        let bias = try mask.map { try t.bias.maskedFill($0.logicalNot(), -Double.infinity) } ?? t.bias
         for block in blocks {
-            x = try block(x, condition: condition, rope: (t.cos, t.sin), bias: t.bias, mask: mask, cache: nil)
+            x = try block(x, condition: condition, rope: (t.cos, t.sin), bias: bias, mask: nil, cache: nil)
         }
         return try head(x, condition: condition)
     }

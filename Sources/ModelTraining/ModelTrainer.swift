@@ -195,14 +195,14 @@ public final class ModelTrainer {
                 progress(Self.consoleLine(record, total: total, recent: recent, remaining: end - step))
             }
             let stageEnds = configuration.stage(at: step)?.index != stageIndex
+            let stop = shouldStop()
             let every = configuration.evaluation.every
-            if (every > 0 && step % every == 0) || stageEnds || step == total {
+            if (every > 0 && step % every == 0) || stageEnds || step == end || stop {
                 if let evaluation = try evaluate(stage: stageIndex) {
                     try evalLog.append(evaluation)
                     progress(Self.consoleLine(evaluation))
                 }
             }
-            let stop = shouldStop()
             if stop || step % configuration.checkpointEvery == 0 || stageEnds || step == end { try saveCheckpoint() }
             if stop {
                 logger.info("training stopped on request; resumable", metadata: ["step": "\(step)"])

@@ -92,19 +92,6 @@ struct TokenizerBench: ParsableCommand {
             .rounded().clamp(min: 0, max: 255).permuted([0, 2, 3, 1]).to(.uint8).contiguous()
     }
 
-    private func matmulGFLOPs() throws -> Double {
-        let g = Generator(seed: 1)
-        let a = try Tensor.randn([1024, 1024], generator: g), b = try Tensor.randn([1024, 1024], generator: g)
-        _ = try a.matmul(b)
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let start = DispatchTime.now()
-            for _ in 0..<10 { _ = try a.matmul(b) }
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 / 10)
-        }
-        return 2 * pow(1024, 3) / best / 1e9
-    }
-
     private func perOpMicroseconds() throws -> Double {
         let a = try Tensor.ones([1]), b = try Tensor.ones([1])
         for _ in 0..<1000 { _ = try a + b }

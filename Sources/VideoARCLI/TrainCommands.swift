@@ -44,6 +44,9 @@ struct TrainModelCommand: ParsableCommand {
     @Option(help: "Stop (with a checkpoint) once this many steps in total are done; resume later.")
     var until: Int?
 
+    @Option(help: "Stop (with a checkpoint and a held-out evaluation) after this many minutes; resume later.")
+    var maxMinutes: Double?
+
     @Option(help: "Print a progress line every this many steps.")
     var printEvery: Int = 10
 
@@ -75,8 +78,10 @@ struct TrainModelCommand: ParsableCommand {
                 + "\(configuration.totalSteps) on \(Torch.threads) threads")
         let outcome: ModelTrainer.Outcome
         do {
+            let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
             outcome = try trainer.run(
-                until: until, printEvery: printEvery, progress: printNow, shouldStop: { stop.requested })
+                until: until, printEvery: printEvery, progress: printNow,
+                shouldStop: { stop.requested || deadline.map { Date() >= $0 } == true })
         } catch let error as TrainerError {
             printError("error: \(error)")
             throw ExitCode(2)

@@ -38,6 +38,7 @@ struct GlobalOptions: ParsableArguments {
 /// start, so every tensor it runs uses the same pool. nil or 0 means every core.
 func useTorchThreads(_ requested: Int?) {
     Torch.threads = requested.flatMap { $0 > 0 ? $0 : nil } ?? Torch.availableCores
+    Torch.retainFreedMemory()
 }
 
 /// Writes to stderr without buffering (progress and errors).

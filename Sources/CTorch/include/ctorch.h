@@ -37,6 +37,8 @@ void ctorch_free_string(char *s);
 bool ctorch_set_grad_enabled(bool enabled);
 bool ctorch_is_grad_enabled(void);
 void ctorch_manual_seed(uint64_t seed);
+/// glibc: serve blocks up to 32 MB from the heap and keep up to 1 GB of freed heap (see Torch.retainFreedMemory).
+void ctorch_retain_freed_memory(void);
 
 // ---- Tensors ---------------------------------------------------------------------
 /// dtype values are c10::ScalarType codes (Byte 0, Char 1, Short 2, Int 3, Long 4,
