@@ -1,7 +1,7 @@
 # VideoAR — the first two targets are the README's first two commands.
 SWIFT ?= swift
 
-.PHONY: run serve test fuzz build setup python-deps samples bench train-tokenizer eval-tokenizer clean
+.PHONY: run serve test fuzz build setup python-deps samples bench train-tokenizer train-model eval-tokenizer clean
 
 ## run: set up a fresh machine, build, and run the main job (the ingest pipeline) over the sample videos into ./data
 run: setup build samples
@@ -36,6 +36,7 @@ build: setup
 samples:
 	bash Scripts/fetch-samples || echo "fetch-samples: PyPI unreachable; the demo uses synthetic videos only"
 	bash Scripts/make-synthetic
+	bash Scripts/make-captioned
 
 ## bench: every benchmark, each against its peer (python3-torch comes from bootstrap --bench)
 bench: build samples
@@ -43,6 +44,7 @@ bench: build samples
 	.build/release/videoar bench decode samples/real samples/synthetic
 	.build/release/videoar bench tokenizer
 	.build/release/videoar bench ingest samples
+	.build/release/videoar bench train
 
 ## train-tokenizer: reproduce the shipped tokenizer (about 2 h on 2 cores; Ctrl-C pauses, run again to resume)
 train-tokenizer: build
@@ -51,6 +53,12 @@ train-tokenizer: build
 	  $$([ -f runs/cpu-small/latest ] && echo --resume)
 	.build/release/videoar tokenizer report runs/cpu-small
 	.build/release/videoar tokenizer eval --checkpoint runs/cpu-small/tokenizer.safetensors data/tokenizer/holdout
+
+## train-model: the CPU transformer through its stages on ./data (make run first; Ctrl-C pauses, run again to resume)
+train-model: build
+	.build/release/videoar train --config Configs/model/cpu-small.yaml --run runs/model-cpu-small \
+	  $$([ -f runs/model-cpu-small/latest ] && echo --resume)
+	.build/release/videoar train report runs/model-cpu-small
 
 ## eval-tokenizer: the shipped tokenizer vs H.264 on the held-out clips
 eval-tokenizer: build

@@ -82,6 +82,8 @@ let package = Package(
                 "ConfigCoding", "Diagnostics", .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Samples video tokens from a trained model: KV-cached block steps, adaptive guidance, prefixes.
+        .target(name: "Generation", dependencies: ["Model", "TokenFormat", "Tensor", "ConfigCoding"]),
         // Trains and evaluates tokenizers: data sampling, losses, discriminator, checkpoints, reports.
         .target(
             name: "TokenizerTraining",
@@ -138,6 +140,9 @@ let package = Package(
                 "Ingest",
                 "TokenizerTraining",
                 "ModelTraining",
+                "Model",
+                "Generation",
+                "TokenFormat",
                 "ConfigCoding",
                 "AtomicFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -170,6 +175,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TokenFormat", "Tensor", "TestSupport"]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Model", "TokenFormat", "Tensor"]),
         .testTarget(
             name: "ModelTrainingTests",
             dependencies: [

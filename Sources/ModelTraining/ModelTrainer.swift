@@ -88,13 +88,16 @@ public final class ModelTrainer {
         public var accuracy: Double
         public var scaleNLL: [Double]
         public var scaleAccuracy: [Double]
+        /// The same model and bits with every caption replaced by the empty condition: how much
+        /// the captions help.
+        public var unconditionalNLL: Double
         public var marginalNLL: Double?
         public var copyNLL: Double?
         public var clips: Int
 
         enum CodingKeys: String, CodingKey {
             case step, stage, nll, accuracy, scaleNLL = "scale_nll", scaleAccuracy = "scale_accuracy"
-            case marginalNLL = "marginal_nll", copyNLL = "copy_nll", clips
+            case unconditionalNLL = "unconditional_nll", marginalNLL = "marginal_nll", copyNLL = "copy_nll", clips
         }
     }
 
@@ -357,7 +360,8 @@ public final class ModelTrainer {
         }
         let batches = heldOut[index]!
         guard !batches.isEmpty else { return nil }
-        var bits = 0.0, nll = 0.0, correct = 0.0, marginal = 0.0, copy = 0.0, scored = 0.0, clips = 0
+        var bits = 0.0, nll = 0.0, unconditional = 0.0, correct = 0.0, marginal = 0.0, copy = 0.0, scored = 0.0
+        var clips = 0
         var scaleNLL: [Double] = [], scaleAccuracy: [Double] = [], scaleWeight = 0.0
         try withoutGrad {
             for batch in batches {
@@ -368,9 +372,12 @@ public final class ModelTrainer {
                 let logits = try model(
                     inputs: forcing.inputs, condition: model.captions(batch.captions), layout: layout)
                 let m = try bitLoss(layout).metrics(logits: logits, targets: forcing.targets)
+                let empty = try model(
+                    inputs: forcing.inputs, condition: model.captions(batch.captions.map { _ in nil }), layout: layout)
                 let n = Double(batch.bits.count)
                 bits += n
                 nll += m.nll * n
+                unconditional += try bitLoss(layout).metrics(logits: empty, targets: forcing.targets).nll * n
                 correct += m.accuracy * n
                 clips += batch.count
                 if scaleNLL.isEmpty || scaleNLL.count == m.scaleNLL.count {
@@ -394,7 +401,8 @@ public final class ModelTrainer {
         return EvalRecord(
             step: step, stage: stage.name, nll: nll / bits, accuracy: correct / bits,
             scaleNLL: scaleNLL.map { $0 / scaleWeight }, scaleAccuracy: scaleAccuracy.map { $0 / scaleWeight },
-            marginalNLL: scored > 0 ? marginal / scored : nil, copyNLL: scored > 0 ? copy / scored : nil, clips: clips)
+            unconditionalNLL: unconditional / bits, marginalNLL: scored > 0 ? marginal / scored : nil,
+            copyNLL: scored > 0 ? copy / scored : nil, clips: clips)
     }
 
     // MARK: - Console
@@ -430,7 +438,9 @@ public final class ModelTrainer {
             step: step, position: position, rng: rng, generator: generator.state, optimizerSteps: steps,
             tokenizerID: tokenizerID, configuration: configuration)
         try run.saveCheckpoint(step: step, state: state) { folder in
-            try model.save(to: folder + "/model.safetensors", metadata: ["videoar.training.steps": "\(step)"])
+            try model.save(
+                to: folder + "/model.safetensors",
+                metadata: ["videoar.training.steps": "\(step)", "videoar.tokenizer.id": tokenizerID ?? ""])
             try SafeTensors.write(moments, to: folder + "/optimizer.safetensors")
         }
         logger.debug("checkpoint written", metadata: ["step": "\(step)"])

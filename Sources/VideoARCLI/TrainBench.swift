@@ -40,8 +40,10 @@ struct TrainBench: ParsableCommand {
         var configuration = try loadConfiguration(ModelTrainingConfiguration.self, from: config)
         if let data { configuration.dataFolder = data }
         useTorchThreads(threads ?? (configuration.threads > 0 ? configuration.threads : nil))
-        print("bench train: \(configuration.model.name) (width \(configuration.model.width), depth \(configuration.model.depth)), "
-            + "stage \(configuration.stages[0].name): \(configuration.stages[0].data.map(\.summary).joined(separator: "; ")), batch \(configuration.stages[0].batch)")
+        print(
+            "bench train: \(configuration.model.name) (width \(configuration.model.width), depth \(configuration.model.depth)), "
+                + "stage \(configuration.stages[0].name): \(configuration.stages[0].data.map(\.summary).joined(separator: "; ")), batch \(configuration.stages[0].batch)"
+        )
         print("LibTorch \(Torch.version), \(Torch.threads) intra-op threads, BLAS: \(Torch.blasLibrary)")
         let matmul = try matmulGFLOPs()
         print(String(format: "matmul 1024×1024 float32: %.1f GFLOP/s (the machine's reference, this run)", matmul))
@@ -58,7 +60,9 @@ struct TrainBench: ParsableCommand {
         print("")
         print("parameters            \(result.parameters)")
         print("buckets               \(result.buckets.joined(separator: ", "))")
-        print(String(format: "steps timed           %d (%.2f s/step)", result.steps, result.seconds / Double(result.steps)))
+        print(
+            String(
+                format: "steps timed           %d (%.2f s/step)", result.steps, result.seconds / Double(result.steps)))
         print(String(format: "tokens/s              %.0f", result.tokensPerSecond))
         print(
             String(

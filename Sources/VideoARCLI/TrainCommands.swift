@@ -35,7 +35,8 @@ struct TrainModelCommand: ParsableCommand {
     var config: String
 
     @Option(
-        name: .customLong("run"), help: "The run folder (default: runs/<config file name>).", completion: .directory)
+        name: .customLong("run"), help: "The run folder (default: runs/model-<config file name>).",
+        completion: .directory)
     var runFolder: String?
 
     @Flag(help: "Continue the run in --run from its latest checkpoint.")
@@ -61,7 +62,8 @@ struct TrainModelCommand: ParsableCommand {
         var configuration = try loadConfiguration(ModelTrainingConfiguration.self, from: config)
         if let data { configuration.dataFolder = data }
         useTorchThreads(configuration.threads)
-        let folder = runFolder ?? "runs/" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+        let folder =
+            runFolder ?? "runs/model-" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
         let stop = StopRequest()
         stop.install()
         let trainer: ModelTrainer
@@ -132,6 +134,9 @@ struct ReportModelCommand: ParsableCommand {
         print("| predictor | NLL | bit accuracy |")
         print("|---|---|---|")
         print(String(format: "| VideoAR model | %.4f | %.1f%% |", e.nll, e.accuracy * 100))
+        print(
+            String(
+                format: "| the same model, captions replaced by the empty condition | %.4f | – |", e.unconditionalNLL))
         if let m = e.marginalNLL { print(String(format: "| each bit's marginal frequency | %.4f | – |", m)) }
         if let c = e.copyNLL { print(String(format: "| copy the previous latent frame | %.4f | – |", c)) }
         print("| uniform (ln 2) | 0.6931 | 50.0% |")

@@ -17,7 +17,7 @@ struct VideoAR: AsyncParsableCommand {
             ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self,
             ServeCommand.self, IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self,
             InspectCommand.self,
-            TokenizerCommand.self, TrainCommand.self, BenchCommand.self,
+            TokenizerCommand.self, TrainCommand.self, GenerateCommand.self, BenchCommand.self,
         ]
     )
 }

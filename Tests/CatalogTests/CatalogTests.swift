@@ -67,6 +67,21 @@ struct CatalogTests {
         #expect(try catalog.query(ClipQuery()).totalClips == 0)
     }
 
+    @Test("a tokenizer's weights path is recorded, and learns a new path when the same weights move")
+    func tokenizerWeights() throws {
+        let catalog = try Self.fresh()
+        var record = TokenizerRecord(
+            id: "t1", name: "cpu-small", config: "{}", trained: true, createdAt: 0, weightsPath: "/a/tok.safetensors")
+        try catalog.register(tokenizer: record)
+        #expect(try catalog.tokenizer(id: "t1")?.weightsPath == "/a/tok.safetensors")
+        record.weightsPath = "/b/tok.safetensors"
+        try catalog.register(tokenizer: record)
+        #expect(try catalog.tokenizer(id: "t1")?.weightsPath == "/b/tok.safetensors")
+        record.weightsPath = nil  // the seeded initialisation of the same id never erases a known path
+        try catalog.register(tokenizer: record)
+        #expect(try catalog.tokenizer(id: "t1")?.weightsPath == "/b/tok.safetensors")
+    }
+
     @Test("claiming takes pending sources in order; an interruption puts processing ones back")
     func claimAndRecover() throws {
         let catalog = try Self.fresh()

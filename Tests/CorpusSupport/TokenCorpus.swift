@@ -22,8 +22,8 @@ public struct TokenCorpus {
     public let folder: String
     public let catalog: Catalog
     /// Every clip id, per source (in source order).
-    public let clipIDs: [[Int64]]
-    public let sourcePaths: [String]
+    public private(set) var clipIDs: [[Int64]]
+    public private(set) var sourcePaths: [String]
 
     public static let tokenizer = TokenizerIdentity(id: "corpus-tok", name: "corpus", trained: true)
     /// Bits per token of the corpus.
@@ -62,10 +62,20 @@ public struct TokenCorpus {
         try catalog.register(
             tokenizer: TokenizerRecord(id: Self.tokenizer.id, name: "corpus", config: "{}", trained: true, createdAt: 0)
         )
+        clipIDs = []
+        sourcePaths = []
+        try add(sources)
+    }
+
+    /// Registers more sources and seals their clips into new shards, as a daemon does while a run
+    /// is going.
+    public mutating func add(_ sources: [Source]) throws {
+        let first = sourcePaths.count
+        var nextID = Int64(clipIDs.flatMap { $0 }.max() ?? 0) + 1
         var sourceIDs: [Int64] = []
         var paths: [String] = []
-        for (i, source) in sources.enumerated() {
-            let path = "/corpus/source-\(i).mp4"
+        for (offset, source) in sources.enumerated() {
+            let path = "/corpus/source-\(first + offset).mp4"
             guard case .new(let id) = try catalog.register(path: path, size: 100, mtime: 1) else {
                 throw CocoaError(.fileWriteUnknown)
             }
@@ -73,10 +83,8 @@ public struct TokenCorpus {
             paths.append(path)
             if let caption = source.caption { _ = try catalog.addCaption(path: path, text: caption, origin: "test") }
         }
-        sourcePaths = paths
         while try catalog.claimNext() != nil {}  // processing, as the pipeline leaves them until sealed
         var ids: [[Int64]] = Array(repeating: [], count: sources.count)
-        var nextID: Int64 = 1
         for frames in Set(sources.map(\.frames)).sorted() {
             let bucket = "128-1x1-64x64-f\(frames)"
             var clips: [(source: Int, tokens: TokenClip, id: Int64)] = []
@@ -96,7 +104,7 @@ public struct TokenCorpus {
                 bucket: bucket, size: 128, width: 64, height: 64, frames: frames, fps: 8, tokens: clips[0].tokens)
             let writer = ShardWriter(layout: layout)
             for clip in clips { try writer.append(id: clip.id, tokens: clip.tokens) }
-            let relative = "shards/\(bucket).safetensors"
+            let relative = "shards/\(bucket)-\(clips[0].id).safetensors"
             let written = try writer.write(to: folder + "/" + relative)
             let shard = ShardRecord(
                 path: relative, bucket: bucket, size: 128, aspect: "1:1", width: 64, height: 64, frames: frames,
@@ -110,6 +118,7 @@ public struct TokenCorpus {
             }
             try catalog.seal(shard, clips: records, completing: sourceIDs)
         }
-        clipIDs = ids
+        clipIDs += ids
+        sourcePaths += paths
     }
 }

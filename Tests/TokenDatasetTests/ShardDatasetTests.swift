@@ -143,4 +143,17 @@ struct ShardDatasetTests {
         #expect(doubled.clips.filter { $0.frames == 17 }.count == 48)
         #expect(doubled.clips.filter { $0.frames == 1 }.count == 3)
     }
+
+    @Test("shards sealed while a run is going join at the next epoch; the current epoch's saved plan is unchanged")
+    func newShardsNextEpoch() throws {
+        var corpus = try Self.corpus()
+        let dataset = Self.dataset(corpus)
+        let before = try dataset.plan(Self.queries, globalBatch: 4, seed: 0, stage: 0, epoch: 0)
+        try corpus.add([.init(clips: 3, caption: "late"), .init(clips: 2, frames: 1)])
+        let after = try dataset.plan(Self.queries, globalBatch: 4, seed: 0, stage: 0, epoch: 1)
+        #expect(after.clips.count == before.clips.count + 5)
+        #expect(Set(after.clips.map(\.clipID)).isSuperset(of: corpus.clipIDs.suffix(2).flatMap { $0 }))
+        // The epoch in progress keeps reading its own plan, which still loads.
+        for i in before.batches.indices { #expect(try dataset.load(before.slice(i))?.count == before.batches[i].count) }
+    }
 }
