@@ -30,7 +30,7 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
 
     public init(
         name: String = "cpu-small", width: Int = 256, depth: Int = 4, heads: Int = 4, mlpRatio: Double = 4,
-        bitsPerToken: Int = 16, maxScales: Int = 16, ropeTimeShare: Double = 0.25, ropeBase: Double = 100,
+        bitsPerToken: Int = 32, maxScales: Int = 16, ropeTimeShare: Double = 0.25, ropeBase: Double = 100,
         captionVocabulary: Int = 4096, captionWords: Int = 32, seed: UInt64 = 0
     ) {
         self.name = name

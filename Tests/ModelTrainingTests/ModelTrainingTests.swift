@@ -7,6 +7,7 @@ import Tensor
 import Testing
 import TokenDataset
 import TokenFormat
+import TestSupport
 import TrainingRun
 import Yams
 @testable import ModelTraining
@@ -216,5 +217,16 @@ struct ModelTrainingTests {
         #expect(throws: DecodingError.self) {
             try YAMLDecoder().decode(ModelTrainingConfiguration.self, from: "corruption: {max_ration: 0.3}")
         }
+    }
+
+    @Test("Schemas/train.schema.json documents every key with the built-in default")
+    func schema() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let schema = root.appendingPathComponent("Schemas/train.schema.json")
+        // model 12, held_out 2, optimizer 4, loss 1, corruption 5, frame_mask 3, evaluation 2, and 6 top-level keys
+        #expect(try SchemaDefaults.leaves(of: schema).count == 35)
+        let decoded = try JSONDecoder().decode(ModelTrainingConfiguration.self, from: SchemaDefaults.document(of: schema))
+        #expect(decoded == ModelTrainingConfiguration())
     }
 }
