@@ -70,9 +70,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // all-MiniLM-L6-v2 (BERT, from a PyPI wheel) on the tensor engine: WordPiece + encoder + mean pooling.
+        .target(name: "TextEncoder", dependencies: ["Tensor", "Diagnostics"]),
         // The autoregressive transformer: one file per part (attention, block, RoPE, head, caption
         // encoder), a teacher-forced pass for training and a KV-cached block step for sampling.
-        .target(name: "Model", dependencies: ["Tensor", "TokenFormat", "ConfigCoding", "Diagnostics"]),
+        .target(name: "Model", dependencies: ["Tensor", "TokenFormat", "TextEncoder", "ConfigCoding", "Diagnostics"]),
         // Trains the transformer from the shards: stages, self-correction with cross-frame error
         // correction, random frame masks, held-out evaluation against baselines, resumable runs.
         .target(
@@ -175,6 +177,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TokenFormat", "Tensor", "TestSupport"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Tensor", "TestSupport"]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Model", "TokenFormat", "Tensor"]),
         .testTarget(
             name: "ModelTrainingTests",

@@ -22,6 +22,12 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
     /// RoPE frequency base: positions here are small (latent frames and grid cells), so a
     /// base far below the LLM default 10000 keeps the slowest pair useful.
     public var ropeBase: Double
+    /// `hashed`: a caption encoder trained from scratch with the model (words hashed into
+    /// `caption_vocabulary` rows and averaged); `all-MiniLM-L6-v2`: the pretrained sentence
+    /// encoder from `caption_encoder_folder`, frozen, with a trained projection.
+    public var captionEncoder: CaptionEncoderKind
+    /// Where `Scripts/fetch-text-encoder` puts all-MiniLM-L6-v2.
+    public var captionEncoderFolder: String
     /// Caption words are hashed into this many embedding rows (the from-scratch text encoder).
     public var captionVocabulary: Int
     /// Words of a caption the encoder reads.
@@ -31,6 +37,7 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
     public init(
         name: String = "cpu-small", width: Int = 256, depth: Int = 4, heads: Int = 4, mlpRatio: Double = 4,
         bitsPerToken: Int = 32, maxScales: Int = 16, ropeTimeShare: Double = 0.25, ropeBase: Double = 100,
+        captionEncoder: CaptionEncoderKind = .hashed, captionEncoderFolder: String = "models/all-MiniLM-L6-v2",
         captionVocabulary: Int = 4096, captionWords: Int = 32, seed: UInt64 = 0
     ) {
         self.name = name
@@ -42,6 +49,8 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
         self.maxScales = maxScales
         self.ropeTimeShare = ropeTimeShare
         self.ropeBase = ropeBase
+        self.captionEncoder = captionEncoder
+        self.captionEncoderFolder = captionEncoderFolder
         self.captionVocabulary = captionVocabulary
         self.captionWords = captionWords
         self.seed = seed
@@ -53,6 +62,7 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
             .init("name", \.name), .init("width", \.width), .init("depth", \.depth), .init("heads", \.heads),
             .init("mlp_ratio", \.mlpRatio), .init("bits_per_token", \.bitsPerToken), .init("max_scales", \.maxScales),
             .init("rope_time_share", \.ropeTimeShare), .init("rope_base", \.ropeBase),
+            .init("caption_encoder", \.captionEncoder), .init("caption_encoder_folder", \.captionEncoderFolder),
             .init("caption_vocabulary", \.captionVocabulary), .init("caption_words", \.captionWords),
             .init("seed", \.seed),
         ]
@@ -75,6 +85,12 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
             throw fail("caption_vocabulary and caption_words must be positive")
         }
     }
+}
+
+/// Which caption encoder conditions the model.
+public enum CaptionEncoderKind: String, Sendable, Codable {
+    case hashed
+    case miniLM = "all-MiniLM-L6-v2"
 }
 
 /// A model failure: `ModelErrorCode`, a message, the cause.

@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import TextEncoder
 import TokenFormat
 
 /// The autoregressive transformer (method §3): next-frame, next-scale prediction of bits.
@@ -37,8 +38,11 @@ public final class VideoARTransformer: Module {
         self.configuration = configuration
         let g = Generator(seed: configuration.seed)
         let w = configuration.width
+        let pretrained =
+            configuration.captionEncoder == .miniLM ? try MiniLM(folder: configuration.captionEncoderFolder) : nil
         captions = try CaptionEncoder(
-            vocabulary: configuration.captionVocabulary, maxWords: configuration.captionWords, width: w, generator: g)
+            vocabulary: configuration.captionVocabulary, maxWords: configuration.captionWords, width: w,
+            pretrained: pretrained, generator: g)
         inputProjection = try Linear(configuration.bitsPerToken, w, generator: g)
         scaleEmbedding = try Embedding(configuration.maxScales, w, generator: g)
         start = try Initializer.normal([w], std: 0.02, generator: g)

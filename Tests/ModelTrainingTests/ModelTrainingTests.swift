@@ -224,8 +224,8 @@ struct ModelTrainingTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let schema = root.appendingPathComponent("Schemas/train.schema.json")
-        // model 12, held_out 2, optimizer 4, loss 1, corruption 5, frame_mask 3, evaluation 2, and 6 top-level keys
-        #expect(try SchemaDefaults.leaves(of: schema).count == 35)
+        // model 14, held_out 2, optimizer 4, loss 1, corruption 5, frame_mask 3, evaluation 2, and 6 top-level keys
+        #expect(try SchemaDefaults.leaves(of: schema).count == 37)
         let decoded = try JSONDecoder().decode(ModelTrainingConfiguration.self, from: SchemaDefaults.document(of: schema))
         #expect(decoded == ModelTrainingConfiguration())
     }
