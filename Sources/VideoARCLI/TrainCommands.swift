@@ -10,7 +10,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract:
             "Train the VideoAR transformer from the token shards (stages are catalog queries), or report on a run.",
-        subcommands: [TrainModelCommand.self, ReportModelCommand.self],
+        subcommands: [TrainModelCommand.self, ReportModelCommand.self, EvalModelCommand.self],
         defaultSubcommand: TrainModelCommand.self
     )
 }
@@ -144,5 +144,71 @@ struct ReportModelCommand: ParsableCommand {
             "per scale (coarse → fine): nll "
                 + e.scaleNLL.map { String(format: "%.3f", $0) }.joined(separator: " ") + "; accuracy "
                 + e.scaleAccuracy.map { String(format: "%.1f%%", $0 * 100) }.joined(separator: " "))
+    }
+}
+
+struct EvalModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a run's latest checkpoint on the held-out clips of a stage, optionally with rewritten captions.",
+        discussion: """
+            Prints held-out NLL (nats/bit) and bit accuracy with the captions, without them, and against the \
+            marginal and copy-previous-frame baselines. --replace-words FILE (a JSON object {"word": "other words"}) \
+            rewrites every caption first, e.g. into paraphrases the model never saw.
+            """
+    )
+
+    @Option(help: "The run's training configuration (YAML).", completion: .file(extensions: ["yaml", "yml"]))
+    var config: String
+
+    @Option(name: .customLong("run"), help: "The run folder.", completion: .directory)
+    var runFolder: String
+
+    @Option(help: "Stage to evaluate (1-based; default: the last).")
+    var stage: Int?
+
+    @Option(help: "A JSON object of whole-word replacements applied to every caption.", completion: .file())
+    var replaceWords: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        var logger = global.makeLogger("videoar.train.eval")
+        logger.logLevel = global.verbose ? .debug : .warning
+        let configuration = try loadConfiguration(ModelTrainingConfiguration.self, from: config)
+        useTorchThreads(configuration.threads)
+        var rewrite: ((String) -> String)? = nil
+        if let replaceWords {
+            guard let data = FileManager.default.contents(atPath: replaceWords),
+                let table = try? JSONDecoder().decode([String: String].self, from: data)
+            else {
+                throw ValidationError("--replace-words: \(replaceWords) is not a readable JSON object of strings")
+            }
+            rewrite = { caption in
+                caption.split(separator: " ", omittingEmptySubsequences: false).map { table[String($0)] ?? String($0) }
+                    .joined(separator: " ")
+            }
+        }
+        let trainer: ModelTrainer
+        do {
+            trainer = try ModelTrainer(configuration: configuration, runDirectory: runFolder, resume: true, logger: logger)
+        } catch let error as TrainerError {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let index = (stage ?? configuration.stages.count) - 1
+        guard configuration.stages.indices.contains(index) else {
+            throw ValidationError("--stage must be 1…\(configuration.stages.count)")
+        }
+        guard let e = try trainer.evaluate(stage: index, rewrite: rewrite) else {
+            printError("error: stage \(configuration.stages[index].name) has no held-out clips")
+            throw ExitCode(2)
+        }
+        print(
+            String(
+                format: "step %d, stage %@, %d held-out clips%@: nll %.4f (without captions %.4f), accuracy %.1f%%; "
+                    + "baselines: marginal %.4f, copy-previous-frame %.4f", trainer.nextStep, e.stage, e.clips,
+                rewrite == nil ? "" : " (captions rewritten)", e.nll, e.unconditionalNLL, e.accuracy * 100,
+                e.marginalNLL ?? .nan, e.copyNLL ?? .nan))
     }
 }
