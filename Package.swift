@@ -182,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "ModelTrainingTests",
             dependencies: [
-                "ModelTraining", "Model", "TokenDataset", "TrainingRun", "CorpusSupport", "TokenFormat", "Tensor", "TestSupport",
+                "ModelTraining", "Model", "TokenDataset", "TrainingRun", "CorpusSupport", "TokenFormat", "Tensor",
+                "TestSupport",
                 "ConfigCoding", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

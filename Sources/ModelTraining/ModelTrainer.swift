@@ -118,7 +118,10 @@ public final class ModelTrainer {
         self.configuration = configuration
         self.logger = logger
         run = RunFolder(runDirectory)
-        let latest = try run.open(resume: resume)
+        let latest: String?
+        do { latest = try run.open(resume: resume) } catch let error as RunError {
+            throw TrainerError(.checkpoint, error.message, cause: error.cause)
+        }
         let catalogPath = configuration.dataFolder + "/catalog.sqlite"
         guard FileManager.default.fileExists(atPath: catalogPath) else {
             throw TrainerError(

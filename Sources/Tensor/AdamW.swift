@@ -70,7 +70,7 @@ public final class AdamW {
     /// and the method's split; `isEmbedding` names the tables by their parameter names.
     public static func decayGroups(
         _ named: [(name: String, tensor: Tensor)], weightDecay: Double,
-        isEmbedding: (String) -> Bool = { $0.contains("embedding") }
+        isEmbedding: (String) -> Bool = { $0.lowercased().contains("embedding") }
     ) -> [Group] {
         let decayed = named.filter { $0.tensor.rank >= 2 && !isEmbedding($0.name) }.map(\.tensor)
         let plain = named.filter { $0.tensor.rank < 2 || isEmbedding($0.name) }.map(\.tensor)

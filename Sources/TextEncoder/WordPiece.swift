@@ -51,7 +51,9 @@ public struct WordPiece: Sendable {
         for scalar in folded.unicodeScalars {
             let properties = scalar.properties
             if properties.generalCategory == .nonspacingMark { continue }  // accents after NFD
-            if scalar.value == 0 || scalar.value == 0xFFFD || (properties.generalCategory == .control && !scalar.properties.isWhitespace) {
+            if scalar.value == 0 || scalar.value == 0xFFFD
+                || (properties.generalCategory == .control && !scalar.properties.isWhitespace)
+            {
                 continue
             }
             if properties.isWhitespace {

@@ -75,7 +75,10 @@ public final class TokenizerTrainer {
         self.runDirectory = runDirectory
         self.logger = logger
         run = RunFolder(runDirectory)
-        let latest = try run.open(resume: resume)
+        let latest: String?
+        do { latest = try run.open(resume: resume) } catch let error as RunError {
+            throw TrainingError(.checkpoint, error.message, cause: error.cause)
+        }
 
         let started = Date()
         data = try TrainingFrames(

@@ -150,7 +150,8 @@ struct ReportModelCommand: ParsableCommand {
 struct EvalModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a run's latest checkpoint on the held-out clips of a stage, optionally with rewritten captions.",
+        abstract:
+            "Evaluate a run's latest checkpoint on the held-out clips of a stage, optionally with rewritten captions.",
         discussion: """
             Prints held-out NLL (nats/bit) and bit accuracy with the captions, without them, and against the \
             marginal and copy-previous-frame baselines. --replace-words FILE (a JSON object {"word": "other words"}) \
@@ -191,7 +192,8 @@ struct EvalModelCommand: ParsableCommand {
         }
         let trainer: ModelTrainer
         do {
-            trainer = try ModelTrainer(configuration: configuration, runDirectory: runFolder, resume: true, logger: logger)
+            trainer = try ModelTrainer(
+                configuration: configuration, runDirectory: runFolder, resume: true, logger: logger)
         } catch let error as TrainerError {
             printError("error: \(error)")
             throw ExitCode(2)

@@ -165,10 +165,14 @@ struct ModelTests {
         let names = model.namedParameters().map(\.name)
         #expect(names.contains("captions.fc1.weight") && !names.contains { $0.contains("encoder.layer") })
         #expect(model.captions.fc1.weight.shape == [48, 384])
-        let v = try model.captions([nil, "a red square moves left", "a crimson box travels to the left", "waves at sunset"])
+        let v = try model.captions([
+            nil, "a red square moves left", "a crimson box travels to the left", "waves at sunset",
+        ])
         #expect(try Self.difference(v.select(dim: 0, 0), model.captions.empty) == 0)
         // The frozen 384-d vectors keep meaning apart before any training.
-        let s = try model.captions._sentences!.embed(["a red square moves left", "a crimson box travels to the left", "waves at sunset"])
+        let s = try model.captions._sentences!.embed([
+            "a red square moves left", "a crimson box travels to the left", "waves at sunset",
+        ])
         let cos = try s.matmul(s.transposed(0, 1))
         #expect(try cos.select(dim: 0, 0).select(dim: 0, 1).item() > cos.select(dim: 0, 0).select(dim: 0, 2).item())
     }

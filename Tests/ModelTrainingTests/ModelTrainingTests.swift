@@ -96,9 +96,10 @@ struct ModelTrainingTests {
             #expect(try tensor.equal(y[name]!).logicalNot().to(.int64).sum().item() == 0, "\(name)")
         }
         // A second run into the same folder without --resume is refused.
-        #expect(throws: RunError.self) {
+        let refused = try #require(throws: TrainerError.self) {
             try ModelTrainer(configuration: c, runDirectory: whole, resume: false, logger: Self.logger)
         }
+        #expect(refused.code == .checkpoint && refused.message.contains("--resume"))
     }
 
     @Test("the flip ratio ramps with the frame index and the first scale inherits the previous frame's last ratio")
@@ -226,7 +227,25 @@ struct ModelTrainingTests {
         let schema = root.appendingPathComponent("Schemas/train.schema.json")
         // model 14, held_out 2, optimizer 4, loss 1, corruption 5, frame_mask 3, evaluation 2, and 6 top-level keys
         #expect(try SchemaDefaults.leaves(of: schema).count == 37)
-        let decoded = try JSONDecoder().decode(ModelTrainingConfiguration.self, from: SchemaDefaults.document(of: schema))
+        let decoded = try JSONDecoder().decode(
+            ModelTrainingConfiguration.self, from: SchemaDefaults.document(of: schema))
         #expect(decoded == ModelTrainingConfiguration())
+    }
+
+    @Test(
+        "weight decay applies to the transformer's matrices only: never to norms, biases, embeddings or the empty caption"
+    )
+    func decayGroups() throws {
+        let model = try VideoARTransformer(
+            ModelConfiguration(width: 32, depth: 1, heads: 2, bitsPerToken: 8, captionVocabulary: 16))
+        let groups = AdamW.decayGroups(model.namedParameters(), weightDecay: 0.05)
+        let decayed = Set(groups[0].parameters.map(ObjectIdentifier.init))
+        for (name, tensor) in model.namedParameters() {
+            let expected = tensor.rank >= 2 && !name.lowercased().contains("embedding")
+            #expect(decayed.contains(ObjectIdentifier(tensor)) == expected, "\(name)")
+        }
+        let names = model.namedParameters().filter { decayed.contains(ObjectIdentifier($0.tensor)) }.map(\.name)
+        #expect(!names.contains("scaleEmbedding.weight") && !names.contains("captions.embedding.weight"))
+        #expect(names.contains("blocks.0.attention.qkv.weight"))
     }
 }

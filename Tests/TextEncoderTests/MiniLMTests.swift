@@ -10,7 +10,8 @@ struct MiniLMTests {
         .deletingLastPathComponent()
     static let folder = root.appendingPathComponent(MiniLM.defaultFolder).path
     static let fetched = FileManager.default.fileExists(atPath: folder + "/model.safetensors")
-    static let reference = fetched && pythonCanImport("numpy") && pythonCanImport("tokenizers")
+    static let reference =
+        fetched && pythonCanImport("numpy") && pythonCanImport("tokenizers")
         && pythonCanImport("safetensors")
 
     static let sentences = [
@@ -23,7 +24,8 @@ struct MiniLMTests {
 
     @Test(
         "token ids and sentence vectors match Hugging Face's tokenizer and a NumPy BERT on the same weights",
-        .enabled(if: reference, "needs `bash Scripts/fetch-text-encoder` and python3 with numpy, safetensors, tokenizers"))
+        .enabled(
+            if: reference, "needs `bash Scripts/fetch-text-encoder` and python3 with numpy, safetensors, tokenizers"))
     func matchesReference() throws {
         let model = try MiniLM(folder: Self.folder)
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("minilm-\(UUID().uuidString).json")
