@@ -43,6 +43,15 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Aspect ratio W:H.")
     var aspect: String = "4:3"
 
+    @Option(help: "Image-to-video: the first frame is this image (cropped and resized to the bucket).", completion: .file())
+    var image: String?
+
+    @Option(help: "Video-to-video: continue this video from its first --context frames.", completion: .file())
+    var video: String?
+
+    @Option(help: "Frames of --video kept as context: 1 + 4k, fewer than --frames.")
+    var context: Int = 5
+
     @Option(help: "Guidance: t2v, ucf, none, or a constant γ.")
     var cfg: String = "t2v"
 
@@ -102,6 +111,28 @@ struct GenerateCommand: ParsableCommand {
         let schedule = ScaleSchedule(height: grid.height, width: grid.width, sides: t.scaleSides)
         let codes = MultiScaleCodes(schedule: schedule, bitsPerToken: t.latentDim, decay: t.codeDecay)
         let layout = SequenceLayout(frames: t.latentFrames(frames), schedule: schedule)
+        var prefix: Tensor? = nil
+        if image != nil, video != nil { throw ValidationError("give --image or --video, not both") }
+        if let source = image ?? video {
+            let kept = image != nil ? 1 : context
+            guard (kept - 1) % t.temporalFactor == 0, kept < frames else {
+                throw ValidationError(
+                    "--context must be 1 + \(t.temporalFactor)k and fewer than --frames (\(frames)), got \(kept)")
+            }
+            let reader = try ClipReader(
+                path: source,
+                configuration: ClipConfiguration(
+                    fps: fps, frames: kept, maxClips: 1,
+                    buckets: BucketPolicy(sizes: [size], aspectRatios: [ratio], multiple: t.spatialFactor, maxUpscale: 8)),
+                logger: logger)
+            guard let clip = try reader.readAll().first else {
+                printError("error: no \(kept)-frame clip from \(source): \(reader.outcome?.noClipReason ?? "nothing decoded")")
+                throw ExitCode(1)
+            }
+            let tokens = try tokenizer.encode(videoTensor(clip))
+            prefix = try tokens.bits.unsqueezed(dim: 0)  // [1, P, L_f, d]
+            print("context: \(kept) frame(s) of \(source) → \(tokens.latentFrames) latent frame(s) kept as they are")
+        }
         print(
             "model \(network.configuration.name) (\(network.parameterCount) parameters), tokenizer \(tokenizer.identity)"
         )
@@ -112,7 +143,7 @@ struct GenerateCommand: ParsableCommand {
         let started = Date()
         let bits = try Sampler(model: network).sample(
             captions: Array(repeating: prompt.isEmpty ? nil : prompt, count: count), layout: layout, codes: codes,
-            options: .init(guidance: guidance, temperature: temperature, topP: topP, seed: seed)
+            options: .init(guidance: guidance, temperature: temperature, topP: topP, seed: seed), prefix: prefix
         ) { done, total in
             if done % layout.scalesPerFrame == 0 || done == total { printNow("  step \(done)/\(total)") }
         }
