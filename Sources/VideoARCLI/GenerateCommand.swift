@@ -34,6 +34,13 @@ struct GenerateCommand: ParsableCommand {
         completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
 
+    @Option(
+        name: .customLong("tokenizer-config"),
+        help:
+            "A tokenizer layout (YAML) for its seeded, untrained initialisation (what a model trained on such tokens needs).",
+        completion: .file(extensions: ["yaml", "yml"]))
+    var tokenizerConfig: String?
+
     @Option(help: "Frames per clip: 1 + 4k.")
     var frames: Int = 17
 
@@ -43,7 +50,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Aspect ratio W:H.")
     var aspect: String = "4:3"
 
-    @Option(help: "Image-to-video: the first frame is this image (cropped and resized to the bucket).", completion: .file())
+    @Option(
+        help: "Image-to-video: the first frame is this image (cropped and resized to the bucket).", completion: .file())
     var image: String?
 
     @Option(help: "Video-to-video: continue this video from its first --context frames.", completion: .file())
@@ -93,7 +101,7 @@ struct GenerateCommand: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: nil, logger: logger)
+        let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
         if let trainedOn = network.checkpointMetadata["videoar.tokenizer.id"], !trainedOn.isEmpty,
             trainedOn != tokenizer.identity.id
         {
@@ -123,10 +131,12 @@ struct GenerateCommand: ParsableCommand {
                 path: source,
                 configuration: ClipConfiguration(
                     fps: fps, frames: kept, maxClips: 1,
-                    buckets: BucketPolicy(sizes: [size], aspectRatios: [ratio], multiple: t.spatialFactor, maxUpscale: 8)),
+                    buckets: BucketPolicy(
+                        sizes: [size], aspectRatios: [ratio], multiple: t.spatialFactor, maxUpscale: 8)),
                 logger: logger)
             guard let clip = try reader.readAll().first else {
-                printError("error: no \(kept)-frame clip from \(source): \(reader.outcome?.noClipReason ?? "nothing decoded")")
+                printError(
+                    "error: no \(kept)-frame clip from \(source): \(reader.outcome?.noClipReason ?? "nothing decoded")")
                 throw ExitCode(1)
             }
             let tokens = try tokenizer.encode(videoTensor(clip))
