@@ -85,7 +85,7 @@ let package = Package(
             ]
         ),
         // Samples video tokens from a trained model: KV-cached block steps, adaptive guidance, prefixes.
-        .target(name: "Generation", dependencies: ["Model", "TokenFormat", "Tensor", "ConfigCoding"]),
+        .target(name: "Generation", dependencies: ["Model", "Tokenizer", "TokenFormat", "Tensor", "ConfigCoding"]),
         // Trains and evaluates tokenizers: data sampling, losses, discriminator, checkpoints, reports.
         .target(
             name: "TokenizerTraining",
@@ -178,7 +178,13 @@ let package = Package(
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TokenFormat", "Tensor", "TestSupport"]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Tensor", "TestSupport"]),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Model", "TokenFormat", "Tensor"]),
+        .testTarget(
+            name: "GenerationTests",
+            dependencies: [
+                "Generation", "Model", "Tokenizer", "TokenFormat", "Tensor",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ModelTrainingTests",
             dependencies: [

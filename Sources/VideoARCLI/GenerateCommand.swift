@@ -44,6 +44,12 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Frames per clip: 1 + 4k.")
     var frames: Int = 17
 
+    @Option(help: "Frames the model makes at once (its trained length); longer videos continue window by window.")
+    var window: Int = 17
+
+    @Option(help: "Past --window, each new window starts from this many re-encoded frames of the video so far.")
+    var reencode: Int = 5
+
     @Option(help: "Bucket size √(H·W).")
     var size: Int = 128
 
@@ -118,7 +124,14 @@ struct GenerateCommand: ParsableCommand {
         let grid = (height: bucket.height / t.spatialFactor, width: bucket.width / t.spatialFactor)
         let schedule = ScaleSchedule(height: grid.height, width: grid.width, sides: t.scaleSides)
         let codes = MultiScaleCodes(schedule: schedule, bitsPerToken: t.latentDim, decay: t.codeDecay)
-        let layout = SequenceLayout(frames: t.latentFrames(frames), schedule: schedule)
+        guard window >= 1, (window - 1) % t.temporalFactor == 0, (reencode - 1) % t.temporalFactor == 0,
+            reencode < window
+        else {
+            throw ValidationError(
+                "--window and --reencode must be 1 + \(t.temporalFactor)k with --reencode < --window, got \(window) and \(reencode)"
+            )
+        }
+        let layout = SequenceLayout(frames: t.latentFrames(min(frames, window)), schedule: schedule)
         var prefix: Tensor? = nil
         if image != nil, video != nil { throw ValidationError("give --image or --video, not both") }
         if let source = image ?? video {
@@ -151,20 +164,18 @@ struct GenerateCommand: ParsableCommand {
                 + "\(layout.scalesPerFrame) scales = \(layout.frames * layout.scalesPerFrame) steps, \(layout.count) tokens each"
         )
         let started = Date()
-        let bits = try Sampler(model: network).sample(
-            captions: Array(repeating: prompt.isEmpty ? nil : prompt, count: count), layout: layout, codes: codes,
+        let videos = try FrameReencoding(sampler: Sampler(model: network), tokenizer: tokenizer).generate(
+            captions: Array(repeating: prompt.isEmpty ? nil : prompt, count: count), frames: frames, window: window,
+            context: reencode, schedule: schedule,
             options: .init(guidance: guidance, temperature: temperature, topP: topP, seed: seed), prefix: prefix
-        ) { done, total in
-            if done % layout.scalesPerFrame == 0 || done == total { printNow("  step \(done)/\(total)") }
+        ) { w, windows, done, total in
+            if done % layout.scalesPerFrame == 0 || done == total {
+                printNow("  " + (windows > 1 ? "window \(w + 1)/\(windows) " : "") + "step \(done)/\(total)")
+            }
         }
-        let sampled = Date().timeIntervalSince(started)
+        let seconds = Date().timeIntervalSince(started)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        for i in 0..<count {
-            let clip = try TokenClip(
-                tokenizer: tokenizer.identity, frames: frames, latentFrames: layout.frames,
-                latentHeight: grid.height, latentWidth: grid.width, schedule: schedule, bitsPerToken: t.latentDim,
-                codeDecay: t.codeDecay, bits: bits.select(dim: 0, i).contiguous())
-            let video = try tokenizer.decode(clip)  // [T, H, W, 3]
+        for (i, video) in videos.enumerated() {
             let pixels: [UInt8] = try video.scalars()
             let base = out + "/sample-\(String(format: "%03d", i))"
             let writer = try VideoWriter(path: base + ".mp4", width: bucket.width, height: bucket.height, fps: fps)
@@ -175,9 +186,6 @@ struct GenerateCommand: ParsableCommand {
             try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
             print("  \(base).mp4, \(base).png")
         }
-        print(
-            String(
-                format: "sampled in %.2f s, decoded and written in %.2f s (seed %llu)", sampled,
-                Date().timeIntervalSince(started) - sampled, seed))
+        print(String(format: "generated and decoded in %.2f s (seed %llu)", seconds, seed))
     }
 }

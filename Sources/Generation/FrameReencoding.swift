@@ -1,0 +1,68 @@
+import Model
+import Tensor
+import TokenFormat
+import Tokenizer
+
+/// Videos longer than the model was trained on, by frame re-encoding (method §5): generate a
+/// window, decode it to pixels, re-encode its last `context` frames with the causal tokenizer
+/// as the next window's given first latent frames, and continue. Each later window adds
+/// `window − context` frames (17-frame windows with 5 frames of context: 17, 29, 41, 53, 65, …).
+public struct FrameReencoding {
+    public let sampler: Sampler
+    public let tokenizer: Tokenizer
+
+    public init(sampler: Sampler, tokenizer: Tokenizer) {
+        self.sampler = sampler
+        self.tokenizer = tokenizer
+    }
+
+    /// Pixel videos uint8 [frames, H, W, 3], one per caption.
+    /// - Parameters:
+    ///   - frames, window, context: pixel frames, each 1 + τk, with context < window.
+    ///   - prefix: bits [1 or B, P, L_f, d] the first window starts from (image- or video-to-video).
+    ///   - progress: (window index, windows in all, block steps done in this window, block steps per window).
+    public func generate(
+        captions: [String?], frames: Int, window: Int, context: Int, schedule: ScaleSchedule,
+        options: Sampler.Options, prefix: Tensor? = nil, progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in }
+    ) throws -> [Tensor] {
+        let t = tokenizer.configuration
+        for (name, value) in [("frames", frames), ("window", window), ("context", context)]
+        where value < 1 || (value - 1) % t.temporalFactor != 0 {
+            throw ModelError(.input, "\(name) must be 1 + \(t.temporalFactor)k, got \(value)")
+        }
+        guard context < window else {
+            throw ModelError(.input, "context (\(context)) must be shorter than the window (\(window))")
+        }
+        let codes = MultiScaleCodes(schedule: schedule, bitsPerToken: t.latentDim, decay: t.codeDecay)
+        let grid = schedule.scales.last!
+        let layout = SequenceLayout(frames: t.latentFrames(min(window, frames)), schedule: schedule)
+        let windows = frames <= window ? 1 : 1 + (frames - window + (window - context) - 1) / (window - context)
+        var videos: [[Tensor]] = Array(repeating: [], count: captions.count)  // per sample, frame tensors [H, W, 3]
+        var given = prefix
+        for w in 0..<windows {
+            var windowOptions = options
+            windowOptions.seed = options.seed &+ UInt64(w)
+            let bits = try sampler.sample(
+                captions: captions, layout: layout, codes: codes, options: windowOptions, prefix: given
+            ) { done, total in progress(w, windows, done, total) }
+            var contexts: [Tensor] = []
+            for b in 0..<captions.count {
+                let clip = try TokenClip(
+                    tokenizer: tokenizer.identity, frames: min(window, frames), latentFrames: layout.frames,
+                    latentHeight: grid.height, latentWidth: grid.width, schedule: schedule, bitsPerToken: t.latentDim,
+                    codeDecay: t.codeDecay, bits: bits.select(dim: 0, b).contiguous())
+                let pixels = try tokenizer.decode(clip)  // [window, H, W, 3]
+                let fresh = w == 0 ? 0 : context  // later windows start with the re-encoded context
+                for f in fresh..<pixels.shape[0] where videos[b].count < frames {
+                    videos[b].append(try pixels.select(dim: 0, f))
+                }
+                if w + 1 < windows {
+                    let tail = try Tensor.stack(Array(videos[b].suffix(context)), dim: 0).contiguous()
+                    contexts.append(try tokenizer.encode(tail).bits)  // [P, L_f, d]
+                }
+            }
+            given = contexts.isEmpty ? nil : try Tensor.stack(contexts, dim: 0)
+        }
+        return try videos.map { try Tensor.stack($0, dim: 0).contiguous() }
+    }
+}
