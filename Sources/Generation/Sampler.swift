@@ -36,9 +36,11 @@ public final class Sampler {
     ///   - prefix: uint8 bits [B or 1, P, L_f, d] of the first P latent frames to keep (nil: sample all).
     ///   - progress: called after each block with (blocks done, blocks in all).
     /// - Returns: uint8 bits [B, T′, L_f, d].
+    ///   - useCache: false recomputes every earlier block at each step (what a KV cache saves;
+    ///     `videoar bench generate` times both).
     public func sample(
         captions: [String?], layout: SequenceLayout, codes: MultiScaleCodes, options: Options,
-        prefix: Tensor? = nil, progress: (Int, Int) -> Void = { _, _ in }
+        prefix: Tensor? = nil, useCache: Bool = true, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Tensor {
         guard options.temperature > 0 else { throw ModelError(.input, "the temperature must be positive") }
         guard (0.5...1).contains(options.topP) else { throw ModelError(.input, "top-p must be in [0.5, 1]") }
@@ -61,6 +63,7 @@ public final class Sampler {
         return try withoutGrad {
             let condition = try model.captions(guided ? captions + captions.map { _ in nil } : captions)
             let cache = KVCache(depth: model.configuration.depth)
+            var seen: [Tensor] = []  // every block's inputs so far (without a cache)
             var frames: [Tensor] = []
             var previous: Tensor? = nil  // [rows, d, H, W]
             for t in 0..<layout.frames {
@@ -69,8 +72,18 @@ public final class Sampler {
                 for k in 0..<scales {
                     let input: Tensor? =
                         t == 0 && k == 0 ? nil : try next.input(runningSum: k == 0 ? previous! : sum!, scale: k)
-                    let logits = try model.step(
-                        inputs: input, frame: t, scale: k, condition: condition, layout: layout, cache: cache)
+                    let logits: Tensor
+                    if useCache {
+                        logits = try model.step(
+                            inputs: input, frame: t, scale: k, condition: condition, layout: layout, cache: cache)
+                    } else {
+                        let n = layout.range(frame: t, scale: k).count
+                        seen.append(try input ?? Tensor.zeros([rows, n, codes.bitsPerToken]))
+                        let all = try model.prefixLogits(
+                            inputs: Tensor.cat(seen, dim: 1), condition: condition, layout: layout,
+                            count: layout.range(frame: t, scale: k).upperBound)
+                        logits = try all.slice(dim: 1, (all.shape[1] - n)..<all.shape[1])
+                    }
                     var bits: Tensor  // [B, n, d] uint8
                     if t < given, let prefix {
                         let start = codes.schedule.offsets[k]

@@ -105,6 +105,22 @@ public final class VideoARTransformer: Module {
         return try head(x, condition: condition)
     }
 
+    /// Teacher-forced logits of the first `count` tokens only (a prefix of the layout): what a
+    /// sampler without a KV cache recomputes at every block. inputs: [B, count, d] → [B, count, d].
+    public func prefixLogits(inputs: Tensor, condition: Tensor, layout: SequenceLayout, count: Int) throws -> Tensor {
+        let t = try tensors(layout)
+        let n0 = min(layout.startTokens, count)
+        var x = try startTokens(condition, count: n0)
+        if count > n0 { x = try Tensor.cat([x, embed(inputs.slice(dim: 1, n0..<count))], dim: 1) }
+        x = try x + scaleEmbedding(t.scales.slice(dim: 0, 0..<count))
+        let rope = (try t.cos.slice(dim: 0, 0..<count), try t.sin.slice(dim: 0, 0..<count))
+        let bias = try t.bias.slice(dim: 0, 0..<count).slice(dim: 1, 0..<count)
+        for block in blocks {
+            x = try block(x, condition: condition, rope: rope, bias: bias, mask: nil, cache: nil)
+        }
+        return try head(x, condition: condition)
+    }
+
     /// Logits of block (frame, scale) alone, attending to the blocks already in `cache`
     /// (which must be exactly the blocks before it) and adding this block to it.
     /// - Parameter inputs: [B, n, d] the block's input features; ignored for the start block.

@@ -87,8 +87,11 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Output folder.", completion: .directory)
     var out: String
 
-    @Option(help: "LibTorch intra-op threads (default: all cores).")
+    @Option(help: "LibTorch intra-op threads for decoding (default: all cores).")
     var threads: Int?
+
+    @Option(help: "LibTorch threads while sampling: its block steps are many small operations, fastest on one.")
+    var samplingThreads: Int = 1
 
     @OptionGroup var global: GlobalOptions
 
@@ -123,7 +126,6 @@ struct GenerateCommand: ParsableCommand {
         let bucket = Bucket(size: size, aspect: ratio, multiple: t.spatialFactor)
         let grid = (height: bucket.height / t.spatialFactor, width: bucket.width / t.spatialFactor)
         let schedule = ScaleSchedule(height: grid.height, width: grid.width, sides: t.scaleSides)
-        let codes = MultiScaleCodes(schedule: schedule, bitsPerToken: t.latentDim, decay: t.codeDecay)
         guard window >= 1, (window - 1) % t.temporalFactor == 0, (reencode - 1) % t.temporalFactor == 0,
             reencode < window
         else {
@@ -164,7 +166,9 @@ struct GenerateCommand: ParsableCommand {
                 + "\(layout.scalesPerFrame) scales = \(layout.frames * layout.scalesPerFrame) steps, \(layout.count) tokens each"
         )
         let started = Date()
-        let videos = try FrameReencoding(sampler: Sampler(model: network), tokenizer: tokenizer).generate(
+        let videos = try FrameReencoding(
+            sampler: Sampler(model: network), tokenizer: tokenizer, samplingThreads: samplingThreads
+        ).generate(
             captions: Array(repeating: prompt.isEmpty ? nil : prompt, count: count), frames: frames, window: window,
             context: reencode, schedule: schedule,
             options: .init(guidance: guidance, temperature: temperature, topP: topP, seed: seed), prefix: prefix

@@ -82,4 +82,14 @@ struct SamplerTests {
                 codes: MultiScaleCodes(schedule: Self.schedule, bitsPerToken: 16), options: .init())
         }
     }
+
+    @Test("sampling with the KV cache draws the same clips as recomputing every earlier block")
+    func cacheMatchesRecompute() throws {
+        let sampler = Sampler(model: try Self.model())
+        let options = Sampler.Options(guidance: .ucf, seed: 5)
+        let cached = try sampler.sample(captions: ["a", nil], layout: Self.layout, codes: Self.codes, options: options)
+        let recomputed = try sampler.sample(
+            captions: ["a", nil], layout: Self.layout, codes: Self.codes, options: options, useCache: false)
+        #expect(try Self.same(cached, recomputed))
+    }
 }

@@ -29,7 +29,7 @@ struct MiniLMTests {
     func matchesReference() throws {
         let model = try MiniLM(folder: Self.folder)
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("minilm-\(UUID().uuidString).json")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments =
