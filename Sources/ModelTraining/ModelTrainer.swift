@@ -29,7 +29,6 @@ public final class ModelTrainer {
     private var position = Position(stage: 0, epoch: 0, batch: 0)
     private var tokenizerID: String?
 
-    private var plan: EpochPlan?
     private var prefetcher: BatchPrefetcher?
     private var losses: [String: BitLoss] = [:]
     private var baselines: [Int: Baselines] = [:]
@@ -241,7 +240,7 @@ public final class ModelTrainer {
             configuration.frameMask.enabled && frames > 1
             ? try layout.frameMask(configuration.frameMask.draw(batch: b, frames: frames, using: &rng)) : nil
 
-        let forcing = try TeacherForcing(codes: batch.codes, layout: layout)(
+        let forcing = try TeacherForcing(codes: batch.codes)(
             bits: batch.bits, ratios: ratios, generator: generator)
         let condition = try model.captions(captions)
         let logits = try model(inputs: forcing.inputs, condition: condition, layout: layout, mask: mask)
@@ -326,14 +325,12 @@ public final class ModelTrainer {
                     "batches": "\(plan.batches.count)",
                 ])
         }
-        self.plan = plan
         prefetcher = BatchPrefetcher(dataset: dataset, plan: plan, start: position.batch)
     }
 
     private func closePlan() {
         prefetcher?.cancel()
         prefetcher = nil
-        plan = nil
     }
 
     // MARK: - Evaluation
@@ -371,7 +368,7 @@ public final class ModelTrainer {
             for batch in batches {
                 try check(batch)
                 let layout = SequenceLayout(frames: batch.layout.latentFrames, schedule: batch.schedule)
-                let forcing = try TeacherForcing(codes: batch.codes, layout: layout)(
+                let forcing = try TeacherForcing(codes: batch.codes)(
                     bits: batch.bits, ratios: nil, generator: generator)
                 let captions = rewrite.map { f in batch.captions.map { $0.map(f) } } ?? batch.captions
                 let logits = try model(inputs: forcing.inputs, condition: model.captions(captions), layout: layout)

@@ -13,7 +13,6 @@ import TrainingRun
 /// frame t's corrupted sum, which is how errors carry across frames (CFEC).
 struct TeacherForcing {
     let codes: MultiScaleCodes
-    let layout: SequenceLayout
 
     struct Output {
         /// [B, L, d] float input features (the start block's rows are zero and ignored).

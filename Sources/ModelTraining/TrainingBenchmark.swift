@@ -54,7 +54,7 @@ public struct TrainingBenchmark {
                 let batch = try dataset.load(plan.slice(index))
             else { continue }
             let layout = SequenceLayout(frames: batch.layout.latentFrames, schedule: batch.schedule)
-            let forcing = try TeacherForcing(codes: batch.codes, layout: layout)(
+            let forcing = try TeacherForcing(codes: batch.codes)(
                 bits: batch.bits, ratios: nil, generator: Generator(seed: 0))
             perClip[bucket] = try withoutGrad {
                 try FLOPCounter.measure {

@@ -197,10 +197,4 @@ struct DecodeBench: ParsableCommand {
         let result = try Subprocess.run("/usr/bin/env", [ffmpeg, "-version"])
         return result.stdout.split(separator: "\n").first.map(String.init) ?? "unknown"
     }
-
-    private func peakResidentMiB() -> Double {
-        var usage = rusage()
-        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_maxrss) / 1024
-    }
 }

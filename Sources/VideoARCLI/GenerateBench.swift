@@ -102,8 +102,6 @@ struct GenerateBench: ParsableCommand {
                 })
             Torch.threads = decodeThreads
         }
-        var usage = rusage()
-        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         let steps = layout.frames * layout.scalesPerFrame
         let total = median(sample) + median(decode)
         print("")
@@ -121,6 +119,6 @@ struct GenerateBench: ParsableCommand {
             String(
                 format: "sampling, recomputing the prefix         %.3f s  → KV cache %.1f× faster (target ≥ 3×)",
                 median(recompute), median(recompute) / median(sample)))
-        print(String(format: "peak memory (max RSS)                    %.1f MiB", Double(usage.ru_maxrss) / 1024))
+        print(String(format: "peak memory (max RSS)                    %.1f MiB", peakResidentMiB()))
     }
 }

@@ -105,11 +105,7 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("--aspect must look like 16:9, got '\(aspect)'")
         }
         guard count > 0 else { throw ValidationError("--count must be positive") }
-        let network: VideoARTransformer
-        do { network = try VideoARTransformer(checkpoint: model) } catch let error as ModelError {
-            printError("error: \(error)")
-            throw ExitCode(2)
-        }
+        let network = try exiting(on: ModelError.self) { try VideoARTransformer(checkpoint: model) }
         let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
         if let trainedOn = network.checkpointMetadata["videoar.tokenizer.id"], !trainedOn.isEmpty,
             trainedOn != tokenizer.identity.id
@@ -182,12 +178,7 @@ struct GenerateCommand: ParsableCommand {
         for (i, video) in videos.enumerated() {
             let pixels: [UInt8] = try video.scalars()
             let base = out + "/sample-\(String(format: "%03d", i))"
-            let writer = try VideoWriter(path: base + ".mp4", width: bucket.width, height: bucket.height, fps: fps)
-            let frameBytes = bucket.width * bucket.height * 3
-            for f in 0..<frames { try writer.append(rgb: pixels[(f * frameBytes)..<((f + 1) * frameBytes)]) }
-            try writer.finish()
-            let sheet = contactSheet(frames: pixels, count: frames, width: bucket.width, height: bucket.height)
-            try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
+            try writeClip(pixels, count: frames, width: bucket.width, height: bucket.height, fps: fps, to: base)
             print("  \(base).mp4, \(base).png")
         }
         print(String(format: "generated and decoded in %.2f s (seed %llu)", seconds, seed))

@@ -69,9 +69,7 @@ struct IngestBench: ParsableCommand {
                     "  stage busy time (decode runs beside tokenize): hash %.0f%%, decode %.0f%%, tokenize %.0f%%, seal %.0f%% of wall",
                 100 * p.hashSeconds / wall, 100 * p.decodeSeconds / wall, 100 * p.tokenizeSeconds / wall,
                 100 * p.sealSeconds / wall))
-        var usage = rusage()
-        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
-        print(String(format: "  peak memory (max RSS): %.1f MiB", Double(usage.ru_maxrss) / 1024))
+        print(String(format: "  peak memory (max RSS): %.1f MiB", peakResidentMiB()))
     }
 
     private func queryLatency(at path: String) throws {

@@ -140,13 +140,9 @@ struct ReconstructCommand: ParsableCommand {
             let sideBySide = try Tensor.cat([original, rebuilt], dim: 2)  // [T, H, 2W, 3]
             let pixels: [UInt8] = try sideBySide.scalars()
             let base = "\(out)/recon-\(clip.bucket.slug)-\(String(format: "%03d", clip.index))"
-            let writer = try VideoWriter(path: base + ".mp4", width: clip.width * 2, height: clip.height, fps: clip.fps)
-            let frameBytes = clip.width * 2 * clip.height * 3
-            for t in 0..<clip.frameCount { try writer.append(rgb: pixels[(t * frameBytes)..<((t + 1) * frameBytes)]) }
-            try writer.finish()
-            let sheet = contactSheet(
-                frames: pixels, count: clip.frameCount, width: clip.width * 2, height: clip.height, columns: 3)
-            try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
+            try writeClip(
+                pixels, count: clip.frameCount, width: clip.width * 2, height: clip.height, fps: clip.fps, to: base,
+                columns: 3)
             let bpp = Double(tokens.bitCount) / Double(clip.frameCount * clip.width * clip.height)
             print(
                 "clip \(clip.bucket.slug) #\(clip.index)  "

@@ -57,13 +57,8 @@ struct TrainTokenizerCommand: ParsableCommand {
         let folder = runFolder ?? "runs/" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
         let stop = StopRequest()
         stop.install()
-        let trainer: TokenizerTrainer
-        do {
-            trainer = try TokenizerTrainer(
-                configuration: configuration, runDirectory: folder, resume: resume, logger: logger)
-        } catch let error as TrainingError {
-            printError("error: \(error)")
-            throw ExitCode(2)
+        let trainer = try exiting(on: TrainingError.self) {
+            try TokenizerTrainer(configuration: configuration, runDirectory: folder, resume: resume, logger: logger)
         }
         printNow(
             "training \(trainer.tokenizerParameters) tokenizer parameters in \(folder), from step \(trainer.nextStep) "
@@ -115,11 +110,7 @@ struct ReportTokenizerCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let report: TrainingReport
-        do { report = try TrainingReport(run: runFolder) } catch let error as TrainingError {
-            printError("error: \(error)")
-            throw ExitCode(2)
-        }
+        let report = try exiting(on: TrainingError.self) { try TrainingReport(run: runFolder) }
         let path = out ?? runFolder + "/curves.png"
         try report.writePNG(to: path)
         print("\(report.records.count) steps; curves: \(path)")

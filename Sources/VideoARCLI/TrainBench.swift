@@ -47,16 +47,9 @@ struct TrainBench: ParsableCommand {
         print("LibTorch \(Torch.version), \(Torch.threads) intra-op threads, BLAS: \(Torch.blasLibrary)")
         let matmul = try matmulGFLOPs()
         print(String(format: "matmul 1024×1024 float32: %.1f GFLOP/s (the machine's reference, this run)", matmul))
-        let result: TrainingBenchmark.Result
-        do {
-            result = try TrainingBenchmark.run(
-                configuration: configuration, steps: steps, warmup: warmup, logger: logger)
-        } catch let error as TrainerError {
-            printError("error: \(error)")
-            throw ExitCode(2)
+        let result = try exiting(on: TrainerError.self) {
+            try TrainingBenchmark.run(configuration: configuration, steps: steps, warmup: warmup, logger: logger)
         }
-        var usage = rusage()
-        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         print("")
         print("parameters            \(result.parameters)")
         print("buckets               \(result.buckets.joined(separator: ", "))")
@@ -71,20 +64,6 @@ struct TrainBench: ParsableCommand {
         print(
             String(
                 format: "loader wait           %.2f%% of the step time (target < 5%%)", 100 * result.loaderShare))
-        print(String(format: "peak memory (max RSS) %.1f MiB", Double(usage.ru_maxrss) / 1024))
+        print(String(format: "peak memory (max RSS) %.1f MiB", peakResidentMiB()))
     }
-}
-
-/// GFLOP/s of a 1024×1024×1024 float32 LibTorch matmul (best of 5 × 10): the machine's reference.
-func matmulGFLOPs() throws -> Double {
-    let g = Generator(seed: 1)
-    let a = try Tensor.randn([1024, 1024], generator: g), b = try Tensor.randn([1024, 1024], generator: g)
-    _ = try a.matmul(b)
-    var best = Double.infinity
-    for _ in 0..<5 {
-        let start = DispatchTime.now()
-        for _ in 0..<10 { _ = try a.matmul(b) }
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 / 10)
-    }
-    return 2 * pow(1024, 3) / best / 1e9
 }

@@ -66,27 +66,18 @@ struct TrainModelCommand: ParsableCommand {
             runFolder ?? "runs/model-" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
         let stop = StopRequest()
         stop.install()
-        let trainer: ModelTrainer
-        do {
-            trainer = try ModelTrainer(
-                configuration: configuration, runDirectory: folder, resume: resume, logger: logger)
-        } catch let error as TrainerError {
-            printError("error: \(error)")
-            throw ExitCode(2)
+        let trainer = try exiting(on: TrainerError.self) {
+            try ModelTrainer(configuration: configuration, runDirectory: folder, resume: resume, logger: logger)
         }
         printNow(
             "training \(trainer.parameterCount) parameters (\(configuration.model.name): width \(configuration.model.width), "
                 + "depth \(configuration.model.depth)) in \(folder), from step \(trainer.nextStep) of "
                 + "\(configuration.totalSteps) on \(Torch.threads) threads")
-        let outcome: ModelTrainer.Outcome
-        do {
-            let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
-            outcome = try trainer.run(
+        let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
+        let outcome = try exiting(on: TrainerError.self) {
+            try trainer.run(
                 until: until, printEvery: printEvery, progress: printNow,
                 shouldStop: { stop.requested || deadline.map { Date() >= $0 } == true })
-        } catch let error as TrainerError {
-            printError("error: \(error)")
-            throw ExitCode(2)
         }
         switch outcome {
         case .finished(let path):
@@ -110,11 +101,7 @@ struct ReportModelCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let report: ModelTrainingReport
-        do { report = try ModelTrainingReport(run: runFolder) } catch let error as TrainerError {
-            printError("error: \(error)")
-            throw ExitCode(2)
-        }
+        let report = try exiting(on: TrainerError.self) { try ModelTrainingReport(run: runFolder) }
         let path = out ?? runFolder + "/curves.png"
         try report.writePNG(to: path)
         let last = report.steps.suffix(50)
@@ -190,13 +177,8 @@ struct EvalModelCommand: ParsableCommand {
                     .joined(separator: " ")
             }
         }
-        let trainer: ModelTrainer
-        do {
-            trainer = try ModelTrainer(
-                configuration: configuration, runDirectory: runFolder, resume: true, logger: logger)
-        } catch let error as TrainerError {
-            printError("error: \(error)")
-            throw ExitCode(2)
+        let trainer = try exiting(on: TrainerError.self) {
+            try ModelTrainer(configuration: configuration, runDirectory: runFolder, resume: true, logger: logger)
         }
         let index = (stage ?? configuration.stages.count) - 1
         guard configuration.stages.indices.contains(index) else {

@@ -50,3 +50,24 @@ func formatSeconds(_ value: Double?) -> String {
     guard let value else { return "?" }
     return String(format: "%.3f s", value)
 }
+
+/// Runs `body`; an error of type `E` — a failure the user can fix, with its message — is
+/// printed and the command exits 2; other errors propagate.
+func exiting<E: Error, T>(on _: E.Type, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as E {
+        printError("error: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+/// Writes `count` RGB frames `[T, H, W, 3]` as `base.mp4` and a contact sheet `base.png`.
+func writeClip(
+    _ pixels: [UInt8], count: Int, width: Int, height: Int, fps: Double, to base: String, columns: Int? = nil
+) throws {
+    let writer = try VideoWriter(path: base + ".mp4", width: width, height: height, fps: fps)
+    let frameBytes = width * height * 3
+    for t in 0..<count { try writer.append(rgb: pixels[(t * frameBytes)..<((t + 1) * frameBytes)]) }
+    try writer.finish()
+    let sheet = contactSheet(frames: pixels, count: count, width: width, height: height, columns: columns)
+    try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: base + ".png")
+}

@@ -155,7 +155,7 @@ struct ModelTrainingTests {
             [TokenCorpus.clipBits(seed: 3, frames: 9), TokenCorpus.clipBits(seed: 4, frames: 9)], dim: 0)  // [2, 3, 21, 8]
         let codes = MultiScaleCodes(schedule: TokenCorpus.schedule, bitsPerToken: 8)
         let layout = SequenceLayout(frames: 3, schedule: TokenCorpus.schedule)
-        let forcing = TeacherForcing(codes: codes, layout: layout)
+        let forcing = TeacherForcing(codes: codes)
         let g = Generator(seed: 1)
         let clean = try forcing(bits: bits, ratios: nil, generator: g)
         let flat = try bits.reshaped([2, layout.count, 8]).to(.float32)
