@@ -465,9 +465,18 @@ public final class ModelTrainer {
             throw TrainerError(.checkpoint, "cannot restore the model from \(folder)", cause: "\(error)")
         }
         optimizer = try Self.makeOptimizer(model, configuration, learningRate: configuration.stages[0].learningRate)
-        try optimizer.restore(
-            prefix: "model", from: try SafeTensors.read(folder + "/optimizer.safetensors").tensors,
-            steps: state.optimizerSteps, checkpoint: folder)
+        let moments = try SafeTensors.read(folder + "/optimizer.safetensors").tensors
+        do {
+            try optimizer.restore(prefix: "model", from: moments, steps: state.optimizerSteps, checkpoint: folder)
+        } catch is RunError where moments.keys.contains("model.0.exp_avg") {
+            // Checkpoints keyed by index from before embedding tables matched case-insensitively
+            // (`scaleEmbedding` was then in the decayed group, which shifted every index after it).
+            let legacy = AdamW.decayGroups(
+                model.namedParameters(), weightDecay: 0, isEmbedding: { $0.contains("embedding") })
+            try optimizer.restore(
+                prefix: "model", from: moments, steps: state.optimizerSteps, checkpoint: folder,
+                legacyOrder: legacy.flatMap { $0.names ?? [] })
+        }
         try generator.restore(state.generator)
         step = state.step
         position = state.position

@@ -27,9 +27,13 @@ public final class AdamW {
     public struct Group {
         public var parameters: [Tensor]
         public var weightDecay: Double
-        public init(_ parameters: [Tensor], weightDecay: Double) {
+        /// The parameters' names, when known: checkpoints then key the moments by name, so a
+        /// later change of grouping or order still restores each moment onto its parameter.
+        public var names: [String]?
+        public init(_ parameters: [Tensor], weightDecay: Double, names: [String]? = nil) {
             self.parameters = parameters
             self.weightDecay = weightDecay
+            self.names = names
         }
     }
 
@@ -37,6 +41,8 @@ public final class AdamW {
     private let handles: [OpaquePointer]
     private let slots: [(handle: Int, index: Int)]
     public let parameters: [Tensor]
+    /// One name per parameter, in `parameters` order, when every group named its parameters.
+    public let names: [String]?
 
     public convenience init(_ parameters: [Tensor], _ configuration: Configuration = Configuration()) throws {
         try self.init(groups: [Group(parameters, weightDecay: configuration.weightDecay)], configuration)
@@ -63,7 +69,9 @@ public final class AdamW {
         }
         self.handles = handles
         self.slots = slots
-        parameters = groups.flatMap(\.parameters)
+        let kept = groups.filter { !$0.parameters.isEmpty }
+        parameters = kept.flatMap(\.parameters)
+        names = kept.allSatisfy { $0.names?.count == $0.parameters.count } ? kept.flatMap { $0.names! } : nil
     }
 
     /// Decay for matrices (rank ≥ 2), none for norms, biases and embedding tables — nanoGPT's
@@ -72,9 +80,12 @@ public final class AdamW {
         _ named: [(name: String, tensor: Tensor)], weightDecay: Double,
         isEmbedding: (String) -> Bool = { $0.lowercased().contains("embedding") }
     ) -> [Group] {
-        let decayed = named.filter { $0.tensor.rank >= 2 && !isEmbedding($0.name) }.map(\.tensor)
-        let plain = named.filter { $0.tensor.rank < 2 || isEmbedding($0.name) }.map(\.tensor)
-        return [Group(decayed, weightDecay: weightDecay), Group(plain, weightDecay: 0)]
+        let decayed = named.filter { $0.tensor.rank >= 2 && !isEmbedding($0.name) }
+        let plain = named.filter { $0.tensor.rank < 2 || isEmbedding($0.name) }
+        return [
+            Group(decayed.map(\.tensor), weightDecay: weightDecay, names: decayed.map(\.name)),
+            Group(plain.map(\.tensor), weightDecay: 0, names: plain.map(\.name)),
+        ]
     }
 
     deinit { for handle in handles { ctorch_adamw_free(handle) } }

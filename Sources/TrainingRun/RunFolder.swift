@@ -133,33 +133,61 @@ public final class JSONLinesWriter {
 }
 
 extension AdamW {
-    /// The moments of every parameter as named tensors (`prefix.i.exp_avg`, `prefix.i.exp_avg_sq`)
-    /// for a safetensors file, and the per-parameter step counts for the JSON state.
+    /// The moments of every parameter as named tensors for a safetensors file
+    /// (`prefix.NAME.exp_avg`, `prefix.NAME.exp_avg_sq`, `prefix.NAME.step`; the parameter's index
+    /// stands in for NAME when the groups carry no names), and the per-parameter step counts.
     public func checkpoint(prefix: String, into moments: inout [String: Tensor]) throws -> [Int] {
         try parameters.indices.map { i in
             let state = try state(of: i)
+            let key = "\(prefix).\(names?[i] ?? String(i))"
             if let m = state.expAvg, let v = state.expAvgSq {
-                moments["\(prefix).\(i).exp_avg"] = m
-                moments["\(prefix).\(i).exp_avg_sq"] = v
+                moments[key + ".exp_avg"] = m
+                moments[key + ".exp_avg_sq"] = v
+                moments[key + ".step"] = try Tensor([Int64(state.step)], shape: [1])
             }
             return state.step
         }
     }
 
-    /// Restores what `checkpoint(prefix:into:)` saved.
-    public func restore(prefix: String, from moments: [String: Tensor], steps: [Int], checkpoint: String) throws {
-        guard steps.count == parameters.count else {
+    /// Restores what `checkpoint(prefix:into:)` saved, each moment onto the parameter it was saved
+    /// for: by name, or — for files keyed by index — by position in `legacyOrder` (the parameter
+    /// names in the order the writing version held them; nil means this optimizer's own order).
+    /// A moment whose shape does not match its parameter is an error, never a silent mismatch.
+    public func restore(
+        prefix: String, from moments: [String: Tensor], steps: [Int], checkpoint: String, legacyOrder: [String]? = nil
+    ) throws {
+        let byIndex = moments.keys.contains { $0.hasPrefix(prefix + ".0.") }
+        if names == nil && steps.count != parameters.count {
             throw RunError(
                 .checkpoint,
                 "\(checkpoint): optimizer state for \(steps.count) \(prefix) parameters, the model has \(parameters.count)"
             )
         }
-        for i in steps.indices {
-            guard let m = moments["\(prefix).\(i).exp_avg"], let v = moments["\(prefix).\(i).exp_avg_sq"] else {
-                continue
+        var restored: [(index: Int, state: AdamW.ParameterState)] = []
+        for i in parameters.indices {
+            var key = "\(prefix).\(names?[i] ?? String(i))"
+            var step = steps.indices.contains(i) ? steps[i] : 0
+            if byIndex {
+                key = "\(prefix).\(i)"  // neither side names its parameters: index for index
+                if let order = legacyOrder ?? names, let name = names?[i] {
+                    guard let j = order.firstIndex(of: name) else { continue }
+                    key = "\(prefix).\(j)"
+                    step = steps.indices.contains(j) ? steps[j] : step
+                }
+            } else if let saved = moments[key + ".step"] {
+                step = Int(try saved.scalars(as: Int64.self).first ?? 0)
             }
-            try setState(of: i, AdamW.ParameterState(step: steps[i], expAvg: m, expAvgSq: v))
+            guard let m = moments[key + ".exp_avg"], let v = moments[key + ".exp_avg_sq"] else { continue }
+            guard m.shape == parameters[i].shape, v.shape == parameters[i].shape else {
+                throw RunError(
+                    .checkpoint,
+                    "\(checkpoint): optimizer moments \(key) have shape \(m.shape), the parameter \(names?[i] ?? "#\(i)") has \(parameters[i].shape); the checkpoint was written for another model layout"
+                )
+            }
+            restored.append((i, AdamW.ParameterState(step: step, expAvg: m, expAvgSq: v)))
         }
+        // Every moment checked before any is applied: a refused checkpoint leaves the state as it was.
+        for (i, state) in restored { try setState(of: i, state) }
     }
 }
 
