@@ -38,10 +38,18 @@ public final class Sampler {
     /// - Returns: uint8 bits [B, T′, L_f, d].
     ///   - useCache: false recomputes every earlier block at each step (what a KV cache saves;
     ///     `videoar bench generate` times both).
+    ///   - window: latent frames each block attends to, its own included (nil: all). Frames that
+    ///     fall out of the window leave the KV cache, so a layout longer than the model was
+    ///     trained on is sampled with the context it was trained with — the sliding-window
+    ///     alternative to frame re-encoding.
     public func sample(
         captions: [String?], layout: SequenceLayout, codes: MultiScaleCodes, options: Options,
-        prefix: Tensor? = nil, useCache: Bool = true, progress: (Int, Int) -> Void = { _, _ in }
+        prefix: Tensor? = nil, useCache: Bool = true, window: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Tensor {
+        if let window {
+            guard window >= 1 else { throw ModelError(.input, "the window must hold at least one latent frame") }
+            guard useCache else { throw ModelError(.input, "a sliding window needs the KV cache") }
+        }
         guard options.temperature > 0 else { throw ModelError(.input, "the temperature must be positive") }
         guard (0.5...1).contains(options.topP) else { throw ModelError(.input, "top-p must be in [0.5, 1]") }
         guard codes.bitsPerToken == model.configuration.bitsPerToken else {
@@ -67,6 +75,9 @@ public final class Sampler {
             var frames: [Tensor] = []
             var previous: Tensor? = nil  // [rows, d, H, W]
             for t in 0..<layout.frames {
+                if let window, t >= window {
+                    try cache.evict(before: layout.range(frame: t - window + 1, scale: 0).lowerBound)
+                }
                 var sum: Tensor? = nil
                 var tokens: [Tensor] = []
                 for k in 0..<scales {

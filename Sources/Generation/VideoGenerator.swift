@@ -3,11 +3,22 @@ import Tensor
 import TokenFormat
 import Tokenizer
 
-/// Videos longer than the model was trained on, by frame re-encoding (method §5): generate a
-/// window, decode it to pixels, re-encode its last `context` frames with the causal tokenizer
-/// as the next window's given first latent frames, and continue. Each later window adds
-/// `window − context` frames (17-frame windows with 5 frames of context: 17, 29, 41, 53, 65, …).
-public struct FrameReencoding {
+/// Videos longer than the model was trained on, two ways (`Continuation`):
+///
+/// - **Frame re-encoding** (method §5): generate a window, decode it to pixels, re-encode its
+///   last `context` frames with the causal tokenizer as the next window's given first latent
+///   frames, and continue. Each later window adds `window − context` frames (17-frame windows
+///   with 5 frames of context: 17, 29, 41, 53, 65, …).
+/// - **Sliding window**: one pass over the whole video's latent frames, each attending to the
+///   window's worth of latent frames before it (older ones leave the KV cache), decoded once.
+///   Nothing is re-encoded, so the model never sees tokens of its own decoded output — which
+///   with a lossy tokenizer are unlike any tokens it was trained on (README: "Long videos").
+public struct VideoGenerator {
+    public enum Continuation: String, Sendable, CaseIterable {
+        case reencode
+        case slidingWindow = "slide"
+    }
+
     public let sampler: Sampler
     public let tokenizer: Tokenizer
     /// LibTorch threads while sampling (nil: leave as set). A block step is hundreds of tiny
@@ -24,12 +35,14 @@ public struct FrameReencoding {
 
     /// Pixel videos uint8 [frames, H, W, 3], one per caption.
     /// - Parameters:
-    ///   - frames, window, context: pixel frames, each 1 + τk, with context < window.
+    ///   - frames, window, context: pixel frames, each 1 + τk, with context < window (`context`
+    ///     is what frame re-encoding carries over; the sliding window ignores it).
     ///   - prefix: bits [1 or B, P, L_f, d] the first window starts from (image- or video-to-video).
     ///   - progress: (window index, windows in all, block steps done in this window, block steps per window).
     public func generate(
-        captions: [String?], frames: Int, window: Int, context: Int, schedule: ScaleSchedule,
-        options: Sampler.Options, prefix: Tensor? = nil, progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in }
+        captions: [String?], frames: Int, window: Int, context: Int, continuation: Continuation = .reencode,
+        schedule: ScaleSchedule, options: Sampler.Options, prefix: Tensor? = nil,
+        progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in }
     ) throws -> [Tensor] {
         let t = tokenizer.configuration
         for (name, value) in [("frames", frames), ("window", window), ("context", context)]
@@ -41,6 +54,23 @@ public struct FrameReencoding {
         }
         let codes = MultiScaleCodes(schedule: schedule, bitsPerToken: t.latentDim, decay: t.codeDecay)
         let grid = schedule.scales.last!
+        if continuation == .slidingWindow {
+            let layout = SequenceLayout(frames: t.latentFrames(frames), schedule: schedule)
+            let decodeThreads = Torch.threads
+            if let samplingThreads { Torch.threads = samplingThreads }
+            let bits = try sampler.sample(
+                captions: captions, layout: layout, codes: codes, options: options, prefix: prefix,
+                window: t.latentFrames(window)
+            ) { done, total in progress(0, 1, done, total) }
+            Torch.threads = decodeThreads
+            return try (0..<captions.count).map { b in
+                try tokenizer.decode(
+                    TokenClip(
+                        tokenizer: tokenizer.identity, frames: frames, latentFrames: layout.frames,
+                        latentHeight: grid.height, latentWidth: grid.width, schedule: schedule,
+                        bitsPerToken: t.latentDim, codeDecay: t.codeDecay, bits: bits.select(dim: 0, b).contiguous()))
+            }
+        }
         let layout = SequenceLayout(frames: t.latentFrames(min(window, frames)), schedule: schedule)
         let windows = frames <= window ? 1 : 1 + (frames - window + (window - context) - 1) / (window - context)
         var videos: [[Tensor]] = Array(repeating: [], count: captions.count)  // per sample, frame tensors [H, W, 3]

@@ -16,6 +16,10 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
     public var bitsPerToken: Int
     /// The most scales a frame can have (size of the scale embedding).
     public var maxScales: Int
+    /// `temporal`: Multi-scale Temporal RoPE, each head's pairs rotated by the token's
+    /// (time, height, width) with coarse scales on the finest grid. `sequence`: the LLM's 1D
+    /// RoPE over the token's index in the sequence — the ablation's baseline.
+    public var rope: RotaryKind
     /// Share of each head's rotation pairs given to time, height and width (Multi-scale
     /// Temporal RoPE); the rest after time is split evenly between height and width.
     public var ropeTimeShare: Double
@@ -36,7 +40,8 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
 
     public init(
         name: String = "cpu-small", width: Int = 256, depth: Int = 4, heads: Int = 4, mlpRatio: Double = 4,
-        bitsPerToken: Int = 32, maxScales: Int = 16, ropeTimeShare: Double = 0.25, ropeBase: Double = 100,
+        bitsPerToken: Int = 32, maxScales: Int = 16, rope: RotaryKind = .temporal, ropeTimeShare: Double = 0.25,
+        ropeBase: Double = 100,
         captionEncoder: CaptionEncoderKind = .hashed, captionEncoderFolder: String = "models/all-MiniLM-L6-v2",
         captionVocabulary: Int = 4096, captionWords: Int = 32, seed: UInt64 = 0
     ) {
@@ -47,6 +52,7 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
         self.mlpRatio = mlpRatio
         self.bitsPerToken = bitsPerToken
         self.maxScales = maxScales
+        self.rope = rope
         self.ropeTimeShare = ropeTimeShare
         self.ropeBase = ropeBase
         self.captionEncoder = captionEncoder
@@ -61,7 +67,7 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
         [
             .init("name", \.name), .init("width", \.width), .init("depth", \.depth), .init("heads", \.heads),
             .init("mlp_ratio", \.mlpRatio), .init("bits_per_token", \.bitsPerToken), .init("max_scales", \.maxScales),
-            .init("rope_time_share", \.ropeTimeShare), .init("rope_base", \.ropeBase),
+            .init("rope", \.rope), .init("rope_time_share", \.ropeTimeShare), .init("rope_base", \.ropeBase),
             .init("caption_encoder", \.captionEncoder), .init("caption_encoder_folder", \.captionEncoderFolder),
             .init("caption_vocabulary", \.captionVocabulary), .init("caption_words", \.captionWords),
             .init("seed", \.seed),
@@ -85,6 +91,12 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
             throw fail("caption_vocabulary and caption_words must be positive")
         }
     }
+}
+
+/// How RoPE positions a token (`ModelConfiguration.rope`).
+public enum RotaryKind: String, Sendable, Codable {
+    case temporal
+    case sequence
 }
 
 /// Which caption encoder conditions the model.

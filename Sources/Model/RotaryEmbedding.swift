@@ -8,17 +8,21 @@ public struct RotaryEmbedding: Sendable {
     /// Rotation pairs per axis (time, height, width); they sum to headDim / 2.
     public let pairs: (time: Int, height: Int, width: Int)
     public let base: Double
+    public let kind: RotaryKind
 
-    public init(headDim: Int, timeShare: Double, base: Double) {
+    public init(headDim: Int, timeShare: Double, base: Double, kind: RotaryKind = .temporal) {
         let total = headDim / 2
         let time = max(1, Int((Double(total) * timeShare).rounded()))
         let height = (total - time) / 2
-        pairs = (time, height, total - time - height)
+        pairs = kind == .sequence ? (total, 0, 0) : (time, height, total - time - height)
         self.base = base
+        self.kind = kind
     }
 
-    /// cos and sin [L, headDim / 2] of every position's rotation angles.
+    /// cos and sin [L, headDim / 2] of every position's rotation angles (`sequence`: every pair
+    /// rotates by the token's index, the positions' place in the list).
     public func tables(_ positions: [(t: Int, h: Int, w: Int)]) throws -> (cos: Tensor, sin: Tensor) {
+        let positions = kind == .sequence ? positions.indices.map { (t: $0, h: 0, w: 0) } : positions
         func frequencies(_ n: Int) -> [Double] { (0..<n).map { Foundation.pow(base, -Double($0) / Double(n)) } }
         let ft = frequencies(pairs.time), fh = frequencies(pairs.height), fw = frequencies(pairs.width)
         let width = pairs.time + pairs.height + pairs.width

@@ -47,7 +47,28 @@ public final class KVCache {
         var values: Tensor?
     }
     public let layers: [Layer]
+    /// Tokens dropped from the front by `evict(before:)`: positions stay those of the whole sequence.
+    public private(set) var evicted = 0
     public init(depth: Int) { layers = (0..<depth).map { _ in Layer() } }
-    /// Tokens cached so far.
-    public var count: Int { layers.first?.keys?.shape[2] ?? 0 }
+    /// Tokens run so far (cached or evicted): the position the next block starts at.
+    public var count: Int { evicted + (layers.first?.keys?.shape[2] ?? 0) }
+
+    /// Forgets every token before sequence position `token`, so later blocks attend only to
+    /// what is left — a sliding window over latent frames for videos longer than the model
+    /// was trained on. Keys keep the rotation of their original positions, so attention
+    /// still sees the right relative offsets.
+    public func evict(before token: Int) throws {
+        let drop = token - evicted
+        guard drop > 0 else { return }
+        guard drop <= count - evicted else {
+            throw ModelError(.input, "cannot evict up to token \(token): the cache holds tokens \(evicted)..<\(count)")
+        }
+        for layer in layers {
+            guard let keys = layer.keys, let values = layer.values else { continue }
+            let n = keys.shape[2]
+            layer.keys = try keys.slice(dim: 2, drop..<n).contiguous()
+            layer.values = try values.slice(dim: 2, drop..<n).contiguous()
+        }
+        evicted = token
+    }
 }

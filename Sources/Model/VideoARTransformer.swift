@@ -22,14 +22,16 @@ public final class VideoARTransformer: Module {
     public let head: BitwiseHead
     let rotary: RotaryEmbedding
     private var _layouts: [String: LayoutTensors] = [:]
+    private var _biases: [String: Tensor] = [:]
     /// The metadata of the checkpoint this model was loaded from (empty for a new model).
     public internal(set) var checkpointMetadata: [String: String] = [:]
 
-    /// What a layout needs on every call, built once: RoPE tables, the mask, scale indices.
+    /// What a layout needs on every call, built once: RoPE tables and scale indices. (The
+    /// block-causal bias, [L, L], is built only for teacher-forced passes: `blockBias(_:)`; a
+    /// sampler never needs it, and for a long video it would be the largest tensor.)
     struct LayoutTensors {
         var cos: Tensor  // [L, hd/2]
         var sin: Tensor
-        var bias: Tensor  // [L, L]
         var scales: Tensor  // [L] int64
     }
 
@@ -51,7 +53,8 @@ public final class VideoARTransformer: Module {
         }
         head = try BitwiseHead(width: w, bits: configuration.bitsPerToken, generator: g)
         rotary = RotaryEmbedding(
-            headDim: configuration.headDim, timeShare: configuration.ropeTimeShare, base: configuration.ropeBase)
+            headDim: configuration.headDim, timeShare: configuration.ropeTimeShare, base: configuration.ropeBase,
+            kind: configuration.rope)
     }
 
     func tensors(_ layout: SequenceLayout) throws -> LayoutTensors {
@@ -65,9 +68,16 @@ public final class VideoARTransformer: Module {
         }
         let rope = try rotary.tables(layout.positions)
         let made = LayoutTensors(
-            cos: rope.cos, sin: rope.sin, bias: try layout.blockCausalBias(),
-            scales: try Tensor(layout.scale.map(Int64.init), shape: [layout.count]))
+            cos: rope.cos, sin: rope.sin, scales: try Tensor(layout.scale.map(Int64.init), shape: [layout.count]))
         _layouts[key] = made
+        return made
+    }
+
+    func blockBias(_ layout: SequenceLayout) throws -> Tensor {
+        let key = "\(layout.frames)|\(layout.schedule)"
+        if let cached = _biases[key] { return cached }
+        let made = try layout.blockCausalBias()
+        _biases[key] = made
         return made
     }
 
@@ -98,7 +108,8 @@ public final class VideoARTransformer: Module {
         var x = try Tensor.cat([startTokens(condition, count: n0), embedded], dim: 1)  // [B, L, W]
         x = try x + scaleEmbedding(t.scales)
         // One additive bias for every layer: the block-causal −∞ and, with a frame mask, its −∞ too.
-        let bias = try mask.map { try t.bias.maskedFill($0.logicalNot(), -Double.infinity) } ?? t.bias
+        let causal = try blockBias(layout)
+        let bias = try mask.map { try causal.maskedFill($0.logicalNot(), -Double.infinity) } ?? causal
         for block in blocks {
             x = try block(x, condition: condition, rope: (t.cos, t.sin), bias: bias, mask: nil, cache: nil)
         }
@@ -114,7 +125,7 @@ public final class VideoARTransformer: Module {
         if count > n0 { x = try Tensor.cat([x, embed(inputs.slice(dim: 1, n0..<count))], dim: 1) }
         x = try x + scaleEmbedding(t.scales.slice(dim: 0, 0..<count))
         let rope = (try t.cos.slice(dim: 0, 0..<count), try t.sin.slice(dim: 0, 0..<count))
-        let bias = try t.bias.slice(dim: 0, 0..<count).slice(dim: 1, 0..<count)
+        let bias = try blockBias(layout).slice(dim: 0, 0..<count).slice(dim: 1, 0..<count)
         for block in blocks {
             x = try block(x, condition: condition, rope: rope, bias: bias, mask: nil, cache: nil)
         }

@@ -12,7 +12,9 @@ struct ModelTests {
     static let layout = SequenceLayout(frames: 3, schedule: ScaleSchedule(height: 4, width: 4, sides: [1, 2, 4]))
 
     /// A model whose adaLN gates are not zero, so every block actually mixes tokens.
-    static func model() throws -> VideoARTransformer {
+    static func model(rope: RotaryKind = .temporal) throws -> VideoARTransformer {
+        var configuration = configuration
+        configuration.rope = rope
         let model = try VideoARTransformer(configuration)
         let g = Generator(seed: 11)
         try withoutGrad {
@@ -24,6 +26,28 @@ struct ModelTests {
     }
 
     static func difference(_ a: Tensor, _ b: Tensor) throws -> Double { try (a - b).abs().max().item() }
+
+    /// The sampler's way: one `step` per block against a KV cache, frames older than `window`
+    /// evicted. Returns the logits of every block, concatenated, and the cache.
+    static func blockByBlock(_ model: VideoARTransformer, _ inputs: Tensor, _ condition: Tensor, window: Int? = nil)
+        throws -> (Tensor, KVCache)
+    {
+        let cache = KVCache(depth: configuration.depth)
+        var pieces: [Tensor] = []
+        for t in 0..<layout.frames {
+            if let window, t >= window {
+                try cache.evict(before: layout.range(frame: t - window + 1, scale: 0).lowerBound)
+            }
+            for k in 0..<layout.scalesPerFrame {
+                let range = layout.range(frame: t, scale: k)
+                pieces.append(
+                    try model.step(
+                        inputs: inputs.slice(dim: 1, range), frame: t, scale: k, condition: condition, layout: layout,
+                        cache: cache))
+            }
+        }
+        return (try Tensor.cat(pieces, dim: 1), cache)
+    }
 
     @Test("changing the tokens of a later (frame, scale) block never changes the logits of earlier blocks")
     func blockCausality() throws {
@@ -51,32 +75,49 @@ struct ModelTests {
         }
     }
 
-    @Test("the KV-cached block-by-block pass gives the teacher-forced logits")
-    func cachedEqualsTeacherForced() throws {
-        let model = try Self.model()
+    @Test(
+        "the KV-cached block-by-block pass gives the teacher-forced logits",
+        arguments: [RotaryKind.temporal, .sequence])
+    func cachedEqualsTeacherForced(rope: RotaryKind) throws {
+        let model = try Self.model(rope: rope)
         let g = Generator(seed: 2)
         let inputs = try Tensor.randn([2, Self.layout.count, 8], generator: g)
         let condition = try model.captions(["waves on a beach", "a red ball"])
         try withoutGrad {
             let full = try model(inputs: inputs, condition: condition, layout: Self.layout)
-            let cache = KVCache(depth: Self.configuration.depth)
-            var pieces: [Tensor] = []
-            for t in 0..<Self.layout.frames {
-                for k in 0..<Self.layout.scalesPerFrame {
-                    let range = Self.layout.range(frame: t, scale: k)
-                    pieces.append(
-                        try model.step(
-                            inputs: inputs.slice(dim: 1, range), frame: t, scale: k, condition: condition,
-                            layout: Self.layout, cache: cache))
-                }
-            }
-            #expect(try Self.difference(Tensor.cat(pieces, dim: 1), full) < 1e-4)
+            let (cached, _) = try Self.blockByBlock(model, inputs, condition)
+            #expect(try Self.difference(cached, full) < 1e-4)
             // A block out of order is refused rather than computed with wrong positions.
             #expect(throws: ModelError.self) {
                 try model.step(
                     inputs: inputs.slice(dim: 1, 0..<1), frame: 0, scale: 1, condition: condition,
                     layout: Self.layout, cache: KVCache(depth: 2))
             }
+        }
+    }
+
+    @Test(
+        "a sliding window over the KV cache gives the teacher-forced logits with every frame older than the window masked"
+    )
+    func slidingWindow() throws {
+        let model = try Self.model()
+        let g = Generator(seed: 6)
+        let inputs = try Tensor.randn([2, Self.layout.count, 8], generator: g)
+        let condition = try model.captions(["a dog", nil])
+        // Window of 2 latent frames: frame 2 no longer sees frame 0 (the start block included).
+        let visible: [[[Bool]]] = Array(
+            repeating: [[false, false, false], [true, false, false], [false, true, false]], count: 2)
+        try withoutGrad {
+            let masked = try model(
+                inputs: inputs, condition: condition, layout: Self.layout, mask: Self.layout.frameMask(visible))
+            let (windowed, cache) = try Self.blockByBlock(model, inputs, condition, window: 2)
+            #expect(try Self.difference(windowed, masked) < 1e-4)
+            // …and frame 2 differs from the full-context pass, so the window really cut something.
+            let full = try model(inputs: inputs, condition: condition, layout: Self.layout)
+            let frame2 = Self.layout.range(frame: 2, scale: 0).lowerBound..<Self.layout.count
+            #expect(try Self.difference(windowed.slice(dim: 1, frame2), full.slice(dim: 1, frame2)) > 1e-4)
+            #expect(
+                cache.count == Self.layout.count && cache.evicted == Self.layout.range(frame: 1, scale: 0).lowerBound)
         }
     }
 
@@ -99,6 +140,18 @@ struct ModelTests {
         #expect(abs(try score((1, 2, 0), (4, 0, 2)) - base) < 1e-4)  // width shifted
         #expect(abs(try score((1, 2, 3), (5, 0, 5)) - base) > 1e-4)  // a different offset differs
         #expect(abs(try score((1, 2, 3), (4, 1, 5)) - base) > 1e-4)
+    }
+
+    @Test("1D sequence RoPE (the ablation's baseline) turns every pair by the token's index alone")
+    func sequenceRope() throws {
+        let rope = RotaryEmbedding(headDim: 16, timeShare: 0.25, base: 100, kind: .sequence)
+        #expect(rope.pairs.time == 8 && rope.pairs.height == 0 && rope.pairs.width == 0)
+        // Positions are ignored; only the place in the list counts.
+        let a = try rope.tables([(0, 0, 0), (5, 3, 2), (0, 0, 0)])
+        let b = try rope.tables([(9, 9, 9), (0, 0, 0), (1, 1, 1)])
+        #expect(try Self.difference(a.cos, b.cos) == 0 && Self.difference(a.sin, b.sin) == 0)
+        let row1: [Float] = try a.cos.select(dim: 0, 1).scalars()
+        #expect(abs(row1[0] - Float(Foundation.cos(1.0))) < 1e-6)  // index 1, fastest pair: angle 1 rad
     }
 
     @Test("coarse scales sit on the finest grid; blocks run frame by frame, coarse to fine")
