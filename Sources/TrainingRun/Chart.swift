@@ -21,10 +21,14 @@ public struct CurveChart {
 
     public var panels: [(title: String, curves: [Curve])]
     public var markers: [(x: Double, label: String)]
+    public var xUnit: String
 
-    public init(panels: [(title: String, curves: [Curve])], markers: [(x: Double, label: String)]) {
+    public init(
+        panels: [(title: String, curves: [Curve])], markers: [(x: Double, label: String)], xUnit: String = "steps"
+    ) {
         self.panels = panels
         self.markers = markers
+        self.xUnit = xUnit
     }
 
     /// Stage boundaries from a step-ordered list of (step, stage name).
@@ -73,7 +77,7 @@ public struct CurveChart {
                 series.append(
                     Panel.Series(label: curve.label, points: Self.smoothed(curve.points, alpha: alpha), color: c))
             }
-            Panel(title: panel.title, series: series, markers: markers)
+            Panel(title: panel.title, series: series, markers: markers, xUnit: xUnit)
                 .draw(into: &canvas, x: 0, y: 5 + i * panelHeight, w: width, h: panelHeight, xRange: xRange)
         }
         try canvas.writePNG(to: path)

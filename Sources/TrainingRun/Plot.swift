@@ -120,11 +120,14 @@ public struct Panel {
     public var series: [Series]
     /// Vertical markers (stage boundaries), with labels.
     public var markers: [(x: Double, label: String)]
+    /// What the x axis counts, written after its last value.
+    public var xUnit: String
 
-    public init(title: String, series: [Series], markers: [(x: Double, label: String)] = []) {
+    public init(title: String, series: [Series], markers: [(x: Double, label: String)] = [], xUnit: String = "steps") {
         self.title = title
         self.series = series
         self.markers = markers
+        self.xUnit = xUnit
     }
 
     /// Draws the panel into `canvas` inside the rectangle (x, y, w, h).
@@ -172,7 +175,7 @@ public struct Panel {
             }
         }
         canvas.text(Self.format(xRange.lowerBound), x: left, y: bottom + 8)
-        let end = Self.format(xRange.upperBound) + " steps"
+        let end = Self.format(xRange.upperBound) + " " + xUnit
         canvas.text(end, x: right - Canvas.textWidth(end), y: bottom + 8)
     }
 

@@ -226,7 +226,7 @@ struct ModelTrainingTests {
             .deletingLastPathComponent()
         let schema = root.appendingPathComponent("Schemas/train.schema.json")
         // model 14, held_out 2, optimizer 4, loss 1, corruption 5, frame_mask 3, evaluation 2, and 6 top-level keys
-        #expect(try SchemaDefaults.leaves(of: schema).count == 37)
+        #expect(try SchemaDefaults.leaves(of: schema).count == 38)
         let decoded = try JSONDecoder().decode(
             ModelTrainingConfiguration.self, from: SchemaDefaults.document(of: schema))
         #expect(decoded == ModelTrainingConfiguration())
@@ -247,5 +247,76 @@ struct ModelTrainingTests {
         let names = model.namedParameters().filter { decayed.contains(ObjectIdentifier($0.tensor)) }.map(\.name)
         #expect(!names.contains("scaleEmbedding.weight") && !names.contains("captions.embedding.weight"))
         #expect(names.contains("blocks.0.attention.qkv.weight"))
+    }
+
+    @Test(
+        "optimizer moments follow their parameter by name: a checkpoint restores into a regrouped optimizer, and a layout mismatch is an error"
+    )
+    func optimizerStateByName() throws {
+        let model = try VideoARTransformer(
+            ModelConfiguration(width: 32, depth: 1, heads: 2, bitsPerToken: 8, captionVocabulary: 16))
+        let named = model.namedParameters()
+        let written = try AdamW(groups: AdamW.decayGroups(named, weightDecay: 0.05))
+        var loss = try Tensor(scalar: 0)
+        for (k, (_, tensor)) in named.enumerated() { loss = try loss + tensor.pow(2).sum() * Double(k + 1) }
+        try loss.backward()
+        try written.step()
+        var moments: [String: Tensor] = [:]
+        let steps = try written.checkpoint(prefix: "model", into: &moments)
+        #expect(moments["model.scaleEmbedding.weight.exp_avg"] != nil)
+        // Everything in one group, in reverse order: every index moves.
+        let reversed = Array(named.reversed())
+        let regrouped = try AdamW(
+            groups: [AdamW.Group(reversed.map(\.tensor), weightDecay: 0, names: reversed.map(\.name))])
+        func sameMoments() throws -> Bool {
+            try regrouped.parameters.indices.allSatisfy { i in
+                let j = try #require(written.parameters.firstIndex { $0 === regrouped.parameters[i] })
+                return try regrouped.state(of: i).expAvg?.scalars(as: Float.self)
+                    == written.state(of: j).expAvg?.scalars(as: Float.self)
+            }
+        }
+        #expect(try !sameMoments())
+        try regrouped.restore(prefix: "model", from: moments, steps: steps, checkpoint: "test")
+        #expect(try sameMoments())
+        // Index-keyed moments put onto the wrong parameters are refused, not applied.
+        var byIndex: [String: Tensor] = [:]
+        for i in written.parameters.indices {
+            let state = try written.state(of: i)
+            byIndex["model.\(i).exp_avg"] = state.expAvg
+            byIndex["model.\(i).exp_avg_sq"] = state.expAvgSq
+        }
+        #expect(throws: RunError.self) {
+            try regrouped.restore(
+                prefix: "model", from: byIndex, steps: steps, checkpoint: "test", legacyOrder: reversed.map(\.name))
+        }
+        try regrouped.restore(
+            prefix: "model", from: byIndex, steps: steps, checkpoint: "test",
+            legacyOrder: try #require(written.names))
+        #expect(try sameMoments())
+    }
+
+    @Test("the ablation's variants switch the techniques on one at a time; the last is the full method")
+    func ablationVariants() throws {
+        let base = ModelTrainingConfiguration()
+        let configurations = Ablation.variants.indices.map { Ablation.configuration(base, variant: $0) }
+        let baseline = configurations[0]
+        #expect(baseline.model.rope == .sequence && baseline.corruption.perFrame == 0)
+        #expect(!baseline.corruption.inherit && !baseline.frameMask.enabled && baseline.corruption.enabled)
+        var full = configurations.last!
+        full.model.name = base.model.name
+        #expect(full == base)
+        // Each row differs from the one before in exactly one switch.
+        for (previous, next) in zip(configurations, configurations.dropFirst()) {
+            let switches = [
+                previous.model.rope != next.model.rope, previous.corruption.perFrame != next.corruption.perFrame,
+                previous.corruption.inherit != next.corruption.inherit,
+                previous.frameMask.enabled != next.frameMask.enabled,
+            ]
+            #expect(switches.filter { $0 }.count == 1)
+            var a = previous, b = next
+            (a.model.name, a.model.rope, a.corruption, a.frameMask) = ("", .temporal, base.corruption, base.frameMask)
+            (b.model.name, b.model.rope, b.corruption, b.frameMask) = ("", .temporal, base.corruption, base.frameMask)
+            #expect(a == b)  // data, steps, seeds, optimiser, model size: shared
+        }
     }
 }
