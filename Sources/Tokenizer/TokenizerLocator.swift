@@ -10,7 +10,11 @@ public enum TokenizerLocator {
 
     /// The first existing copy of the shipped default: under $VIDEOAR_HOME, the working
     /// folder, then the folders above the executable (so `.build/…/videoar` finds it).
-    public static func shippedCheckpointPath() -> String? {
+    public static func shippedCheckpointPath() -> String? { shippedFile(shippedCheckpoint) }
+
+    /// The first existing copy of a file shipped in the repository (`relative` to its root),
+    /// searched where `shippedCheckpointPath()` searches.
+    public static func shippedFile(_ relative: String) -> String? {
         var roots: [URL] = []
         if let home = ProcessInfo.processInfo.environment["VIDEOAR_HOME"] { roots.append(URL(fileURLWithPath: home)) }
         roots.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
@@ -20,7 +24,7 @@ public enum TokenizerLocator {
             roots.append(folder)
             folder = folder.deletingLastPathComponent()
         }
-        return roots.map { $0.appendingPathComponent(shippedCheckpoint).path }.first {
+        return roots.map { $0.appendingPathComponent(relative).path }.first {
             FileManager.default.fileExists(atPath: $0)
         }
     }

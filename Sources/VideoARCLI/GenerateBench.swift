@@ -21,8 +21,11 @@ struct GenerateBench: ParsableCommand {
             """
     )
 
-    @Option(help: "The model (safetensors written by `videoar train`).", completion: .file(extensions: ["safetensors"]))
-    var model: String
+    @Option(
+        help:
+            "The model (safetensors written by `videoar train`); default: the shipped \(GenerateCommand.shippedModel).",
+        completion: .file(extensions: ["safetensors"]))
+    var model: String?
 
     @Option(help: "Tokenizer weights (default: the shipped one).", completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
@@ -55,6 +58,10 @@ struct GenerateBench: ParsableCommand {
         useTorchThreads(threads)
         guard let guidance = GuidanceSchedule(preset: cfg), let ratio = AspectRatio(aspect) else {
             throw ValidationError("--cfg or --aspect is not valid")
+        }
+        guard let model = model ?? TokenizerLocator.shippedFile(GenerateCommand.shippedModel) else {
+            throw ValidationError(
+                "no --model given and the shipped \(GenerateCommand.shippedModel) is missing: pass --model")
         }
         let network = try VideoARTransformer(checkpoint: model)
         let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: nil, logger: logger)

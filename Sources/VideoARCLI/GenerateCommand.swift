@@ -23,10 +23,14 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The caption to generate from (empty: unconditional).")
     var prompt: String = ""
 
+    /// The demo model shipped in the repository (stage I of Configs/model/cpu-small.yaml).
+    static let shippedModel = "Configs/model/cpu-small.safetensors"
+
     @Option(
-        help: "The model (safetensors written by `videoar train`, e.g. runs/model-cpu-small/model.safetensors).",
+        help:
+            "The model (safetensors written by `videoar train`, e.g. runs/model-cpu-small/model.safetensors); default: the shipped \(shippedModel).",
         completion: .file(extensions: ["safetensors"]))
-    var model: String
+    var model: String?
 
     @Option(
         help:
@@ -49,6 +53,12 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: "Past --window, each new window starts from this many re-encoded frames of the video so far.")
     var reencode: Int = 5
+
+    @Option(
+        help:
+            "Past --window frames: reencode (decode, re-encode the last --reencode frames, continue; the paper's way) or slide (each latent frame attends to a window's worth before it; nothing re-encoded)."
+    )
+    var continuation: String = "reencode"
 
     @Option(help: "Bucket size √(H·W).")
     var size: Int = 128
@@ -105,6 +115,12 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("--aspect must look like 16:9, got '\(aspect)'")
         }
         guard count > 0 else { throw ValidationError("--count must be positive") }
+        guard let continuation = VideoGenerator.Continuation(rawValue: continuation) else {
+            throw ValidationError("--continuation must be reencode or slide, got '\(continuation)'")
+        }
+        guard let model = model ?? TokenizerLocator.shippedFile(Self.shippedModel) else {
+            throw ValidationError("no --model given and the shipped \(Self.shippedModel) is missing: pass --model")
+        }
         let network = try exiting(on: ModelError.self) { try VideoARTransformer(checkpoint: model) }
         let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
         if let trainedOn = network.checkpointMetadata["videoar.tokenizer.id"], !trainedOn.isEmpty,
@@ -157,16 +173,19 @@ struct GenerateCommand: ParsableCommand {
         print(
             "model \(network.configuration.name) (\(network.parameterCount) parameters), tokenizer \(tokenizer.identity)"
         )
+        let latentFrames = frames > window && continuation == .slidingWindow ? t.latentFrames(frames) : layout.frames
         print(
-            "\(count) × \(frames) frames at \(bucket.width)×\(bucket.height): \(layout.frames) latent frames × "
-                + "\(layout.scalesPerFrame) scales = \(layout.frames * layout.scalesPerFrame) steps, \(layout.count) tokens each"
+            "\(count) × \(frames) frames at \(bucket.width)×\(bucket.height): \(latentFrames) latent frames × "
+                + "\(layout.scalesPerFrame) scales = \(latentFrames * layout.scalesPerFrame) steps"
+                + (frames > window && continuation == .reencode ? " per window" : "")
+                + ", \(layout.schedule.tokensPerFrame * latentFrames) tokens each"
         )
         let started = Date()
-        let videos = try FrameReencoding(
+        let videos = try VideoGenerator(
             sampler: Sampler(model: network), tokenizer: tokenizer, samplingThreads: samplingThreads
         ).generate(
             captions: Array(repeating: prompt.isEmpty ? nil : prompt, count: count), frames: frames, window: window,
-            context: reencode, schedule: schedule,
+            context: reencode, continuation: continuation, schedule: schedule,
             options: .init(guidance: guidance, temperature: temperature, topP: topP, seed: seed), prefix: prefix
         ) { w, windows, done, total in
             if done % layout.scalesPerFrame == 0 || done == total {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The whole pipeline as a user runs it: captioned videos → `ingest` → shards → `train` →
@@ -74,5 +75,26 @@ struct PipelineTests {
         let wrong = try CLITests.videoar(
             "generate", "--model", run + "/model.safetensors", "--prompt", "x", "--out", folder + "/wrong")
         #expect(wrong.status == 2 && wrong.stderr.contains("was trained on tokens of tokenizer"), "\(wrong.stderr)")
+    }
+
+    @Test(
+        "the shipped demo model works out of the box: no --model, the shipped tokenizer, a continuation past the trained length both ways"
+    )
+    func shippedModel() throws {
+        let folder = try temporaryFolder("shipped")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for continuation in ["reencode", "slide"] {
+            let out = folder + "/" + continuation
+            let generated = try CLITests.videoar(
+                "generate", "--prompt", "a red square moves right on a navy background", "--video", CLITests.sample,
+                "--context", "5", "--frames", "33", "--continuation", continuation, "--out", out)
+            #expect(generated.status == 0, "\(generated.stdout)\(generated.stderr)")
+            #expect(generated.stdout.contains("model cpu-small ("), "\(generated.stdout)")
+            #expect(generated.stdout.contains("1 × 33 frames"), "\(generated.stdout)")
+            #expect(FileManager.default.fileExists(atPath: out + "/sample-000.mp4"))
+            #expect(FileManager.default.fileExists(atPath: out + "/sample-000.png"))
+        }
+        let bad = try CLITests.videoar("generate", "--prompt", "x", "--continuation", "loop", "--out", folder)
+        #expect(bad.status != 0 && bad.stderr.contains("--continuation must be reencode or slide"), "\(bad.stderr)")
     }
 }
