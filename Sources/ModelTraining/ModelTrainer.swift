@@ -138,6 +138,10 @@ public final class ModelTrainer {
         model.setTrainable(true)
     }
 
+    /// Which held-out clips an evaluation reads (the first `evaluation.batches` batches of this
+    /// plan), the same for every run. 0, so runs with seed 0 kept their evaluation set.
+    static let heldOutSeed: UInt64 = 0
+
     static func makeOptimizer(_ model: VideoARTransformer, _ c: ModelTrainingConfiguration, learningRate: Double) throws
         -> AdamW
     {
@@ -341,8 +345,9 @@ public final class ModelTrainer {
     public func evaluate(stage index: Int, rewrite: ((String) -> String)? = nil) throws -> EvalRecord? {
         let stage = configuration.stages[index]
         if heldOut[index] == nil {
+            // Seeded apart from the run's seed: runs with different seeds are scored on the same clips.
             let plan = try dataset.plan(
-                stage.data, globalBatch: stage.batch, seed: configuration.seed, stage: index, epoch: 0, split: .heldOut)
+                stage.data, globalBatch: stage.batch, seed: Self.heldOutSeed, stage: index, epoch: 0, split: .heldOut)
             heldOut[index] = try plan.batches.indices.prefix(configuration.evaluation.batches).compactMap {
                 try dataset.load(plan.slice($0))
             }
