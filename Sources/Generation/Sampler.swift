@@ -34,14 +34,14 @@ public final class Sampler {
     /// Samples `captions.count` clips of `layout`.
     /// - Parameters:
     ///   - prefix: uint8 bits [B or 1, P, L_f, d] of the first P latent frames to keep (nil: sample all).
-    ///   - progress: called after each block with (blocks done, blocks in all).
-    /// - Returns: uint8 bits [B, T′, L_f, d].
     ///   - useCache: false recomputes every earlier block at each step (what a KV cache saves;
     ///     `videoar bench generate` times both).
     ///   - window: latent frames each block attends to, its own included (nil: all). Frames that
     ///     fall out of the window leave the KV cache, so a layout longer than the model was
     ///     trained on is sampled with the context it was trained with — the sliding-window
     ///     alternative to frame re-encoding.
+    ///   - progress: called after each block with (blocks done, blocks in all).
+    /// - Returns: uint8 bits [B, T′, L_f, d].
     public func sample(
         captions: [String?], layout: SequenceLayout, codes: MultiScaleCodes, options: Options,
         prefix: Tensor? = nil, useCache: Bool = true, window: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }

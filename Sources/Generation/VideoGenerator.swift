@@ -53,23 +53,12 @@ public struct VideoGenerator {
             throw ModelError(.input, "context (\(context)) must be shorter than the window (\(window))")
         }
         let codes = MultiScaleCodes(schedule: schedule, bitsPerToken: t.latentDim, decay: t.codeDecay)
-        let grid = schedule.scales.last!
         if continuation == .slidingWindow {
             let layout = SequenceLayout(frames: t.latentFrames(frames), schedule: schedule)
-            let decodeThreads = Torch.threads
-            if let samplingThreads { Torch.threads = samplingThreads }
-            let bits = try sampler.sample(
-                captions: captions, layout: layout, codes: codes, options: options, prefix: prefix,
-                window: t.latentFrames(window)
+            let bits = try sample(
+                captions, layout, codes, options, prefix: prefix, window: t.latentFrames(window)
             ) { done, total in progress(0, 1, done, total) }
-            Torch.threads = decodeThreads
-            return try (0..<captions.count).map { b in
-                try tokenizer.decode(
-                    TokenClip(
-                        tokenizer: tokenizer.identity, frames: frames, latentFrames: layout.frames,
-                        latentHeight: grid.height, latentWidth: grid.width, schedule: schedule,
-                        bitsPerToken: t.latentDim, codeDecay: t.codeDecay, bits: bits.select(dim: 0, b).contiguous()))
-            }
+            return try captions.indices.map { try decode(bits, sample: $0, frames: frames, schedule: schedule) }
         }
         let layout = SequenceLayout(frames: t.latentFrames(min(window, frames)), schedule: schedule)
         let windows = frames <= window ? 1 : 1 + (frames - window + (window - context) - 1) / (window - context)
@@ -78,19 +67,12 @@ public struct VideoGenerator {
         for w in 0..<windows {
             var windowOptions = options
             windowOptions.seed = options.seed &+ UInt64(w)
-            let decodeThreads = Torch.threads
-            if let samplingThreads { Torch.threads = samplingThreads }
-            let bits = try sampler.sample(
-                captions: captions, layout: layout, codes: codes, options: windowOptions, prefix: given
-            ) { done, total in progress(w, windows, done, total) }
-            Torch.threads = decodeThreads
+            let bits = try sample(captions, layout, codes, windowOptions, prefix: given) { done, total in
+                progress(w, windows, done, total)
+            }
             var contexts: [Tensor] = []
             for b in 0..<captions.count {
-                let clip = try TokenClip(
-                    tokenizer: tokenizer.identity, frames: min(window, frames), latentFrames: layout.frames,
-                    latentHeight: grid.height, latentWidth: grid.width, schedule: schedule, bitsPerToken: t.latentDim,
-                    codeDecay: t.codeDecay, bits: bits.select(dim: 0, b).contiguous())
-                let pixels = try tokenizer.decode(clip)  // [window, H, W, 3]
+                let pixels = try decode(bits, sample: b, frames: min(window, frames), schedule: schedule)
                 let fresh = w == 0 ? 0 : context  // later windows start with the re-encoded context
                 for f in fresh..<pixels.shape[0] where videos[b].count < frames {
                     videos[b].append(try pixels.select(dim: 0, f))
@@ -103,5 +85,29 @@ public struct VideoGenerator {
             given = contexts.isEmpty ? nil : try Tensor.stack(contexts, dim: 0)
         }
         return try videos.map { try Tensor.stack($0, dim: 0).contiguous() }
+    }
+
+    /// The sampler on `samplingThreads` LibTorch threads, the count put back for decoding after.
+    private func sample(
+        _ captions: [String?], _ layout: SequenceLayout, _ codes: MultiScaleCodes, _ options: Sampler.Options,
+        prefix: Tensor?, window: Int? = nil, progress: (Int, Int) -> Void
+    ) throws -> Tensor {
+        let decodeThreads = Torch.threads
+        if let samplingThreads { Torch.threads = samplingThreads }
+        defer { Torch.threads = decodeThreads }
+        return try sampler.sample(
+            captions: captions, layout: layout, codes: codes, options: options, prefix: prefix, window: window,
+            progress: progress)
+    }
+
+    /// Pixels uint8 [frames, H, W, 3] of sample `b` of `bits` [B, T′, L_f, d].
+    private func decode(_ bits: Tensor, sample b: Int, frames: Int, schedule: ScaleSchedule) throws -> Tensor {
+        let t = tokenizer.configuration
+        let grid = schedule.scales.last!
+        return try tokenizer.decode(
+            TokenClip(
+                tokenizer: tokenizer.identity, frames: frames, latentFrames: bits.shape[1], latentHeight: grid.height,
+                latentWidth: grid.width, schedule: schedule, bitsPerToken: t.latentDim, codeDecay: t.codeDecay,
+                bits: bits.select(dim: 0, b).contiguous()))
     }
 }

@@ -165,17 +165,18 @@ extension AdamW {
         }
         var restored: [(index: Int, state: AdamW.ParameterState)] = []
         for i in parameters.indices {
-            var key = "\(prefix).\(names?[i] ?? String(i))"
+            let key: String
             var step = steps.indices.contains(i) ? steps[i] : 0
-            if byIndex {
+            if !byIndex {
+                key = "\(prefix).\(names?[i] ?? String(i))"
+                if let saved = moments[key + ".step"] { step = Int(try saved.scalars(as: Int64.self).first ?? 0) }
+            } else if let name = names?[i], let order = legacyOrder ?? names {
+                // Keyed by index: find where the writing version held this parameter.
+                guard let j = order.firstIndex(of: name) else { continue }
+                key = "\(prefix).\(j)"
+                if steps.indices.contains(j) { step = steps[j] }
+            } else {
                 key = "\(prefix).\(i)"  // neither side names its parameters: index for index
-                if let order = legacyOrder ?? names, let name = names?[i] {
-                    guard let j = order.firstIndex(of: name) else { continue }
-                    key = "\(prefix).\(j)"
-                    step = steps.indices.contains(j) ? steps[j] : step
-                }
-            } else if let saved = moments[key + ".step"] {
-                step = Int(try saved.scalars(as: Int64.self).first ?? 0)
             }
             guard let m = moments[key + ".exp_avg"], let v = moments[key + ".exp_avg_sq"] else { continue }
             guard m.shape == parameters[i].shape, v.shape == parameters[i].shape else {

@@ -6,6 +6,7 @@ import Logging
 import Model
 import ModelTraining
 import Tensor
+import Tokenizer
 import TrainingRun
 import VideoIO
 
@@ -117,9 +118,7 @@ struct AblationBench: ParsableCommand {
             base.model.seed = seed
         }
         useTorchThreads(threads ?? (base.threads > 0 ? base.threads : nil))
-        guard let continuation = VideoGenerator.Continuation(rawValue: continuation) else {
-            throw ValidationError("--continuation must be reencode or slide, got '\(continuation)'")
-        }
+        let continuation = try VideoGenerator.Continuation(option: continuation)
         if reportOnly {
             let path = runs + "/ablation-\(continuation.rawValue).json"
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -130,17 +129,14 @@ struct AblationBench: ParsableCommand {
         }
         let chosen = try chosenVariants()
         let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: nil, logger: logger)
-        let truths = try rolloutClips(base, logger: logger)
+        let rolloutSet = try rolloutClips(base, tokenizer: tokenizer, logger: logger)
         print(
             "ablation: \(chosen.count) variant(s) of \(config) (\(base.totalSteps) steps each) in \(runs); rollouts: "
-                + "\(truths.count) held-out clip(s) × \(seeds) seed(s), \(frames) frames from \(context) true ones")
-        for truth in truths { print("  rollout clip: \(truth.name)") }
+                + "\(rolloutSet.count) held-out clip(s) × \(seeds) seed(s), \(frames) frames from \(context) true ones")
+        for clip in rolloutSet { print("  rollout clip: \(clip.name)") }
         let stop = StopRequest()
         stop.install()
         var rows: [Row] = []
-        var reconstruction: [Double] = []
-        var holdLastFrame: [Double] = []
-        var holdLastFrameVsDecoded: [Double] = []
         for index in chosen {
             let variant = Ablation.variants[index]
             let configuration = Ablation.configuration(base, variant: index)
@@ -165,64 +161,56 @@ struct AblationBench: ParsableCommand {
             let model = try exiting(on: ModelError.self) { try VideoARTransformer(checkpoint: path) }
             let drift = RolloutDrift(
                 generator: VideoGenerator(sampler: Sampler(model: model), tokenizer: tokenizer, samplingThreads: 1),
-                context: context, window: window, continuation: continuation, reencode: reencode)
-            var sums = [[Double]](repeating: [Double](repeating: 0, count: frames), count: 5)
-            var runsDone = 0
-            for truth in truths {
+                window: window, continuation: continuation, reencode: reencode)
+            var rollouts: [RolloutDrift.Curves] = []
+            for clip in rolloutSet {
                 for seed in 0..<seeds {
                     let (curves, video) = try drift.measure(
-                        truth: truth.pixels, caption: truth.caption,
+                        clip.truth, caption: clip.caption,
                         options: .init(guidance: .constant(1), temperature: 1, topP: 0.97, seed: UInt64(seed)))
-                    if truth.name == truths[0].name, seed == 0 {  // one rollout to look at, beside the truth
-                        let side = try Tensor.cat([truth.pixels, video], dim: 2).contiguous()
+                    if rollouts.isEmpty {  // one rollout to look at, beside the truth
+                        let side = try Tensor.cat([clip.truth.pixels, video], dim: 2).contiguous()
                         try writeClip(
                             try side.scalars(), count: frames, width: side.shape[2], height: side.shape[1], fps: 8,
                             to: folder + "/rollout-\(continuation.rawValue)")
                     }
-                    for (i, curve) in [
-                        curves.generated, curves.generatedVsDecoded, curves.reconstruction, curves.holdLastFrame,
-                        curves.holdLastFrameVsDecoded,
-                    ].enumerated() {
-                        for f in 0..<frames { sums[i][f] += curve[f] }
-                    }
-                    runsDone += 1
+                    rollouts.append(curves)
                 }
             }
-            let means = sums.map { $0.map { $0 / Double(max(1, runsDone)) } }
-            reconstruction = means[2]
-            holdLastFrame = means[3]
-            holdLastFrameVsDecoded = means[4]
             let row = Row(
                 variant: variant.name, adds: variant.adds, steps: configuration.totalSteps,
                 heldOutNLL: evaluation.nll, heldOutAccuracy: evaluation.accuracy, heldOutClips: evaluation.clips,
-                drift: means[0], driftVsDecoded: means[1])
+                drift: Self.mean(rollouts.map(\.vsTruth)), driftVsDecoded: Self.mean(rollouts.map(\.vsDecoded)))
             rows.append(row)
             printNow(
                 String(
                     format:
                         "[%@] held-out nll %.4f nats/bit (acc %.1f%%, %d clips); PSNR vs truth %@; vs decoded truth %@",
-                    variant.name, row.heldOutNLL, row.heldOutAccuracy * 100, row.heldOutClips, checkpoints(means[0]),
-                    checkpoints(means[1])))
+                    variant.name, row.heldOutNLL, row.heldOutAccuracy * 100, row.heldOutClips, checkpoints(row.drift),
+                    checkpoints(row.driftVsDecoded)))
         }
+        let truths = rolloutSet.map(\.truth)
         let results = Results(
-            configuration: config, seed: base.seed, rolloutClips: truths.map(\.name), frames: frames, context: context,
-            continuation: continuation.rawValue,
-            reconstruction: reconstruction, holdLastFrame: holdLastFrame,
-            holdLastFrameVsDecoded: holdLastFrameVsDecoded, rows: rows)
+            configuration: config, seed: base.seed, rolloutClips: rolloutSet.map(\.name), frames: frames,
+            context: context,
+            continuation: continuation.rawValue, reconstruction: Self.mean(truths.map(\.reconstruction)),
+            holdLastFrame: Self.mean(truths.map(\.holdLastFrame.vsTruth)),
+            holdLastFrameVsDecoded: Self.mean(truths.map(\.holdLastFrame.vsDecoded)), rows: rows)
         try write(results, suffix: continuation.rawValue)
     }
 
     // MARK: - Rollout clips
 
-    struct Truth {
+    struct RolloutClip {
         var name: String
         var caption: String?
-        var pixels: Tensor  // uint8 [F, H, W, 3]
+        var truth: RolloutDrift.Truth
     }
 
     /// Held-out sources (the configuration's split, so no variant trained on them) with at least
     /// `frames` frames at the clips' frame rate, decoded in the 128 bucket nearest their aspect.
-    func rolloutClips(_ base: ModelTrainingConfiguration, logger: Logger) throws -> [Truth] {
+    func rolloutClips(_ base: ModelTrainingConfiguration, tokenizer: Tokenizer, logger: Logger) throws -> [RolloutClip]
+    {
         let catalog = try Catalog(path: base.dataFolder + "/catalog.sqlite")
         let fps = 8.0
         let needed = Double(frames - 1) / fps
@@ -232,8 +220,8 @@ struct AblationBench: ParsableCommand {
                 return base.heldOut.isHeldOut(hash) && duration >= needed
             }
             .sorted { $0.path < $1.path }
-        var truths: [Truth] = []
-        for source in sources where truths.count < clips {
+        var chosen: [RolloutClip] = []
+        for source in sources where chosen.count < clips {
             let reader = try ClipReader(
                 path: source.path,
                 configuration: ClipConfiguration(
@@ -241,20 +229,28 @@ struct AblationBench: ParsableCommand {
                     buckets: BucketPolicy(sizes: [128], multiple: 16, maxUpscale: 8)),
                 logger: logger)
             let caption = try source.id.flatMap { try catalog.captions(source: $0).first }
-            for (i, clip) in try reader.readAll().enumerated() where truths.count < clips {
-                truths.append(
-                    Truth(
+            for (i, clip) in try reader.readAll().enumerated() where chosen.count < clips {
+                chosen.append(
+                    RolloutClip(
                         name:
                             "\(URL(fileURLWithPath: source.path).lastPathComponent)#\(i) \(clip.width)×\(clip.height)",
-                        caption: caption, pixels: try videoTensor(clip)))
+                        caption: caption,
+                        truth: try RolloutDrift.Truth(pixels: videoTensor(clip), context: context, tokenizer: tokenizer)
+                    ))
             }
         }
-        guard !truths.isEmpty else {
+        guard !chosen.isEmpty else {
             throw ValidationError(
                 "no held-out source lasts \(String(format: "%.1f", needed)) s (\(frames) frames at \(fps) fps): lower --frames or ingest longer videos"
             )
         }
-        return truths
+        return chosen
+    }
+
+    /// The frame-by-frame mean of equally long curves.
+    static func mean(_ curves: [[Double]]) -> [Double] {
+        guard let first = curves.first else { return [] }
+        return first.indices.map { f in curves.map { $0[f] }.reduce(0, +) / Double(curves.count) }
     }
 
     func chosenVariants() throws -> [Int] {

@@ -59,11 +59,7 @@ struct GenerateBench: ParsableCommand {
         guard let guidance = GuidanceSchedule(preset: cfg), let ratio = AspectRatio(aspect) else {
             throw ValidationError("--cfg or --aspect is not valid")
         }
-        guard let model = model ?? TokenizerLocator.shippedFile(GenerateCommand.shippedModel) else {
-            throw ValidationError(
-                "no --model given and the shipped \(GenerateCommand.shippedModel) is missing: pass --model")
-        }
-        let network = try VideoARTransformer(checkpoint: model)
+        let network = try VideoARTransformer(checkpoint: GenerateCommand.modelPath(model))
         let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: nil, logger: logger)
         let t = tokenizer.configuration
         let bucket = Bucket(size: size, aspect: ratio, multiple: t.spatialFactor)

@@ -26,6 +26,14 @@ struct GenerateCommand: ParsableCommand {
     /// The demo model shipped in the repository (stage I of Configs/model/cpu-small.yaml).
     static let shippedModel = "Configs/model/cpu-small.safetensors"
 
+    /// `--model`, or the shipped model when it is not given.
+    static func modelPath(_ model: String?) throws -> String {
+        guard let path = model ?? TokenizerLocator.shippedFile(shippedModel) else {
+            throw ValidationError("no --model given and the shipped \(shippedModel) is missing: pass --model")
+        }
+        return path
+    }
+
     @Option(
         help:
             "The model (safetensors written by `videoar train`, e.g. runs/model-cpu-small/model.safetensors); default: the shipped \(shippedModel).",
@@ -115,12 +123,8 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("--aspect must look like 16:9, got '\(aspect)'")
         }
         guard count > 0 else { throw ValidationError("--count must be positive") }
-        guard let continuation = VideoGenerator.Continuation(rawValue: continuation) else {
-            throw ValidationError("--continuation must be reencode or slide, got '\(continuation)'")
-        }
-        guard let model = model ?? TokenizerLocator.shippedFile(Self.shippedModel) else {
-            throw ValidationError("no --model given and the shipped \(Self.shippedModel) is missing: pass --model")
-        }
+        let continuation = try VideoGenerator.Continuation(option: continuation)
+        let model = try Self.modelPath(model)
         let network = try exiting(on: ModelError.self) { try VideoARTransformer(checkpoint: model) }
         let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
         if let trainedOn = network.checkpointMetadata["videoar.tokenizer.id"], !trainedOn.isEmpty,
@@ -201,5 +205,15 @@ struct GenerateCommand: ParsableCommand {
             print("  \(base).mp4, \(base).png")
         }
         print(String(format: "generated and decoded in %.2f s (seed %llu)", seconds, seed))
+    }
+}
+
+extension VideoGenerator.Continuation {
+    /// `--continuation`'s value.
+    init(option: String) throws {
+        guard let parsed = Self(rawValue: option) else {
+            throw ValidationError("--continuation must be reencode or slide, got '\(option)'")
+        }
+        self = parsed
     }
 }

@@ -65,22 +65,24 @@ struct VideoGeneratorTests {
         }
         let truth = try Tensor(pixels, shape: [17, 32, 32, 3])
         let drift = RolloutDrift(
-            generator: VideoGenerator(sampler: Sampler(model: model), tokenizer: tokenizer), context: 5, window: 9,
+            generator: VideoGenerator(sampler: Sampler(model: model), tokenizer: tokenizer), window: 9,
             continuation: .reencode, reencode: 5)
-        let (curves, video) = try drift.measure(truth: truth, caption: nil, options: .init(seed: 1))
+        let prepared = try RolloutDrift.Truth(pixels: truth, context: 5, tokenizer: tokenizer)
+        let (curves, video) = try drift.measure(prepared, caption: nil, options: .init(seed: 1))
         #expect(video.shape == truth.shape)
         for curve in [
-            curves.generated, curves.reconstruction, curves.holdLastFrame, curves.generatedVsDecoded,
-            curves.holdLastFrameVsDecoded,
+            curves.vsTruth, prepared.reconstruction, prepared.holdLastFrame.vsTruth, curves.vsDecoded,
+            prepared.holdLastFrame.vsDecoded,
         ] {
             #expect(curve.count == 17)
         }
         // The causal tokenizer decodes the kept context frames the same way alone or in the whole clip.
-        #expect(curves.generatedVsDecoded[0..<5].allSatisfy { $0 > 40 })
-        #expect(curves.holdLastFrame[4] == RolloutDrift.identical)
-        #expect(curves.holdLastFrame[16] < curves.holdLastFrame[5])  // the square moves away from where it was
+        #expect(curves.vsDecoded[0..<5].allSatisfy { $0 > 40 })
+        let held = prepared.holdLastFrame.vsTruth
+        #expect(held[4] == RolloutDrift.identical)
+        #expect(held[16] < held[5])  // the square moves away from where it was
         #expect(throws: ModelError.self) {
-            try drift.measure(truth: truth.slice(dim: 0, 0..<5), caption: nil, options: .init())
+            try RolloutDrift.Truth(pixels: truth.slice(dim: 0, 0..<5), context: 5, tokenizer: tokenizer)
         }
     }
 }
