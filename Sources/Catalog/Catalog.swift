@@ -295,8 +295,9 @@ public final class Catalog: Sendable {
 
     /// How processing a source ended (when its clips were not all sealed yet, see `seal`).
     public enum Outcome: Sendable {
-        /// Every clip sealed; `note` keeps a remark such as partial damage ("truncated at 3.2 s").
-        case done(note: String? = nil)
+        /// Every clip sealed for `tokenizer` (the source is complete for it); `note` keeps a
+        /// remark such as partial damage ("truncated at 3.2 s").
+        case done(tokenizer: String, note: String? = nil)
         /// Permanent: never retried.
         case rejected(code: String, message: String)
         /// Retryable: retried after `retryAt` unless `attempts` reached `maxAttempts` (then rejected).
@@ -310,7 +311,8 @@ public final class Catalog: Sendable {
         try pool.write { db in
             let now = Self.now
             switch outcome {
-            case .done(let note):
+            case .done(let tokenizer, let note):
+                try Self.recordComplete(id, tokenizer: tokenizer, in: db)
                 if note == nil {
                     try db.execute(
                         sql:
@@ -351,8 +353,8 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// Records a sealed shard and its clips, and marks `completing` sources done — one
-    /// transaction, after the shard file is durably in place.
+    /// Records a sealed shard and its clips, and marks `completing` sources done (complete for
+    /// the shard's tokenizer) — one transaction, after the shard file is durably in place.
     ///
     /// Retirement is decided here too, however late the seal comes: a clip whose source has been
     /// retired (deleted) or whose bytes are no longer the source's (`contentHashes[clip.id]`
@@ -402,12 +404,23 @@ public final class Catalog: Sendable {
                     arguments: [shard.id!, source, t.clips, t.tokens, t.seconds])
             }
             for id in completing {
+                try Self.recordComplete(id, tokenizer: shard.tokenizerId, in: db)
                 try db.execute(
                     sql: "UPDATE sources SET state = 'done', updated_at = ? WHERE id = ? AND state = 'processing'",
                     arguments: [Self.now, id])
             }
             return shard
         }
+    }
+
+    /// Notes that a source still being processed is complete for `tokenizer` (the same
+    /// transaction then marks it done).
+    static func recordComplete(_ source: Int64, tokenizer: String, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO source_tokenizers (source_id, tokenizer_id)
+                SELECT id, ? FROM sources WHERE id = ? AND state = 'processing'
+                """, arguments: [tokenizer, source])
     }
 
     /// The ids of clips of `source` already in sealed shards (for resuming without duplicates).

@@ -229,7 +229,8 @@ extension Catalog {
         public var recentErrors: [(path: String, state: SourceRecord.State, code: String?, message: String?)]
     }
 
-    public func status(recentErrors limit: Int = 10) throws -> Status {
+    /// - Parameter tokenizer: count only this tokenizer's clips (nil: every tokenizer's).
+    public func status(recentErrors limit: Int = 10, tokenizer: String? = nil) throws -> Status {
         try pool.read { db in
             var sources: [SourceRecord.State: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM sources GROUP BY state") {
@@ -238,9 +239,11 @@ extension Catalog {
             let buckets = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT bucket, frames, COUNT(*) AS n, SUM(tokens) AS tokens FROM clips WHERE retired = 0
-                    GROUP BY bucket, frames ORDER BY size, bucket, frames
-                    """
+                    SELECT c.bucket, c.frames, COUNT(*) AS n, SUM(c.tokens) AS tokens
+                    FROM clips c JOIN shards h ON h.id = c.shard_id
+                    WHERE c.retired = 0 AND h.state = 'sealed' AND (?1 IS NULL OR h.tokenizer_id = ?1)
+                    GROUP BY c.bucket, c.frames ORDER BY c.size, c.bucket, c.frames
+                    """, arguments: [tokenizer]
             ).map {
                 (
                     bucket: $0["bucket"] as String, frames: $0["frames"] as Int, clips: $0["n"] as Int,
@@ -248,7 +251,11 @@ extension Catalog {
                 )
             }
             let shardRow = try Row.fetchAggregate(
-                db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM shards WHERE state = 'sealed'")
+                db,
+                sql: """
+                    SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM shards
+                    WHERE state = 'sealed' AND (?1 IS NULL OR tokenizer_id = ?1)
+                    """, arguments: [tokenizer])
             let errors = try Row.fetchAll(
                 db,
                 sql: """

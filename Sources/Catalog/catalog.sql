@@ -125,3 +125,18 @@ ALTER TABLE sources ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
 -- Where each tokenizer's weights live (absolute path of the safetensors checkpoint; NULL for
 -- the seeded initialisation), so a shard can always be decoded back to pixels.
 ALTER TABLE tokenizers ADD COLUMN weights_path TEXT;
+
+-- migration: v4
+-- Which tokenizers each source is complete for: written in the transaction that marks it done.
+-- A new default tokenizer makes every source without its row "lacking tokens": `videoar
+-- retokenize` (or the daemon) re-queues those from their files, while their old shards stay.
+CREATE TABLE source_tokenizers (
+    source_id     INTEGER NOT NULL REFERENCES sources(id),
+    tokenizer_id  TEXT NOT NULL,
+    PRIMARY KEY (source_id, tokenizer_id)
+) WITHOUT ROWID;
+CREATE INDEX source_tokenizers_by_tokenizer ON source_tokenizers(tokenizer_id);
+-- Before v4 a done source had live clips of exactly the tokenizer that finished it.
+INSERT OR IGNORE INTO source_tokenizers (source_id, tokenizer_id)
+    SELECT DISTINCT c.source_id, h.tokenizer_id FROM clips c JOIN shards h ON h.id = c.shard_id
+    JOIN sources s ON s.id = c.source_id WHERE c.retired = 0 AND s.state = 'done';

@@ -45,13 +45,17 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
     public struct TokenizerSelection: Sendable, ConfigurationSection, Equatable {
         public var checkpoint: String?
         public var config: String?
-        public init(checkpoint: String? = nil, config: String? = nil) {
+        /// On start, the daemon re-queues every done source this tokenizer has no tokens for
+        /// (a new default tokenizer makes the old shards stale; they stay until `videoar gc`).
+        public var retokenize: Bool
+        public init(checkpoint: String? = nil, config: String? = nil, retokenize: Bool = true) {
             self.checkpoint = checkpoint
             self.config = config
+            self.retokenize = retokenize
         }
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
-            [.init("checkpoint", \.checkpoint), .init("config", \.config)]
+            [.init("checkpoint", \.checkpoint), .init("config", \.config), .init("retokenize", \.retokenize)]
         }
     }
 
@@ -162,4 +166,6 @@ public enum IngestErrorCode: String, Sendable {
     case configuration, io, pipeline
     /// Another process writes the data folder.
     case busy
+    /// Removing shards would leave sources with no tokens at all.
+    case stranding
 }

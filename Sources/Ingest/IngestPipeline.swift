@@ -95,18 +95,8 @@ public final class IngestPipeline {
     /// if the crash log names it) and rejecting it at `retry.max_crashes` / `retry.max_interruptions`.
     @discardableResult
     public func recover() throws -> Recovery {
-        let sealed = Set(try catalog.shards(includingRetired: true).map(\.path))
         var recovery = Recovery()
-        // Temporaries are hidden files: the walk includes them.
-        let root = URL(fileURLWithPath: configuration.shardFolder).standardizedFileURL.path
-        for file in FileTree.walk(root, hidden: true).files {
-            let relative = "shards/" + file.dropFirst(root.count + 1)
-            if !sealed.contains(relative) {
-                try? FileManager.default.removeItem(atPath: file)
-                recovery.removedFiles += 1
-                logger.info("removed an unsealed shard file", metadata: ["path": "\(file)"])
-            }
-        }
+        recovery.removedFiles = try removeUnlistedShardFiles()
         let folder = configuration.dataFolder
         let crashed = CrashRecorder.crashes(in: folder)
         recovery.sources = try catalog.recoverInterrupted(
@@ -119,6 +109,69 @@ public final class IngestPipeline {
                 "the process crashed on a source last time", metadata: ["source": "\(source)", "signal": "\(signal)"])
         }
         return recovery
+    }
+
+    /// Deletes the files under `shards/` the catalog does not list (temporaries included, they
+    /// are hidden files) and the folders that leaves empty; returns how many files went.
+    private func removeUnlistedShardFiles() throws -> Int {
+        let listed = Set(try catalog.shards(includingRetired: true).map(\.path))
+        let root = URL(fileURLWithPath: configuration.shardFolder).standardizedFileURL.path
+        var removed = 0
+        for file in FileTree.walk(root, hidden: true).files
+        where !listed.contains("shards/" + file.dropFirst(root.count + 1)) {
+            try? FileManager.default.removeItem(atPath: file)
+            removed += 1
+            logger.info("removed an unlisted shard file", metadata: ["path": "\(file)"])
+            // Its folders (shards/BUCKET-fN/TOKENIZER/), if that emptied them: rmdir refuses otherwise.
+            var folder = URL(fileURLWithPath: file).deletingLastPathComponent().path
+            while folder.count > root.count, rmdir(folder) == 0 {
+                folder = URL(fileURLWithPath: folder).deletingLastPathComponent().path
+            }
+        }
+        return removed
+    }
+
+    // MARK: - Re-tokenizing and garbage collection
+
+    /// Moves every done source this pipeline's tokenizer has no tokens for back to `pending`
+    /// (see `Catalog.requeue(for:)`); sources whose file is gone are returned, not queued.
+    public func requeueLackingSources() throws -> Catalog.Requeue {
+        let requeue = try catalog.requeue(for: tokenizer.identity.id)
+        if requeue.queued > 0 {
+            logger.notice(
+                "re-queued sources for this tokenizer",
+                metadata: [
+                    "sources": "\(requeue.queued)",
+                    "tokenizer": "\(tokenizer.identity)",
+                ])
+        }
+        for path in requeue.missing {
+            logger.warning(
+                "cannot re-tokenize: the file is gone (its old clips stay)",
+                metadata: ["path": "\(path)", "tokenizer": "\(tokenizer.identity)"])
+        }
+        return requeue
+    }
+
+    /// Removes the shards of every tokenizer not in `keeping` (this pipeline's always stays):
+    /// the catalog rows in one transaction, then the files. Refuses, listing them, while some
+    /// source's only live clips would go (unless `strand`): re-tokenize first.
+    public func removeTokenizers(keeping: Set<String>, strand: Bool = false) throws -> Catalog.Removal {
+        let keep = keeping.union([tokenizer.identity.id])
+        let stranded = try catalog.sourcesStranded(keeping: keep)
+        if !stranded.isEmpty && !strand {
+            throw IngestError(
+                .stranding,
+                "\(stranded.count) source(s) have clips only from the tokenizers to be removed (first: "
+                    + "\(stranded[0])); re-tokenize them first (`videoar retokenize`), or pass --force",
+                cause: stranded.prefix(20).joined(separator: "\n"))
+        }
+        let removal = try catalog.removeTokenizers(keeping: keep)
+        for path in removal.shardPaths {
+            try? FileManager.default.removeItem(atPath: configuration.dataFolder + "/" + path)
+        }
+        _ = try removeUnlistedShardFiles()
+        return removal
     }
 
     /// After a failure in the middle of the work (the disk filled up, the catalog could not be
@@ -423,7 +476,7 @@ public final class IngestPipeline {
             try catalog.update(updated)
         }
         if openClips[id, default: 0] == 0 {
-            try catalog.finish(id, .done(note: note))
+            try catalog.finish(id, .done(tokenizer: tokenizer.identity.id, note: note))
             progress.done += 1
         } else {
             finished.insert(id)

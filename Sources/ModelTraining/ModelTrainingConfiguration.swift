@@ -11,6 +11,12 @@ public struct ModelTrainingConfiguration: Sendable, Equatable, ConfigurationSect
     public var model: ModelConfiguration
     /// The data folder of `videoar serve` / `ingest` (catalog.sqlite + shards/).
     public var dataFolder: String
+    /// Whose tokens to train on, for every query that names no `tokenizer`: a checkpoint
+    /// (.safetensors), a layout (.yaml, its seeded initialisation), or `any` (the first
+    /// clip's tokenizer decides). nil: the shipped default tokenizer — what `serve` and
+    /// `ingest` use unless configured otherwise. Resolved to an id by the program (see
+    /// `pinning(tokenizer:)`).
+    public var tokenizer: String?
     /// Run in order; each starts from the previous stage's weights (and optimiser state).
     public var stages: [Stage]
     public var heldOut: HeldOutSplit
@@ -29,7 +35,7 @@ public struct ModelTrainingConfiguration: Sendable, Equatable, ConfigurationSect
     public var seed: UInt64
 
     public init(
-        model: ModelConfiguration = ModelConfiguration(), dataFolder: String = "data",
+        model: ModelConfiguration = ModelConfiguration(), dataFolder: String = "data", tokenizer: String? = nil,
         stages: [Stage] = [Stage()], heldOut: HeldOutSplit = HeldOutSplit(), optimizer: Optimizer = Optimizer(),
         loss: LossWeighting = LossWeighting(), corruption: Corruption = Corruption(),
         frameMask: FrameMask = FrameMask(),
@@ -38,6 +44,7 @@ public struct ModelTrainingConfiguration: Sendable, Equatable, ConfigurationSect
     ) {
         self.model = model
         self.dataFolder = dataFolder
+        self.tokenizer = tokenizer
         self.stages = stages
         self.heldOut = heldOut
         self.optimizer = optimizer
@@ -51,10 +58,22 @@ public struct ModelTrainingConfiguration: Sendable, Equatable, ConfigurationSect
         self.seed = seed
     }
 
+    /// This configuration with every query that names no tokenizer restricted to `id`.
+    public func pinning(tokenizer id: String) -> Self {
+        var pinned = self
+        for s in pinned.stages.indices {
+            for q in pinned.stages[s].data.indices where pinned.stages[s].data[q].tokenizer == nil {
+                pinned.stages[s].data[q].tokenizer = id
+            }
+        }
+        return pinned
+    }
+
     public static var defaults: Self { Self() }
     public static var keys: [ConfigurationKey<Self>] {
         [
-            .init("model", \.model), .init("data_folder", \.dataFolder), .init("stages", \.stages),
+            .init("model", \.model), .init("data_folder", \.dataFolder), .init("tokenizer", \.tokenizer),
+            .init("stages", \.stages),
             .init("held_out", \.heldOut), .init("optimizer", \.optimizer), .init("loss", \.loss),
             .init("corruption", \.corruption), .init("frame_mask", \.frameMask),
             .init("caption_dropout", \.captionDropout), .init("evaluation", \.evaluation),

@@ -29,6 +29,22 @@ public enum TokenizerLocator {
         }
     }
 
+    /// The shipped tokenizer (any `Configs/tokenizer/*.safetensors`) whose identity is `id`, if
+    /// one is: a model trained on an earlier default's tokens still finds its decoder.
+    public static func shipped(id: String, logger: Logger) -> Tokenizer? {
+        guard let folder = shippedFile("Configs/tokenizer"),
+            let names = try? FileManager.default.contentsOfDirectory(atPath: folder)
+        else { return nil }
+        for name in names.sorted() where name.hasSuffix(".safetensors") {
+            if let tokenizer = try? Tokenizer(checkpoint: folder + "/" + name, logger: logger),
+                tokenizer.identity.id == id
+            {
+                return tokenizer
+            }
+        }
+        return nil
+    }
+
     /// The tokenizer to use.
     /// - Parameters:
     ///   - checkpoint: weights to load; wins over everything else.

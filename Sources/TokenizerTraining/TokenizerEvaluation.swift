@@ -21,6 +21,8 @@ public struct TokenizerEvaluation {
         public var oursBitsPerPixel: Double
         public var oursPSNR: Double
         public var oursSSIM: Double
+        /// Our reconstruction's per-channel (R, G, B) mean minus the original's: a global tint.
+        public var oursMeanError: [Double]
         public var h264BitsPerPixel: Double
         public var h264PSNR: Double
         public var h264SSIM: Double
@@ -34,6 +36,8 @@ public struct TokenizerEvaluation {
         public var oursBitsPerPixel: Double
         public var oursPSNR: Double
         public var oursSSIM: Double
+        /// Mean over the clips of `ClipResult.oursMeanError` (R, G, B).
+        public var oursMeanError: [Double]
         public var h264BitsPerPixel: Double
         public var h264PSNR: Double
         public var h264SSIM: Double
@@ -48,6 +52,8 @@ public struct TokenizerEvaluation {
         /// Each bit's mean over every token of every clip, and how many lie in [0.1, 0.9].
         public var bitMeans: [Double]
         public var bitsUsed: Int
+        /// Flat colours, colour bars and gradients (`ColourPatterns`) at 128² × `frames`.
+        public var patterns: [PatternResult]
     }
 
     public var configuration: ClipConfiguration
@@ -60,11 +66,12 @@ public struct TokenizerEvaluation {
         self.logger = logger
     }
 
-    /// Runs the evaluation over every video under `paths`; `grid` (if given) receives the
-    /// original | ours | H.264 PNG.
-    public func run(tokenizer: Tokenizer, paths: [String], grid: String?, progress: (String) -> Void = { _ in }) throws
-        -> Report
-    {
+    /// Runs the evaluation over every video under `paths`, then over `ColourPatterns`; `grid`
+    /// (if given) receives the original | ours | H.264 PNG, `patternGrid` original | ours.
+    public func run(
+        tokenizer: Tokenizer, paths: [String], grid: String?, patternGrid: String? = nil,
+        progress: (String) -> Void = { _ in }
+    ) throws -> Report {
         let files = try TrainingFrames.files(in: paths, exclude: [], limit: nil)
         guard !files.isEmpty else {
             throw TrainingError(.evaluation, "no files under \(paths.joined(separator: ", "))")
@@ -101,7 +108,11 @@ public struct TokenizerEvaluation {
                 let result = ClipResult(
                     source: (file as NSString).lastPathComponent, bucket: clip.bucket.slug, start: clip.startTime,
                     oursBitsPerPixel: Double(tokenBits) / pixels, oursPSNR: try psnr(ours, original),
-                    oursSSIM: try Self.ssim(ours, original), h264BitsPerPixel: Double(h264.bits) / pixels,
+                    oursSSIM: try Self.ssim(ours, original),
+                    oursMeanError: zip(
+                        try ColourPatterns.channelMeans(ours), try ColourPatterns.channelMeans(original)
+                    ).map(-),
+                    h264BitsPerPixel: Double(h264.bits) / pixels,
                     h264PSNR: try psnr(h264Frames, original), h264SSIM: try Self.ssim(h264Frames, original),
                     h264CRF: h264.crf)
                 results.append(result)
@@ -137,9 +148,13 @@ public struct TokenizerEvaluation {
             try writePNG(rgb: sheet.rgb, width: sheet.width, height: sheet.height, to: grid)
         }
         let means = bitSums.map { $0 / Double(max(bitCount, 1)) }
+        let side = configuration.buckets.sizes.first ?? 128
+        let patterns = try Self.patterns(
+            tokenizer: tokenizer, width: side, height: side, frames: configuration.frames, grid: patternGrid)
         return Report(
             tokenizer: "\(tokenizer.identity)", fps: configuration.fps, frames: configuration.frames, clips: results,
-            buckets: Self.rows(results), bitMeans: means, bitsUsed: means.filter { (0.1...0.9).contains($0) }.count)
+            buckets: Self.rows(results), bitMeans: means, bitsUsed: means.filter { (0.1...0.9).contains($0) }.count,
+            patterns: patterns)
     }
 
     static func rows(_ results: [ClipResult]) -> [BucketRow] {
@@ -149,7 +164,9 @@ public struct TokenizerEvaluation {
             func mean(_ f: (ClipResult) -> Double) -> Double { rs.map(f).reduce(0, +) / Double(rs.count) }
             return BucketRow(
                 bucket: name, clips: rs.count, oursBitsPerPixel: mean(\.oursBitsPerPixel), oursPSNR: mean(\.oursPSNR),
-                oursSSIM: mean(\.oursSSIM), h264BitsPerPixel: mean(\.h264BitsPerPixel), h264PSNR: mean(\.h264PSNR),
+                oursSSIM: mean(\.oursSSIM),
+                oursMeanError: (0..<3).map { c in mean { $0.oursMeanError[c] } },
+                h264BitsPerPixel: mean(\.h264BitsPerPixel), h264PSNR: mean(\.h264PSNR),
                 h264SSIM: mean(\.h264SSIM))
         }
         var rows = groups.keys.sorted().map { row($0, groups[$0]!) }

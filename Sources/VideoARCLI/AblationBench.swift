@@ -118,6 +118,7 @@ struct AblationBench: ParsableCommand {
             base.model.seed = seed
         }
         useTorchThreads(threads ?? (base.threads > 0 ? base.threads : nil))
+        base = try pinnedToTokenizer(base, logger: logger)
         let continuation = try VideoGenerator.Continuation(option: continuation)
         if reportOnly {
             let path = runs + "/ablation-\(continuation.rawValue).json"

@@ -124,29 +124,35 @@ struct IngestCommand: ParsableCommand {
         }
         let registered = try pipeline.scan(paths)
         print("\(registered) new or changed file(s) registered")
-        let start = Date()
-        let interactive = isatty(STDERR_FILENO) != 0
-        try pipeline.processAll(under: paths) { progress in
-            guard interactive else { return }
-            let rate = Double(progress.clips) / max(Date().timeIntervalSince(start), 0.001)
-            let name = progress.current.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "sealing"
-            let line =
-                String(
-                    format: "\r\u{1B}[K%d files, %d clips, %d shards, %.1f clips/s  ",
-                    progress.sources, progress.clips, progress.shards, rate) + name
-            FileHandle.standardError.write(Data(line.utf8))
-        }
-        if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        let p = pipeline.progress
-        let seconds = Date().timeIntervalSince(start)
-        print(
-            "\(p.sources) file(s): \(p.done) done (\(p.aliases) duplicate content), \(p.rejected) rejected, \(p.failed) failed; "
-                + "\(p.clips) new clip(s) (\(p.skippedClips) already sealed) in \(p.shards) shard(s); "
-                + String(format: "%.1f s of video in %.1f s", p.videoSeconds, seconds))
-        if p.rejected + p.failed > 0 {
-            print("see `videoar status --data \(configuration.dataFolder)` for the reasons")
-            throw ExitCode(2)
-        }
+        try processWithProgress(pipeline, under: paths)
+    }
+}
+
+/// Runs the pipeline over every claimable source (under `paths`, if given) with a progress
+/// line on a terminal, then prints the summary; exit 2 when some file was rejected or failed.
+func processWithProgress(_ pipeline: IngestPipeline, under paths: [String]?) throws {
+    let start = Date()
+    let interactive = isatty(STDERR_FILENO) != 0
+    try pipeline.processAll(under: paths) { progress in
+        guard interactive else { return }
+        let rate = Double(progress.clips) / max(Date().timeIntervalSince(start), 0.001)
+        let name = progress.current.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "sealing"
+        let line =
+            String(
+                format: "\r\u{1B}[K%d files, %d clips, %d shards, %.1f clips/s  ",
+                progress.sources, progress.clips, progress.shards, rate) + name
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+    if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    let p = pipeline.progress
+    let seconds = Date().timeIntervalSince(start)
+    print(
+        "\(p.sources) file(s): \(p.done) done (\(p.aliases) duplicate content), \(p.rejected) rejected, \(p.failed) failed; "
+            + "\(p.clips) new clip(s) (\(p.skippedClips) already sealed) in \(p.shards) shard(s); "
+            + String(format: "%.1f s of video in %.1f s", p.videoSeconds, seconds))
+    if p.rejected + p.failed > 0 {
+        print("see `videoar status --data \(pipeline.configuration.dataFolder)` for the reasons")
+        throw ExitCode(2)
     }
 }
 
@@ -170,15 +176,19 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "Rows to show.") var limit: Int = 20
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var tokenizer: TokenizerChoice
+    @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let (configuration, catalog) = try data.openCatalog()
+        let tokenizerID = try tokenizer.resolve(
+            configuration, catalog: catalog, logger: global.makeLogger("videoar.query"))
         let result: ClipQueryResult
         do {
             result = try catalog.query(
                 ClipQuery(
                     size: size, frames: frames, minFrames: minFrames, minDuration: minDuration,
-                    maxDuration: maxDuration, aspect: aspect, caption: caption, limit: limit))
+                    maxDuration: maxDuration, aspect: aspect, caption: caption, tokenizer: tokenizerID, limit: limit))
         } catch let error as CatalogError {
             printError("error: \(error.message)")
             throw ExitCode(64)
@@ -227,11 +237,17 @@ struct QueryCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "The writer process and its health, sources by state, clips by bucket, recent errors and notes.")
+        abstract:
+            "The writer process and its health, sources by state, tokenizers, clips by bucket, recent errors and notes."
+    )
     @OptionGroup var data: DataOptions
+    @OptionGroup var tokenizer: TokenizerChoice
+    @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let (configuration, catalog) = try data.openCatalog()
+        let selected = try tokenizer.resolve(
+            configuration, catalog: catalog, logger: global.makeLogger("videoar.status"))
         print("catalog \(configuration.catalogPath)")
         if let writer = DataFolderLock.read(folder: configuration.dataFolder), DataFolderLock.isAlive(writer) {
             let since = Date(timeIntervalSince1970: writer.startedAt).formatted(date: .omitted, time: .standard)
@@ -246,11 +262,14 @@ struct StatusCommand: ParsableCommand {
         } else {
             print("writer: none running")
         }
-        let status = try catalog.status()
+        let status = try catalog.status(tokenizer: selected)
         print(
             "sources: "
                 + Catalog.SourceStateOrder.map { "\($0.rawValue) \(status.sources[$0] ?? 0)" }.joined(separator: ", "))
-        print(String(format: "shards: %d sealed, %.1f MiB", status.shards, Double(status.shardBytes) / 1_048_576))
+        try printTokenizers(catalog, selected: selected)
+        print(
+            String(format: "shards: %d sealed, %.1f MiB", status.shards, Double(status.shardBytes) / 1_048_576)
+                + (selected.map { " (tokenizer \($0); --tokenizer all for every tokenizer's)" } ?? ""))
         for bucket in status.clipsByBucket {
             print("  \(bucket.bucket) × \(bucket.frames) frames: \(bucket.clips) clips, \(bucket.tokens) tokens")
         }

@@ -60,7 +60,7 @@ struct GenerateBench: ParsableCommand {
             throw ValidationError("--cfg or --aspect is not valid")
         }
         let network = try VideoARTransformer(checkpoint: GenerateCommand.modelPath(model))
-        let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: nil, logger: logger)
+        let tokenizer = try tokenizerFor(network, checkpoint: checkpoint, layout: nil, logger: logger)
         let t = tokenizer.configuration
         let bucket = Bucket(size: size, aspect: ratio, multiple: t.spatialFactor)
         let schedule = ScaleSchedule(

@@ -126,7 +126,7 @@ struct GenerateCommand: ParsableCommand {
         let continuation = try VideoGenerator.Continuation(option: continuation)
         let model = try Self.modelPath(model)
         let network = try exiting(on: ModelError.self) { try VideoARTransformer(checkpoint: model) }
-        let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
+        let tokenizer = try tokenizerFor(network, checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
         if let trainedOn = network.checkpointMetadata["videoar.tokenizer.id"], !trainedOn.isEmpty,
             trainedOn != tokenizer.identity.id
         {

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConfigCoding
 import Foundation
 import Logging
+import Model
 import Tensor
 import Tokenizer
 import VideoIO
@@ -65,6 +66,19 @@ func loadTokenizer(checkpoint: String?, layout: String?, logger: Logger) throws 
         checkpoint: checkpoint, layout: layout,
         readLayout: { try loadConfiguration(TokenizerConfiguration.self, from: $0) },
         logger: logger, warn: { printError("warning: " + $0) })
+}
+
+/// The tokenizer to decode `model`'s tokens with: the one asked for; else the shipped tokenizer
+/// the model was trained on (it records the id); else the default.
+func tokenizerFor(_ model: VideoARTransformer, checkpoint: String?, layout: String?, logger: Logger) throws
+    -> Tokenizer
+{
+    if checkpoint == nil, layout == nil, let id = model.checkpointMetadata["videoar.tokenizer.id"], !id.isEmpty,
+        let shipped = TokenizerLocator.shipped(id: id, logger: logger)
+    {
+        return shipped
+    }
+    return try loadTokenizer(checkpoint: checkpoint, layout: layout, logger: logger)
 }
 
 /// A clip's pixels as a uint8 [T, H, W, 3] tensor.

@@ -193,27 +193,47 @@ struct EvalTokenizerCommand: ParsableCommand {
             buckets: BucketPolicy(sizes: sizes, aspectRatios: aspects, multiple: tokenizer.configuration.spatialFactor))
         try clips.validate()
         let gridPath = grid ?? URL(fileURLWithPath: path).deletingPathExtension().path + ".eval.png"
+        let patternPath = URL(fileURLWithPath: gridPath).deletingPathExtension().path + "-patterns.png"
         print("tokenizer \(tokenizer.identity) (\(path))")
         let evaluation = TokenizerEvaluation(configuration: clips, logger: logger)
         let report = try evaluation.run(
             tokenizer: tokenizer, paths: paths.isEmpty ? ["data/tokenizer/holdout"] : paths,
-            grid: gridPath, progress: { print("  " + $0) })
+            grid: gridPath, patternGrid: patternPath, progress: { print("  " + $0) })
+        func rgb(_ e: [Double]) -> String { String(format: "%+.1f/%+.1f/%+.1f", e[0], e[1], e[2]) }
         print("")
-        print("| bucket | clips | ours bpp | ours PSNR | ours SSIM | H.264 bpp | H.264 PSNR | H.264 SSIM | PSNR gap |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print(
+            "| bucket | clips | ours bpp | ours PSNR | ours SSIM | colour error R/G/B | H.264 bpp | H.264 PSNR | H.264 SSIM | PSNR gap |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for r in report.buckets {
             print(
                 String(
-                    format: "| %@ | %d | %.4f | %.2f dB | %.3f | %.4f | %.2f dB | %.3f | %+.2f dB |", r.bucket, r.clips,
-                    r.oursBitsPerPixel, r.oursPSNR, r.oursSSIM, r.h264BitsPerPixel, r.h264PSNR, r.h264SSIM,
-                    r.oursPSNR - r.h264PSNR))
+                    format: "| %@ | %d | %.4f | %.2f dB | %.3f | %@ | %.4f | %.2f dB | %.3f | %+.2f dB |", r.bucket,
+                    r.clips, r.oursBitsPerPixel, r.oursPSNR, r.oursSSIM, rgb(r.oursMeanError), r.h264BitsPerPixel,
+                    r.h264PSNR, r.h264SSIM, r.oursPSNR - r.h264PSNR))
         }
+        print("")
+        print("| pattern | PSNR | SSIM | original mean R/G/B | ours mean R/G/B | error R/G/B |")
+        print("|---|---|---|---|---|---|")
+        for p in report.patterns {
+            print(
+                String(
+                    format: "| %@ | %.2f dB | %.3f | %.0f/%.0f/%.0f | %.0f/%.0f/%.0f | %@ |", p.name, p.psnr, p.ssim,
+                    p.originalMean[0], p.originalMean[1], p.originalMean[2], p.reconstructedMean[0],
+                    p.reconstructedMean[1], p.reconstructedMean[2], rgb(p.meanError)))
+        }
+        let flat = report.patterns.filter { $0.name.hasPrefix("flat") }
+        print(
+            String(
+                format: "patterns: mean PSNR %.2f dB (flat colours %.2f dB); colour error = ours − original, 0–255",
+                report.patterns.map(\.psnr).reduce(0, +) / Double(max(report.patterns.count, 1)),
+                flat.map(\.psnr).reduce(0, +) / Double(max(flat.count, 1))))
         let lo = report.bitMeans.min() ?? 0, hi = report.bitMeans.max() ?? 0
         print(
             String(
                 format: "bits used: %d of %d with mean in [0.1, 0.9] (per-bit means %.2f–%.2f); %d frames at %.0f fps",
                 report.bitsUsed, report.bitMeans.count, lo, hi, report.frames, report.fps))
-        print("grid (original | ours | H.264): \(gridPath)")
+        print("grid (original | ours | H.264): \(gridPath); patterns (original | ours): \(patternPath)")
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -40,6 +40,7 @@ struct TrainBench: ParsableCommand {
         var configuration = try loadConfiguration(ModelTrainingConfiguration.self, from: config)
         if let data { configuration.dataFolder = data }
         useTorchThreads(threads ?? (configuration.threads > 0 ? configuration.threads : nil))
+        configuration = try pinnedToTokenizer(configuration, logger: logger)
         print(
             "bench train: \(configuration.model.name) (width \(configuration.model.width), depth \(configuration.model.depth)), "
                 + "stage \(configuration.stages[0].name): \(configuration.stages[0].data.map(\.summary).joined(separator: "; ")), batch \(configuration.stages[0].batch)"

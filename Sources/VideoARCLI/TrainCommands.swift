@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ModelTraining
+import Tokenizer
 import Tensor
 
 /// `videoar train …`: train the transformer from the token shards, and plot a run.
@@ -62,6 +63,7 @@ struct TrainModelCommand: ParsableCommand {
         var configuration = try loadConfiguration(ModelTrainingConfiguration.self, from: config)
         if let data { configuration.dataFolder = data }
         useTorchThreads(configuration.threads)
+        configuration = try pinnedToTokenizer(configuration, logger: logger)
         let folder =
             runFolder ?? "runs/model-" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
         let stop = StopRequest()
@@ -86,6 +88,21 @@ struct TrainModelCommand: ParsableCommand {
             print("paused at step \(step); continue with: videoar train --config \(config) --run \(folder) --resume")
         }
     }
+}
+
+/// The configuration with its queries restricted to the tokens of its `tokenizer` (the shipped
+/// default when unset; `any` leaves them as they are), said on stdout.
+func pinnedToTokenizer(_ configuration: ModelTrainingConfiguration, logger: Logger) throws
+    -> ModelTrainingConfiguration
+{
+    guard configuration.tokenizer != "any" else { return configuration }
+    let choice = configuration.tokenizer
+    let isLayout = choice.map { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") } ?? false
+    let tokenizer = try exiting(on: TokenizerError.self) {
+        try loadTokenizer(checkpoint: isLayout ? nil : choice, layout: isLayout ? choice : nil, logger: logger)
+    }
+    printNow("training on the tokens of tokenizer \(tokenizer.identity) (config key `tokenizer`)")
+    return configuration.pinning(tokenizer: tokenizer.identity.id)
 }
 
 struct ReportModelCommand: ParsableCommand {

@@ -16,7 +16,7 @@ struct VideoAR: AsyncParsableCommand {
         subcommands: [
             ProbeCommand.self, ClipsCommand.self, TokenizeCommand.self, ReconstructCommand.self,
             ServeCommand.self, IngestCommand.self, QueryCommand.self, StatusCommand.self, VerifyCommand.self,
-            InspectCommand.self,
+            InspectCommand.self, RetokenizeCommand.self, GarbageCollectCommand.self,
             TokenizerCommand.self, TrainCommand.self, GenerateCommand.self, BenchCommand.self,
         ]
     )

@@ -208,7 +208,7 @@ struct TokenizerTrainingTests {
                 return
             }
             #expect(try catalog.claimNext()?.id == id)  // a source is finished by whoever claimed it
-            try catalog.finish(id, done ? .done() : .rejected(code: "test", message: "left out"))
+            try catalog.finish(id, done ? .done(tokenizer: "test") : .rejected(code: "test", message: "left out"))
         }
         let data = try TrainingFrames(
             .init(catalog: folder + "/catalog.sqlite", cacheSizes: [64]), fps: [10], logger: Self.logger)

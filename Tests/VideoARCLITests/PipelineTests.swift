@@ -39,6 +39,7 @@ struct PipelineTests {
         try """
         model: {name: tiny, width: 32, depth: 1, heads: 2, bits_per_token: 8}
         data_folder: \(folder)/data
+        tokenizer: \(tokenizer)
         held_out: {fraction: 0.5, salt: pipeline}
         stages:
           - {name: I, steps: 6, batch: 2, learning_rate: 1.0e-3, warmup_steps: 2, data: [{size: 128}]}
