@@ -67,10 +67,16 @@ extension Catalog {
     /// Moves every done source not yet complete for `tokenizer` back to `pending`, from its
     /// original file, in one transaction. Sources whose file no longer exists are reported
     /// instead. Their sealed clips (of every tokenizer) stay live meanwhile.
+    /// - Parameter paths: only sources at these paths or inside these folders (absolute, as
+    ///   registered); nil for every source.
     public func requeue(
-        for tokenizer: String, fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+        for tokenizer: String, under paths: [String]? = nil,
+        fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
     ) throws -> Requeue {
-        let lacking = try sourcesLacking(tokenizer: tokenizer)
+        let lacking = try sourcesLacking(tokenizer: tokenizer).filter { source in
+            paths.map { $0.contains { source.path == $0 || source.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
+                ?? true
+        }
         var present: [Int64] = []
         var missing: [String] = []
         for source in lacking {

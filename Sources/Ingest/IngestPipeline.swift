@@ -134,9 +134,11 @@ public final class IngestPipeline {
     // MARK: - Re-tokenizing and garbage collection
 
     /// Moves every done source this pipeline's tokenizer has no tokens for back to `pending`
-    /// (see `Catalog.requeue(for:)`); sources whose file is gone are returned, not queued.
-    public func requeueLackingSources() throws -> Catalog.Requeue {
-        let requeue = try catalog.requeue(for: tokenizer.identity.id)
+    /// (see `Catalog.requeue(for:)`), only those under `paths` when given; sources whose file
+    /// is gone are returned, not queued.
+    public func requeueLackingSources(under paths: [String]? = nil) throws -> Catalog.Requeue {
+        let scope = paths?.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let requeue = try catalog.requeue(for: tokenizer.identity.id, under: scope)
         if requeue.queued > 0 {
             logger.notice(
                 "re-queued sources for this tokenizer",

@@ -124,6 +124,12 @@ struct IngestCommand: ParsableCommand {
         }
         let registered = try pipeline.scan(paths)
         print("\(registered) new or changed file(s) registered")
+        if configuration.tokenizer.retokenize {
+            let requeue = try pipeline.requeueLackingSources(under: paths)
+            if requeue.queued > 0 {
+                print("\(requeue.queued) done file(s) queued again: they lack this tokenizer's tokens")
+            }
+        }
         try processWithProgress(pipeline, under: paths)
     }
 }

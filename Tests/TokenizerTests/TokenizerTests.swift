@@ -40,6 +40,27 @@ struct TokenizerTests {
         #expect(decoded.shape == video.shape && decoded.dtype == .uint8)
     }
 
+    @Test("a flat frame through per-frame group norm: two-channel groups keep only signs, one group keeps the colour")
+    func flatFrameNormalisation() throws {
+        // Two flat 16-channel frames whose channel pairs differ in the same direction: under
+        // 8 groups of 2 both normalise to the same ±1 pattern, so no later layer can tell a
+        // bright red from a dull one (the old default decoded pure red as (204, 60, 0)).
+        let first: [Float] = [1, 0, 2, 0, 0, 3, 1, 1, 5, -1, 0, 2, 2, 2, -3, 0]
+        let second: [Float] = [3, 0, 1, 0, 0, 1, 4, 4, 2, -2, 0, 5, 0, 0, -1, 0]
+        func frame(_ values: [Float]) throws -> Tensor {
+            try Tensor(values, shape: [1, 16, 1, 1, 1]).expanded(to: [1, 16, 1, 4, 4]).contiguous()
+        }
+        let pairs = try FrameGroupNorm(groups: 8, channels: 16)
+        let a = try pairs(frame(first)).scalars(as: Float.self)
+        let b = try pairs(frame(second)).scalars(as: Float.self)
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-3 })
+        #expect(a.allSatisfy { abs(abs($0) - 1) < 1e-2 || abs($0) < 1e-3 })
+        let whole = try FrameGroupNorm(groups: 1, channels: 16)
+        let c = try whole(frame(first)).scalars(as: Float.self)
+        let d = try whole(frame(second)).scalars(as: Float.self)
+        #expect(zip(c, d).map { abs($0 - $1) }.max()! > 0.5)
+    }
+
     @Test("the schedule of a 128² clip is 1, 2, 4, 6, 8; a 16:9 grid scales both sides")
     func schedules() {
         #expect(

@@ -89,6 +89,30 @@ struct RetokenizeTests {
         #expect(status.stdout.contains("every done source has tokens of the selected tokenizer"), "\(status.stdout)")
     }
 
+    @Test("ingest with a new tokenizer redoes the done files under its paths, and only those")
+    func ingestRetokenizes() throws {
+        let work = try Self.folder("retok-ingest")
+        let a = try Self.config(seed: 0, in: work), b = try Self.config(seed: 1, in: work)
+        for (i, name) in ["one", "two"].enumerated() {  // different bytes: not aliases of each other
+            try FileManager.default.createDirectory(atPath: work + "/\(name)", withIntermediateDirectories: true)
+            _ = try CLITests.run(
+                "/usr/bin/env",
+                [
+                    "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=160x120:rate=10:duration=\(3 + i)",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", work + "/\(name)/v.mp4",
+                ])
+        }
+        let data = work + "/data"
+        #expect(try CLITests.videoar("ingest", work + "/one", work + "/two", "--config", a, "--data", data).status == 0)
+        let again = try CLITests.videoar("ingest", work + "/one", "--config", b, "--data", data)
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        #expect(again.stdout.contains("1 done file(s) queued again"), "\(again.stdout)")
+        #expect(try IngestCrashTests.totals(data, config: b).clips > 0)
+        let status = try CLITests.videoar("status", "--config", b, "--data", data)
+        #expect(status.stdout.contains("1 done source(s) still lack tokens"), "\(status.stdout)")
+    }
+
     @Test(
         "queries and status default to the configured tokenizer; a vanished file is reported; gc removes the old shards"
     )
