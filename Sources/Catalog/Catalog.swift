@@ -138,6 +138,8 @@ public final class Catalog: Sendable {
                 """, arguments: [source])
         try db.execute(sql: "DELETE FROM shard_sources WHERE source_id = ?", arguments: [source])
         try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [source])
+        // Its clips are gone for every tokenizer, so it is complete for none.
+        try db.execute(sql: "DELETE FROM source_tokenizers WHERE source_id = ?", arguments: [source])
     }
 
     /// What start-up recovery did with the sources the previous process died on.

@@ -31,7 +31,8 @@ extension Catalog {
                         (SELECT COUNT(*) FROM shards h WHERE h.tokenizer_id = t.id AND h.state = 'sealed') AS shards,
                         (SELECT COALESCE(SUM(live_clips), 0) FROM shards h WHERE h.tokenizer_id = t.id AND h.state = 'sealed') AS clips,
                         (SELECT COALESCE(SUM(bytes), 0) FROM shards h WHERE h.tokenizer_id = t.id AND h.state = 'sealed') AS bytes,
-                        (SELECT COUNT(*) FROM source_tokenizers st WHERE st.tokenizer_id = t.id) AS complete
+                        (SELECT COUNT(*) FROM source_tokenizers st JOIN sources s ON s.id = st.source_id
+                            WHERE st.tokenizer_id = t.id AND s.state = 'done') AS complete
                     FROM tokenizers t ORDER BY t.created_at, t.id
                     """
             ).map {
@@ -42,16 +43,17 @@ extension Catalog {
         }
     }
 
-    /// Done sources (not aliases) that are not complete for `tokenizer`, by path.
-    public func sourcesLacking(tokenizer: String) throws -> [SourceRecord] {
+    /// Sources (not aliases) in `state` that are not complete for `tokenizer`, by path: done
+    /// ones still need re-queueing; pending and processing ones are on their way.
+    public func sourcesLacking(tokenizer: String, state: SourceRecord.State = .done) throws -> [SourceRecord] {
         try pool.read { db in
             try SourceRecord.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM sources s WHERE s.state = 'done' AND s.alias_of IS NULL AND NOT EXISTS
+                    SELECT * FROM sources s WHERE s.state = ? AND s.alias_of IS NULL AND NOT EXISTS
                         (SELECT 1 FROM source_tokenizers st WHERE st.source_id = s.id AND st.tokenizer_id = ?)
                     ORDER BY s.path
-                    """, arguments: [tokenizer])
+                    """, arguments: [state.rawValue, tokenizer])
         }
     }
 
@@ -109,9 +111,9 @@ extension Catalog {
         public var bytes: Int64
     }
 
-    /// Sources that would be left with no live clip at all if only the `keeping` tokenizers'
-    /// shards remained: they still wait for (re-)tokenizing, and removing their only tokens
-    /// would make them depend on their files again.
+    /// Sources that have live clips of a tokenizer outside `keeping` but are complete for none
+    /// of the kept ones: removing the others' shards would leave them with no complete set of
+    /// tokens (a source halfway through re-tokenizing counts: its new clips are not all there).
     public func sourcesStranded(keeping: Set<String>) throws -> [String] {
         let kept = Array(keeping)
         let marks = Array(repeating: "?", count: max(kept.count, 1)).joined(separator: ",")
@@ -120,11 +122,12 @@ extension Catalog {
                 db,
                 sql: """
                     SELECT s.path FROM sources s WHERE EXISTS
-                        (SELECT 1 FROM clips c WHERE c.source_id = s.id AND c.retired = 0)
-                    AND NOT EXISTS (SELECT 1 FROM clips c JOIN shards h ON h.id = c.shard_id
-                        WHERE c.source_id = s.id AND c.retired = 0 AND h.tokenizer_id IN (\(marks)))
+                        (SELECT 1 FROM clips c JOIN shards h ON h.id = c.shard_id
+                         WHERE c.source_id = s.id AND c.retired = 0 AND h.tokenizer_id NOT IN (\(marks)))
+                    AND NOT EXISTS (SELECT 1 FROM source_tokenizers st
+                        WHERE st.source_id = s.id AND st.tokenizer_id IN (\(marks)))
                     ORDER BY s.path
-                    """, arguments: StatementArguments(kept.isEmpty ? [""] : kept))
+                    """, arguments: StatementArguments((kept.isEmpty ? [""] : kept) + (kept.isEmpty ? [""] : kept)))
         }
     }
 

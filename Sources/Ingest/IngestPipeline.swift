@@ -133,6 +133,18 @@ public final class IngestPipeline {
 
     // MARK: - Re-tokenizing and garbage collection
 
+    /// Whether the daemon and `ingest` re-queue by themselves: `tokenizer.retokenize`, and a
+    /// trained tokenizer or a layout asked for by name — never the untrained fallback a
+    /// missing shipped checkpoint gives, which would re-tokenize a corpus into noise.
+    public var retokenizesOnStart: Bool {
+        guard configuration.tokenizer.retokenize else { return false }
+        if tokenizer.identity.trained || configuration.tokenizer.config != nil { return true }
+        logger.warning(
+            "not re-queueing sources for an untrained tokenizer nobody asked for (is the shipped checkpoint missing?)",
+            metadata: ["tokenizer": "\(tokenizer.identity)"])
+        return false
+    }
+
     /// Moves every done source this pipeline's tokenizer has no tokens for back to `pending`
     /// (see `Catalog.requeue(for:)`), only those under `paths` when given; sources whose file
     /// is gone are returned, not queued.

@@ -50,7 +50,7 @@ public final class IngestService: Service, @unchecked Sendable {
         let configuration = pipeline.configuration
         let folders = configuration.ingestFolders.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let recovery = try pipeline.recover()
-        if configuration.tokenizer.retokenize { _ = try pipeline.requeueLackingSources() }
+        if pipeline.retokenizesOnStart { _ = try pipeline.requeueLackingSources() }
         logger.info(
             "serving",
             metadata: [

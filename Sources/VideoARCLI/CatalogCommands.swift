@@ -124,7 +124,7 @@ struct IngestCommand: ParsableCommand {
         }
         let registered = try pipeline.scan(paths)
         print("\(registered) new or changed file(s) registered")
-        if configuration.tokenizer.retokenize {
+        if pipeline.retokenizesOnStart {
             let requeue = try pipeline.requeueLackingSources(under: paths)
             if requeue.queued > 0 {
                 print("\(requeue.queued) done file(s) queued again: they lack this tokenizer's tokens")

@@ -55,6 +55,10 @@ func printTokenizers(_ catalog: Catalog, selected: String?) throws {
     }
     guard let selected else { return }
     let lacking = try catalog.sourcesLacking(tokenizer: selected)
+    let underway =
+        try catalog.sourcesLacking(tokenizer: selected, state: .pending).count
+        + catalog.sourcesLacking(tokenizer: selected, state: .processing).count
+    if underway > 0 { print("  \(underway) source(s) pending or in progress for the selected tokenizer (*)") }
     if lacking.isEmpty {
         print("  every done source has tokens of the selected tokenizer (*)")
         return
@@ -162,6 +166,13 @@ struct GarbageCollectCommand: ParsableCommand {
             print("\(stranded.count) source(s) have clips only from these tokenizers, e.g. \(stranded[0])")
         }
         if dryRun { return }
+        if !tokenizer.identity.trained, doomed.contains(where: \.trained), !force {
+            printError(
+                "error: the configured tokenizer \(tokenizer.identity) is UNTRAINED and gc would remove trained tokens; "
+                    + "name the trained tokenizer in tokenizer.checkpoint (is the shipped one missing?), or pass --force"
+            )
+            throw ExitCode(1)
+        }
         let pipeline = try data.makePipeline(configuration, catalog: catalog, tokenizer: tokenizer, logger: logger)
         do {
             let removal = try pipeline.removeTokenizers(keeping: kept, strand: force)

@@ -40,12 +40,20 @@ struct TokenizerBench: ParsableCommand {
         completion: .directory)
     var keep: String?
 
+    @Option(
+        help: "Tokenizer weights to time (default: the shipped default tokenizer).",
+        completion: .file(extensions: ["safetensors"]))
+    var checkpoint: String?
+
+    @Option(help: "A tokenizer layout (YAML) to time with its seeded weights instead; ignored with --checkpoint.")
+    var tokenizerConfig: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let logger = global.makeLogger("videoar.bench")
         useTorchThreads(threads)
-        let tokenizer = try Tokenizer(logger: logger)
+        let tokenizer = try loadTokenizer(checkpoint: checkpoint, layout: tokenizerConfig, logger: logger)
         let matmul = try matmulGFLOPs()
         print("bench tokenizer: \(tokenizer.identity)")
         print("LibTorch \(Torch.version), \(Torch.threads) intra-op threads, BLAS: \(Torch.blasLibrary)")

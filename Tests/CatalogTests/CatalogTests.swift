@@ -16,20 +16,61 @@ struct CatalogTests {
     @discardableResult
     static func seal(
         _ catalog: Catalog, source: Int64, size: Int = 128, frames: Int = 17, aspect: String = "1:1",
-        count: Int, firstID: Int64, path: String, duration: Double = 2.125
+        count: Int, firstID: Int64, path: String, duration: Double = 2.125, tokenizer id: String = "abcd",
+        completes: Bool = true
     ) throws -> ShardRecord {
+        var tokenizer = Self.tokenizer
+        tokenizer.id = id
         try catalog.register(tokenizer: tokenizer)
         let shard = ShardRecord(
             path: path, bucket: "\(size)-x", size: size, aspect: aspect, width: size, height: size, frames: frames,
             fps: 8,
-            tokenizerId: "abcd", clipCount: count, bytes: 100, sha256: "00", createdAt: 0)
+            tokenizerId: id, clipCount: count, bytes: 100, sha256: "00", createdAt: 0)
         let clips = (0..<count).map { i in
             ClipRecord(
                 id: firstID + Int64(i), sourceId: source, bucket: "\(size)-x", size: size, width: size, height: size,
                 aspect: aspect, frames: frames, fps: 8, clipIndex: i, startTime: Double(i) * duration,
                 endTime: Double(i + 1) * duration, tokens: 605, row: i)
         }
-        return try catalog.seal(shard, clips: clips, completing: [source])
+        return try catalog.seal(shard, clips: clips, completing: completes ? [source] : [])
+    }
+
+    @Test(
+        "completeness per tokenizer: re-queue what lacks it; a half-redone source is stranded; changed bytes complete nothing"
+    )
+    func tokenizerCompleteness() throws {
+        let catalog = try Self.fresh()
+        guard case .new(let id) = try catalog.register(path: "/in/a.mp4", size: 10, mtime: 1) else {
+            Issue.record("not new")
+            return
+        }
+        _ = try catalog.claimNext()
+        try Self.seal(catalog, source: id, count: 2, firstID: 1, path: "old.safetensors")
+        #expect(try catalog.sourcesLacking(tokenizer: "abcd").isEmpty)
+        #expect(try catalog.sourcesLacking(tokenizer: "new").map(\.id) == [id])
+        #expect(try catalog.requeue(for: "new", fileExists: { _ in false }) == .init(queued: 0, missing: ["/in/a.mp4"]))
+        #expect(try catalog.requeue(for: "new", fileExists: { _ in true }) == .init(queued: 1, missing: []))
+        #expect(try catalog.requeue(for: "new", fileExists: { _ in true }).queued == 0, "pending already")
+
+        // Half redone for the new tokenizer: its only complete tokens are the old ones.
+        _ = try catalog.claimNext()
+        try Self.seal(
+            catalog, source: id, count: 1, firstID: 10, path: "new.safetensors", tokenizer: "new", completes: false)
+        #expect(try catalog.sourcesStranded(keeping: ["new"]) == ["/in/a.mp4"])
+        #expect(try catalog.sourcesStranded(keeping: ["abcd"]).isEmpty)
+        #expect(try catalog.tokenizerUsage().map(\.completeSources) == [0, 0], "not done: complete for nothing yet")
+
+        // New bytes retire every clip: complete for no tokenizer, so none skips it later.
+        try catalog.finish(id, .done(tokenizer: "new"))
+        #expect(try catalog.sourcesLacking(tokenizer: "new").isEmpty)
+        try catalog.retireClips(source: id)
+        #expect(try catalog.sourcesLacking(tokenizer: "new").map(\.id) == [id])
+        #expect(try catalog.sourcesLacking(tokenizer: "abcd").map(\.id) == [id])
+
+        let removal = try catalog.removeTokenizers(keeping: ["new"])
+        #expect(removal.tokenizers == ["abcd"] && removal.shardPaths == ["old.safetensors"] && removal.clips == 2)
+        #expect(try catalog.shards(includingRetired: true).map(\.path) == ["new.safetensors"])
+        #expect(try catalog.tokenizerUsage().map(\.id) == ["new"])
     }
 
     @Test("the migrations applied are exactly Schemas/catalog.sql")
@@ -38,7 +79,7 @@ struct CatalogTests {
             .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Schemas/catalog.sql"), encoding: .utf8)
         let migrations = try Catalog.migrations()
-        #expect(migrations.map(\.name) == ["v1", "v2", "v3"])
+        #expect(migrations.map(\.name) == ["v1", "v2", "v3", "v4"])
         #expect(text.contains(migrations[0].sql.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(migrations[0].sql.contains("CREATE TABLE clips"))
         // Reopening applies nothing twice.
