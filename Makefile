@@ -56,10 +56,10 @@ ablate: build
 ## train-tokenizer: reproduce the shipped tokenizer (about 2 h on 2 cores; Ctrl-C pauses, run again to resume)
 train-tokenizer: build
 	bash Scripts/fetch-training-data
-	.build/release/videoar tokenizer train --config Configs/tokenizer/train-cpu-small.yaml --run runs/cpu-small \
-	  $$([ -f runs/cpu-small/latest ] && echo --resume)
-	.build/release/videoar tokenizer report runs/cpu-small
-	.build/release/videoar tokenizer eval --checkpoint runs/cpu-small/tokenizer.safetensors data/tokenizer/holdout
+	.build/release/videoar tokenizer train --config Configs/tokenizer/train-cpu-f8.yaml --run runs/cpu-f8 \
+	  $$([ -f runs/cpu-f8/latest ] && echo --resume)
+	.build/release/videoar tokenizer report runs/cpu-f8
+	.build/release/videoar tokenizer eval --checkpoint runs/cpu-f8/tokenizer.safetensors data/tokenizer/holdout
 
 ## train-model: the CPU transformer through its stages on ./data (make run first; Ctrl-C pauses, run again to resume)
 train-model: build

@@ -6,7 +6,7 @@ import Logging
 /// default; else, with a warning, the seeded default layout.
 public enum TokenizerLocator {
     /// The shipped, trained default, relative to the repository.
-    public static let shippedCheckpoint = "Configs/tokenizer/cpu-small.safetensors"
+    public static let shippedCheckpoint = "Configs/tokenizer/cpu-f8.safetensors"
 
     /// The first existing copy of the shipped default: under $VIDEOAR_HOME, the working
     /// folder, then the folders above the executable (so `.build/…/videoar` finds it).

@@ -42,7 +42,7 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(
         help:
-            "Tokenizer weights; default: the shipped \(TokenizerLocator.shippedCheckpoint). Must be the one the model was trained on.",
+            "Tokenizer weights; default: the shipped tokenizer the model was trained on (it records the id), else \(TokenizerLocator.shippedCheckpoint).",
         completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
 

@@ -30,7 +30,7 @@ struct TrainTokenizerCommand: ParsableCommand {
     )
 
     @Option(
-        help: "The training configuration (YAML, e.g. Configs/tokenizer/train-cpu-small.yaml).",
+        help: "The training configuration (YAML, e.g. Configs/tokenizer/train-cpu-f8.yaml).",
         completion: .file(extensions: ["yaml", "yml"]))
     var config: String
 
@@ -140,7 +140,7 @@ struct EvalTokenizerCommand: ParsableCommand {
     )
 
     @Option(
-        help: "Tokenizer weights (default: the shipped Configs/tokenizer/cpu-small.safetensors).",
+        help: "Tokenizer weights (default: the shipped \(TokenizerLocator.shippedCheckpoint)).",
         completion: .file(extensions: ["safetensors"]))
     var checkpoint: String?
 

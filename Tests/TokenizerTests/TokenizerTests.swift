@@ -43,8 +43,9 @@ struct TokenizerTests {
     @Test("a flat frame through per-frame group norm: two-channel groups keep only signs, one group keeps the colour")
     func flatFrameNormalisation() throws {
         // Two flat 16-channel frames whose channel pairs differ in the same direction: under
-        // 8 groups of 2 both normalise to the same ±1 pattern, so no later layer can tell a
-        // bright red from a dull one (the old default decoded pure red as (204, 60, 0)).
+        // 8 groups of 2 both normalise to the same ±1 pattern, so what follows sees only a
+        // 3⁸-colour palette of flat frames — why `norm_groups: 1` was measured (README: it
+        // lost on real pictures and on saturated colours, so the default keeps 8).
         let first: [Float] = [1, 0, 2, 0, 0, 3, 1, 1, 5, -1, 0, 2, 2, 2, -3, 0]
         let second: [Float] = [3, 0, 1, 0, 0, 1, 4, 4, 2, -2, 0, 5, 0, 0, -1, 0]
         func frame(_ values: [Float]) throws -> Tensor {

@@ -238,27 +238,30 @@ struct TokenizerTrainingTests {
         }
     }
 
-    @Test("the shipped tokenizer is trained, has the shipped layout, and its training configuration is valid")
-    func shippedTokenizer() throws {
+    @Test(
+        "each shipped tokenizer is trained, has its layout file's layout, and its training configuration is valid",
+        arguments: ["cpu-f8", "cpu-small"])
+    func shippedTokenizer(name: String) throws {
         let root =
             URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path + "/Configs/tokenizer/"
         let training = try YAMLDecoder().decode(
             TokenizerTrainingConfiguration.self,
-            from: String(contentsOfFile: root + "train-cpu-small.yaml", encoding: .utf8))
+            from: String(contentsOfFile: root + "train-\(name).yaml", encoding: .utf8))
         try training.validate()
         let layout = try YAMLDecoder().decode(
             TokenizerConfiguration.self,
-            from: String(contentsOfFile: root + "cpu-small.yaml", encoding: .utf8))
-        #expect(layout == TokenizerConfiguration())  // the YAML states the built-in defaults
+            from: String(contentsOfFile: root + "\(name).yaml", encoding: .utf8))
+        if name == "cpu-small" { #expect(layout == TokenizerConfiguration()) }  // it states the built-in defaults
         var trainedLayout = training.tokenizer
         trainedLayout.temporalKernel = 3
         #expect(trainedLayout == layout)
-        let shipped = try Tokenizer(checkpoint: root + "cpu-small.safetensors", logger: Self.logger)
+        let shipped = try Tokenizer(checkpoint: root + "\(name).safetensors", logger: Self.logger)
         #expect(shipped.identity.trained)
         #expect(shipped.configuration == layout)
-        let size = try FileManager.default.attributesOfItem(atPath: root + "cpu-small.safetensors")[.size] as! Int
+        let size = try FileManager.default.attributesOfItem(atPath: root + "\(name).safetensors")[.size] as! Int
         #expect(size <= 25 << 20)
+        #expect(TokenizerLocator.shippedCheckpoint == "Configs/tokenizer/cpu-f8.safetensors")
     }
 
     @Test("training configurations reject unknown keys and impossible stage orders, naming the key")
