@@ -108,9 +108,9 @@ struct CLITests {
     func tokenize() throws {
         let result = try Self.videoar("tokenize", Self.sample, "--size", "128", "--frames", "17")
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("tokenizer cpu-small "))
+        #expect(result.stdout.contains("tokenizer cpu-f8 "))
         #expect(!result.stdout.contains("UNTRAINED"), "\(result.stdout)")
-        #expect(result.stdout.contains("17×96×176 → latent 5×6×11"))
+        #expect(result.stdout.contains("17×96×176 → latent 5×12×22"))
         #expect(result.stdout.contains("bits/pixel"))
         let seeded = try Self.videoar(
             "tokenize", Self.sample, "--size", "128", "--frames", "17",
