@@ -52,9 +52,15 @@ struct CaptionsTests {
             FileManager.default.createFile(atPath: folder + "/" + name, contents: Data())
         }
         for _ in 0..<100 { _ = Captions.find(for: folder + "/clip.mp4") }
-        let before = try Self.residentBytes()
-        for _ in 0..<3000 { _ = Captions.find(for: folder + "/clip.mp4") }
-        // Leaking, this grows by 3000 × 3 × 4 KiB = 36 MiB.
-        #expect(try Self.residentBytes() - before < 8 << 20)
+        // Leaking, each round grows by 3000 × 3 × 4 KiB = 36 MiB. Resident memory is the whole
+        // process's and other suites run beside this one, so the smallest of three rounds counts:
+        // their noise only adds, a leak shows in every round.
+        var growth: [Int] = []
+        for _ in 0..<3 {
+            let before = try Self.residentBytes()
+            for _ in 0..<3000 { _ = Captions.find(for: folder + "/clip.mp4") }
+            growth.append(try Self.residentBytes() - before)
+        }
+        #expect(growth.min()! < 8 << 20, "\(growth)")
     }
 }
