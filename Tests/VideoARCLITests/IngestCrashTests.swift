@@ -27,8 +27,10 @@ struct IngestCrashTests {
         return folder
     }
 
-    static func config(_ folder: String) throws -> String {
-        let path = folder + "/daemon.yaml"
+    /// A daemon configuration in `folder` (as `name`): buckets 128 only, 3 clips per shard, and
+    /// `tokenizer` (a layout file) or the tiny layout.
+    static func config(_ folder: String, name: String = "daemon.yaml", tokenizer: String? = nil) throws -> String {
+        let path = folder + "/" + name
         try """
         video:
           clips:
@@ -37,7 +39,7 @@ struct IngestCrashTests {
         shards:
           max_clips: 3
         tokenizer:
-          config: \(try tinyTokenizer())
+          config: \(try tokenizer ?? tinyTokenizer())
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

@@ -18,18 +18,7 @@ struct RetokenizeTests {
         norm_groups: 4
         seed: \(seed)
         """.write(toFile: layout, atomically: true, encoding: .utf8)
-        let path = folder + "/daemon-\(seed).yaml"
-        try """
-        video:
-          clips:
-            buckets:
-              sizes: [128]
-        shards:
-          max_clips: 3
-        tokenizer:
-          config: \(layout)
-        """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        return try IngestCrashTests.config(folder, name: "daemon-\(seed).yaml", tokenizer: layout)
     }
 
     static func folder(_ name: String) throws -> String {
