@@ -362,10 +362,13 @@ public final class Catalog: Sendable {
     /// retired (deleted) or whose bytes are no longer the source's (`contentHashes[clip.id]`
     /// differs: the file was replaced or grew while the clip waited in an open shard) is stored
     /// retired, outside every live total.
+    ///
+    /// With `duplicateRadius`, a clip whose perceptual hash is that close to an earlier live clip
+    /// of another source (same shape and tokenizer, this shard included) is marked its duplicate.
     @discardableResult
     public func seal(
         _ shard: ShardRecord, clips: [ClipRecord], contentHashes: [Int64: String] = [:],
-        completing: [Int64] = []
+        completing: [Int64] = [], duplicateRadius: Int? = nil
     ) throws -> ShardRecord {
         try pool.write { db in
             var sources: [Int64: (retired: Bool, hash: String?)] = [:]
@@ -390,6 +393,12 @@ public final class Catalog: Sendable {
             var perSource: [Int64: (clips: Int, tokens: Int, seconds: Double)] = [:]
             for var clip in live {
                 clip.shardId = shard.id!
+                if let radius = duplicateRadius, let hash = clip.phash {
+                    clip.duplicateOf = try Self.nearDuplicate(
+                        of: UInt64(bitPattern: hash), width: clip.width, height: clip.height, frames: clip.frames,
+                        fps: clip.fps, tokenizer: shard.tokenizerId, radius: radius, excludingSource: clip.sourceId,
+                        in: db)
+                }
                 try clip.insert(db)
                 let t = perSource[clip.sourceId] ?? (0, 0, 0)
                 perSource[clip.sourceId] = (t.clips + 1, t.tokens + clip.tokens, t.seconds + clip.duration)

@@ -15,11 +15,24 @@ public struct ClipQuery: Sendable, Equatable {
     public var tokenizer: String?
     /// Rows to return (totals always cover every match).
     public var limit: Int
+    /// Curation filters (clips cut before curation have no scores and fail them).
+    /// Smallest motion score (grey levels per frame).
+    public var minMotion: Double?
+    /// Largest share of black or single-colour frames.
+    public var maxBlack: Double?
+    /// Leave out clips marked near-duplicates of a live clip.
+    public var noNearDuplicates: Bool
+    /// Only clips known not to span a hard cut.
+    public var singleShot: Bool
+
+    /// True when a filter looks at single clips, not only at whole shards.
+    var filtersClips: Bool { minMotion != nil || maxBlack != nil || noNearDuplicates || singleShot }
 
     public init(
         size: Int? = nil, frames: Int? = nil, minFrames: Int? = nil, minDuration: Double? = nil,
         maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, tokenizer: String? = nil,
-        limit: Int = 100
+        limit: Int = 100, minMotion: Double? = nil, maxBlack: Double? = nil, noNearDuplicates: Bool = false,
+        singleShot: Bool = false
     ) {
         self.size = size
         self.frames = frames
@@ -30,6 +43,10 @@ public struct ClipQuery: Sendable, Equatable {
         self.caption = caption
         self.tokenizer = tokenizer
         self.limit = limit
+        self.minMotion = minMotion
+        self.maxBlack = maxBlack
+        self.noNearDuplicates = noNearDuplicates
+        self.singleShot = singleShot
     }
 }
 
@@ -104,9 +121,25 @@ extension Catalog {
             return try pool.read { db in
                 let totals: Row
                 let shards: [String]
-                var clipArguments = arguments
-                var clipFilter = shardFilter + " AND c.retired = 0"
-                if let caption = query.caption {
+                let (curation, curationArguments) = Self.clipConditions(query)
+                var clipArguments = arguments + curationArguments
+                var clipFilter = ([shardFilter, "c.retired = 0"] + curation).joined(separator: " AND ")
+                if query.filtersClips {
+                    // Curation scores belong to single clips: totals come from the clips themselves.
+                    if let caption = query.caption {
+                        clipFilter += " AND c.source_id IN (\(captionSources))"
+                        clipArguments.append(caption)
+                    }
+                    let scan = "FROM shards h CROSS JOIN clips c ON c.shard_id = h.id WHERE \(clipFilter)"
+                    totals = try Row.fetchAggregate(
+                        db,
+                        sql:
+                            "SELECT COUNT(*) AS n, COALESCE(SUM(c.tokens), 0) AS tokens, COALESCE(SUM(c.duration), 0) AS seconds \(scan)",
+                        arguments: StatementArguments(clipArguments))
+                    shards = try String.fetchAll(
+                        db, sql: "SELECT DISTINCT h.path \(scan) ORDER BY h.path",
+                        arguments: StatementArguments(clipArguments))
+                } else if let caption = query.caption {
                     totals = try Row.fetchAggregate(
                         db,
                         sql: """
@@ -171,12 +204,35 @@ extension Catalog {
         return (conditions, arguments)
     }
 
+    /// The clip-level (curation) filters of a query as SQL over `clips c`.
+    static func clipConditions(_ query: ClipQuery) -> ([String], [any DatabaseValueConvertible]) {
+        var conditions: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
+        if let minMotion = query.minMotion {
+            conditions.append("c.motion >= ?")
+            arguments.append(minMotion)
+        }
+        if let maxBlack = query.maxBlack {
+            conditions.append("c.black <= ?")
+            arguments.append(maxBlack)
+        }
+        if query.singleShot { conditions.append("c.single_shot = 1") }
+        if query.noNearDuplicates {
+            // A duplicate whose original has been retired stands for itself again.
+            conditions.append(
+                "(c.duplicate_of IS NULL OR NOT EXISTS (SELECT 1 FROM clips o WHERE o.id = c.duplicate_of AND o.retired = 0))"
+            )
+        }
+        return (conditions, arguments)
+    }
+
     /// Every live clip a query matches (no limit), with what a training loader needs to read it,
     /// ordered by clip id so the same catalog always yields the same list.
     public func trainingRows(_ query: ClipQuery) throws -> [TrainingRow] {
         let (conditions, arguments) = Self.shardConditions(query)
-        var filter = conditions.joined(separator: " AND ") + " AND c.retired = 0"
-        var all = arguments
+        let (curation, curationArguments) = Self.clipConditions(query)
+        var filter = (conditions + ["c.retired = 0"] + curation).joined(separator: " AND ")
+        var all = arguments + curationArguments
         if let caption = query.caption {
             filter +=
                 " AND c.source_id IN (SELECT source_id FROM captions WHERE id IN (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?))"

@@ -149,6 +149,19 @@ public struct ClipRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var shardId: Int64
     public var row: Int
     public var retired: Bool
+    /// Curation scores (nil for clips cut before curation): see `ClipQuality`.
+    public var motion: Double?
+    public var black: Double?
+    public var detail: Double?
+    /// The 64-bit perceptual hash (bit pattern) and its four 16-bit bands, indexed for lookup.
+    public var phash: Int64?
+    public var hashBand0: Int?
+    public var hashBand1: Int?
+    public var hashBand2: Int?
+    public var hashBand3: Int?
+    public var singleShot: Bool?
+    /// The earlier clip (of another source, same bucket) this one nearly duplicates.
+    public var duplicateOf: Int64?
 
     public init(
         id: Int64, sourceId: Int64, bucket: String, size: Int, width: Int, height: Int, aspect: String, frames: Int,
@@ -171,5 +184,16 @@ public struct ClipRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
         self.shardId = shardId
         self.row = row
         self.retired = false
+    }
+
+    /// Sets the curation scores, the hash and its bands.
+    public mutating func setCuration(motion: Double, black: Double, detail: Double, hash: UInt64, singleShot: Bool) {
+        self.motion = motion
+        self.black = black
+        self.detail = detail
+        self.phash = Int64(bitPattern: hash)
+        let bands = NearDuplicateIndex.bands(of: hash)
+        (hashBand0, hashBand1, hashBand2, hashBand3) = (bands[0], bands[1], bands[2], bands[3])
+        self.singleShot = singleShot
     }
 }

@@ -1,3 +1,4 @@
+import Catalog
 import ConfigCoding
 import Tokenizer
 import VideoIO
@@ -19,6 +20,50 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
     public var shards: ShardPolicy
     public var retry: RetryPolicy
     public var watch: WatchPolicy
+    /// Which clips are worth keeping: dead-content thresholds and near-duplicate marking.
+    public var curation: CurationPolicy
+
+    /// Thresholds on the scores `ClipReader` measures per clip (see `ClipQuality`). A clip
+    /// below one is not tokenized; `status` counts it under its reason. Stills are never
+    /// dropped for lack of motion.
+    public struct CurationPolicy: Sendable, ConfigurationSection, Equatable {
+        /// Smallest mean frame difference (grey levels 0–255) a clip keeps; a frozen stretch
+        /// scores ~0, a still camera on a calm scene ~0.5–2. 0 keeps everything.
+        public var minMotion: Double
+        /// Largest share of black or single-colour frames a clip keeps (1 keeps everything).
+        public var maxBlack: Double
+        /// Smallest detail score (mean neighbour difference of the 64² thumbnail) a clip keeps;
+        /// 0 keeps everything.
+        public var minDetail: Double
+        /// Clips whose perceptual hash is within this many bits (of 64) of an earlier clip of
+        /// another source are marked its near-duplicates (still stored; `query
+        /// --no-near-duplicates` leaves them out). Nil turns the lookup off.
+        public var duplicateRadius: Int?
+
+        public init(minMotion: Double = 0.1, maxBlack: Double = 0.5, minDetail: Double = 0, duplicateRadius: Int? = 6) {
+            self.minMotion = minMotion
+            self.maxBlack = maxBlack
+            self.minDetail = minDetail
+            self.duplicateRadius = duplicateRadius
+        }
+        public static var defaults: Self { Self() }
+        public static var keys: [ConfigurationKey<Self>] {
+            [
+                .init("min_motion", \.minMotion), .init("max_black", \.maxBlack), .init("min_detail", \.minDetail),
+                .init("duplicate_radius", \.duplicateRadius),
+            ]
+        }
+
+        /// Why `quality` is dropped (nil: kept). `frames` > 1 for a video clip.
+        public func dropReason(_ quality: ClipQuality, frames: Int) -> DropReason? {
+            if quality.blackFraction > maxBlack { return .black }  // a black stretch is also motionless: say black
+            if frames > 1, quality.motion < minMotion { return .static }
+            if quality.detail < minDetail { return .blurry }
+            return nil
+        }
+
+        public enum DropReason: String, Sendable, CaseIterable { case `static`, black, blurry }
+    }
 
     /// How the daemon decides a file is complete, and how often it looks again.
     public struct WatchPolicy: Sendable, ConfigurationSection, Equatable {
@@ -112,7 +157,8 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         ingestFolders: [String] = ["./ingest"], dataFolder: String = "./data",
         video: VideoIOConfiguration = IngestConfiguration.defaultVideo,
         tokenizer: TokenizerSelection = TokenizerSelection(), threads: Int = 0,
-        shards: ShardPolicy = ShardPolicy(), retry: RetryPolicy = RetryPolicy(), watch: WatchPolicy = WatchPolicy()
+        shards: ShardPolicy = ShardPolicy(), retry: RetryPolicy = RetryPolicy(), watch: WatchPolicy = WatchPolicy(),
+        curation: CurationPolicy = CurationPolicy()
     ) {
         self.ingestFolders = ingestFolders
         self.dataFolder = dataFolder
@@ -122,6 +168,7 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         self.shards = shards
         self.retry = retry
         self.watch = watch
+        self.curation = curation
     }
 
     public static var defaults: Self { Self() }
@@ -130,7 +177,7 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
             .init("ingest_folders", \.ingestFolders), .init("data_folder", \.dataFolder), .init("video", \.video),
             .init("tokenizer", \.tokenizer), .init("threads", \.threads), .init("shards", \.shards),
             .init("retry", \.retry),
-            .init("watch", \.watch),
+            .init("watch", \.watch), .init("curation", \.curation),
         ]
     }
 
@@ -151,6 +198,14 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         }
         guard watch.stableSeconds >= 0, watch.rescanSeconds > 0, watch.idleSealSeconds >= 0 else {
             throw fail("watch.stable_seconds and watch.idle_seal_seconds must be ≥ 0, watch.rescan_seconds > 0")
+        }
+        guard curation.minMotion >= 0, (0...1).contains(curation.maxBlack), curation.minDetail >= 0 else {
+            throw fail("curation.min_motion and curation.min_detail must be ≥ 0, curation.max_black in 0…1")
+        }
+        if let radius = curation.duplicateRadius, !(0...NearDuplicateIndex.maxRadius).contains(radius) {
+            throw fail(
+                "curation.duplicate_radius must be 0…\(NearDuplicateIndex.maxRadius) bits (or null to turn it off), got \(radius)"
+            )
         }
         do { try video.validate() } catch let error as VideoIOError { throw fail("video.\(error.message)") }
     }

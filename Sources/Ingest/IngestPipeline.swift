@@ -52,6 +52,8 @@ public final class IngestPipeline {
     public struct Progress: Sendable {
         public var sources = 0, done = 0, rejected = 0, failed = 0, aliases = 0
         public var clips = 0, skippedClips = 0, shards = 0
+        /// Clips curation left out (dead content).
+        public var droppedClips = 0
         public var videoSeconds = 0.0
         public var current: String?
         /// Seconds spent in each stage (decode runs beside tokenize, so they overlap).
@@ -305,8 +307,8 @@ public final class IngestPipeline {
             let reader = try openReader(source)
         else { return true }
         switch try tokenizeClips(of: source, hash: hash, from: reader, shouldStop: shouldStop) {
-        case .produced(let count):
-            try settle(source, produced: count, outcome: reader.outcome)
+        case .produced(let count, let dropped):
+            try settle(source, produced: count, dropped: dropped, outcome: reader.outcome)
             return true
         case .failed:
             return true
@@ -317,7 +319,8 @@ public final class IngestPipeline {
 
     /// How the clips stage ended.
     private enum Tokenized {
-        case produced(Int)
+        /// Clips kept (tokenized now or sealed before), and the clips curation dropped, by reason.
+        case produced(Int, dropped: [IngestConfiguration.CurationPolicy.DropReason: Int])
         /// Asked to stop between clips; the source stays `processing`.
         case stopped
         /// Failed (recorded for a retry).
@@ -395,6 +398,7 @@ public final class IngestPipeline {
         let id = source.id!
         let recorded = try catalog.recordedClipIDs(source: id)
         var produced = 0
+        var dropped: [IngestConfiguration.CurationPolicy.DropReason: Int] = [:]
         let queue = BoundedQueue<Result<Clip, Error>>(capacity: 2)
         let decodeTime = Accumulator()
         // The reader belongs to the decoder thread until it closes the queue; the caller reads
@@ -425,6 +429,12 @@ public final class IngestPipeline {
             while let next = queue.pop() {
                 let clip = try next.get()
                 if shouldStop() { return .stopped }
+                if let quality = clip.quality,
+                    let reason = configuration.curation.dropReason(quality, frames: clip.frameCount)
+                {
+                    dropped[reason, default: 0] += 1
+                    continue
+                }
                 let clipID = Self.clipID(hash: hash, clip: clip, tokenizer: tokenizer.identity.id)
                 produced += 1
                 if recorded.contains(clipID) {
@@ -438,7 +448,7 @@ public final class IngestPipeline {
             try fail(source, code: "pipeline", message: "\(error)")
             return .failed
         }
-        return .produced(produced)
+        return .produced(produced, dropped: dropped)
     }
 
     /// Tokenizes one clip into the open shard of its layout, sealing the shard when full.
@@ -453,12 +463,16 @@ public final class IngestPipeline {
         var open = writers[layout] ?? Open(writer: ShardWriter(layout: layout))
         let row = try open.writer.append(id: clipID, tokens: tokens)
         open.contentHashes[clipID] = contentHash
-        open.clips.append(
-            ClipRecord(
-                id: clipID, sourceId: source, bucket: clip.bucket.slug, size: clip.bucket.size,
-                width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
-                frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
-                startTime: clip.startTime, endTime: clip.endTime, tokens: tokens.tokenCount, row: row))
+        var record = ClipRecord(
+            id: clipID, sourceId: source, bucket: clip.bucket.slug, size: clip.bucket.size,
+            width: clip.width, height: clip.height, aspect: clip.bucket.aspect.description,
+            frames: clip.frameCount, fps: clip.fps, clipIndex: clip.index,
+            startTime: clip.startTime, endTime: clip.endTime, tokens: tokens.tokenCount, row: row)
+        if let q = clip.quality {
+            record.setCuration(
+                motion: q.motion, black: q.blackFraction, detail: q.detail, hash: q.hash, singleShot: q.singleShot)
+        }
+        open.clips.append(record)
         writers[layout] = open
         openClips[source, default: 0] += 1
         progress.clips += 1
@@ -470,11 +484,32 @@ public final class IngestPipeline {
     }
 
     /// Done (with a note on partial damage), waiting for its shard, or rejected for want of clips.
-    private func settle(_ source: SourceRecord, produced: Int, outcome: ClipReader.Outcome?) throws {
+    private func settle(
+        _ source: SourceRecord, produced: Int, dropped: [IngestConfiguration.CurationPolicy.DropReason: Int],
+        outcome: ClipReader.Outcome?
+    ) throws {
         let id = source.id!
         // The queue is closed and drained: the decoder thread set `outcome` before closing it.
         guard let outcome else {
             try fail(source, code: "pipeline", message: "the decoder stopped without an outcome")
+            return
+        }
+        try catalog.record(
+            SourceCuration(
+                cuts: outcome.cuts, droppedStatic: dropped[.static] ?? 0, droppedBlack: dropped[.black] ?? 0,
+                droppedBlurry: dropped[.blurry] ?? 0),
+            source: id)
+        progress.droppedClips += dropped.values.reduce(0, +)
+        if produced == 0, !dropped.isEmpty, outcome.damage == nil {
+            // Read in full and judged: complete, with nothing worth training on.
+            let reasons = dropped.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key)" }
+            if var updated = try catalog.source(id: id) {
+                updated.errorCode = "curated-out"
+                updated.error = "every clip was dropped by curation: " + reasons.joined(separator: ", ")
+                try catalog.update(updated)
+                try catalog.finish(id, .done(tokenizer: tokenizer.identity.id, note: updated.error))
+            }
+            progress.done += 1
             return
         }
         if produced == 0 {
@@ -527,7 +562,8 @@ public final class IngestPipeline {
                 tokenizerId: layout.tokenizerID, clipCount: open.writer.count, bytes: bytes, sha256: sha,
                 createdAt: Date().timeIntervalSince1970)
             try catalog.seal(
-                record, clips: open.clips, contentHashes: open.contentHashes, completing: Array(completing))
+                record, clips: open.clips, contentHashes: open.contentHashes, completing: Array(completing),
+                duplicateRadius: configuration.curation.duplicateRadius)
             logger.info(
                 "sealed a shard",
                 metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])

@@ -20,11 +20,18 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
     /// Times each matching clip appears per epoch: 2 doubles a query's share, 0.5 takes a
     /// seeded half of it (a different half each epoch).
     public var weight: Double
+    /// Curation filters, as `videoar query` has them: smallest motion score, largest share of
+    /// black frames, no near-duplicates, only clips known not to span a cut.
+    public var minMotion: Double?
+    public var maxBlack: Double?
+    public var noNearDuplicates: Bool
+    public var singleShot: Bool
 
     public init(
         size: Int? = nil, frames: Int? = nil, minFrames: Int? = nil, minDuration: Double? = nil,
         maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, tokenizer: String? = nil,
-        weight: Double = 1
+        weight: Double = 1, minMotion: Double? = nil, maxBlack: Double? = nil, noNearDuplicates: Bool = false,
+        singleShot: Bool = false
     ) {
         self.size = size
         self.frames = frames
@@ -35,6 +42,10 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
         self.caption = caption
         self.tokenizer = tokenizer
         self.weight = weight
+        self.minMotion = minMotion
+        self.maxBlack = maxBlack
+        self.noNearDuplicates = noNearDuplicates
+        self.singleShot = singleShot
     }
 
     public static var defaults: Self { Self() }
@@ -43,6 +54,8 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
             .init("size", \.size), .init("frames", \.frames), .init("min_frames", \.minFrames),
             .init("min_duration", \.minDuration), .init("max_duration", \.maxDuration), .init("aspect", \.aspect),
             .init("caption", \.caption), .init("tokenizer", \.tokenizer), .init("weight", \.weight),
+            .init("min_motion", \.minMotion), .init("max_black", \.maxBlack),
+            .init("no_near_duplicates", \.noNearDuplicates), .init("single_shot", \.singleShot),
         ]
     }
 
@@ -50,7 +63,8 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
     public var clipQuery: ClipQuery {
         ClipQuery(
             size: size, frames: frames, minFrames: minFrames, minDuration: minDuration, maxDuration: maxDuration,
-            aspect: aspect, caption: caption, tokenizer: tokenizer, limit: Int.max)
+            aspect: aspect, caption: caption, tokenizer: tokenizer, limit: Int.max, minMotion: minMotion,
+            maxBlack: maxBlack, noNearDuplicates: noNearDuplicates, singleShot: singleShot)
     }
 
     /// "size 128, frames 17" for logs.
@@ -63,6 +77,10 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
         if let maxDuration { parts.append("≤ \(maxDuration) s") }
         if let aspect { parts.append(aspect) }
         if let caption { parts.append("caption '\(caption)'") }
+        if let minMotion { parts.append("motion ≥ \(minMotion)") }
+        if let maxBlack { parts.append("black ≤ \(maxBlack)") }
+        if noNearDuplicates { parts.append("no near-duplicates") }
+        if singleShot { parts.append("single-shot") }
         if weight != 1 { parts.append("×\(weight)") }
         return parts.isEmpty ? "every clip" : parts.joined(separator: ", ")
     }

@@ -115,6 +115,9 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         guard !data.cacheSizes.isEmpty, data.cacheSizes.allSatisfy({ $0 >= 16 }) else {
             throw fail("data.cache_sizes must be ≥ 16")
         }
+        guard (0...1).contains(data.colourAugmentation) else {
+            throw fail("data.colour_augmentation is a share of pictures: give a number in 0…1")
+        }
         guard checkpointEvery >= 1 else { throw fail("checkpoint_every must be at least 1") }
         guard previewEvery >= 0 else { throw fail("preview_every must be ≥ 0") }
         guard threads >= 0 else { throw fail("threads must be ≥ 0") }
@@ -137,10 +140,14 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         public var cacheSizes: [Int]
         /// At most this many files per list (nil: all).
         public var maxFiles: Int?
+        /// Share of pictures and clips whose colours are re-mixed (a random channel order and a
+        /// saturation boost of up to 2×): real photos hold almost no saturated blue, green or
+        /// magenta, so without it the tokenizer never learns to carry them.
+        public var colourAugmentation: Double
 
         public init(
             videos: [String] = [], images: [String] = [], catalog: String? = nil, exclude: [String] = [],
-            cacheSizes: [Int] = [160, 256], maxFiles: Int? = nil
+            cacheSizes: [Int] = [160, 256], maxFiles: Int? = nil, colourAugmentation: Double = 0
         ) {
             self.videos = videos
             self.images = images
@@ -148,6 +155,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
             self.exclude = exclude
             self.cacheSizes = cacheSizes
             self.maxFiles = maxFiles
+            self.colourAugmentation = colourAugmentation
         }
 
         public static var defaults: Self { Self() }
@@ -156,6 +164,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
                 .init("videos", \.videos), .init("images", \.images), .init("catalog", \.catalog),
                 .init("exclude", \.exclude),
                 .init("cache_sizes", \.cacheSizes), .init("max_files", \.maxFiles),
+                .init("colour_augmentation", \.colourAugmentation),
             ]
         }
     }

@@ -27,6 +27,8 @@ public final class TrainingFrames {
     private(set) var videos: [Source] = []
     /// Files that could not be used, with the reason (shown once at start).
     public private(set) var skipped: [(path: String, reason: String)] = []
+    /// Share of samples whose colours are re-mixed (`data.colour_augmentation`).
+    let colourAugmentation: Double
 
     public var stillCount: Int { Set(stills.map(\.path)).count }
     public var videoCount: Int { Set(videos.map(\.path)).count }
@@ -34,6 +36,7 @@ public final class TrainingFrames {
 
     /// Decodes the configured sources; `fps` lists the rates video stages resample to.
     public init(_ data: TokenizerTrainingConfiguration.DataConfiguration, fps: [Double], logger: Logger) throws {
+        colourAugmentation = data.colourAugmentation
         let videoFiles = try Self.files(in: data.videos, exclude: data.exclude, limit: data.maxFiles)
         let imageFiles = try Self.files(in: data.images, exclude: data.exclude, limit: data.maxFiles)
         var catalogFiles: [String] = []
@@ -193,6 +196,13 @@ public final class TrainingFrames {
         let x0 = Int.random(in: 0...(source.width - width), using: &rng)
         let y0 = Int.random(in: 0...(source.height - height), using: &rng)
         let flip = Bool.random(using: &rng)
+        let start = pixels.count
+        defer {
+            if colourAugmentation > 0, Double.random(in: 0..<1, using: &rng) < colourAugmentation {
+                let order = Self.channelOrders[Int.random(in: 0..<Self.channelOrders.count, using: &rng)]
+                Self.remix(&pixels[start...], order: order, saturation: Double.random(in: 1...2, using: &rng))
+            }
+        }
         source.frames.withUnsafeBufferPointer { all in
             for f in frames {
                 let base = f * source.frameBytes
@@ -209,6 +219,24 @@ public final class TrainingFrames {
                     }
                 }
             }
+        }
+    }
+
+    /// The six orders of R, G, B.
+    static let channelOrders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+
+    /// Reorders each RGB pixel's channels and scales its distance from grey by `saturation`
+    /// (clamped), turning the muted colours of real photos into saturated ones of every hue.
+    static func remix(_ pixels: inout ArraySlice<UInt8>, order: [Int], saturation: Double) {
+        let gain = Int((saturation * 256).rounded())
+        var i = pixels.startIndex
+        while i < pixels.endIndex {
+            let (r, g, b) = (Int(pixels[i + order[0]]), Int(pixels[i + order[1]]), Int(pixels[i + order[2]]))
+            let grey = (r + g + b) / 3
+            pixels[i] = UInt8(clamping: grey + ((r - grey) * gain) >> 8)
+            pixels[i + 1] = UInt8(clamping: grey + ((g - grey) * gain) >> 8)
+            pixels[i + 2] = UInt8(clamping: grey + ((b - grey) * gain) >> 8)
+            i += 3
         }
     }
 

@@ -165,8 +165,12 @@ func processWithProgress(_ pipeline: IngestPipeline, under paths: [String]?) thr
 struct QueryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
-        abstract: "Find clips (or their shards) by size, frames, duration, aspect and caption.",
-        discussion: "Totals (clips, tokens, hours of video) always cover every match; --limit caps the rows shown."
+        abstract: "Find clips (or their shards) by size, frames, duration, aspect, caption and curation scores.",
+        discussion: """
+            Totals (clips, tokens, hours of video) always cover every match; --limit caps the rows shown.
+            Curation filters (--min-motion, --max-black, --no-near-duplicates, --single-shot) look at each
+            clip's scores; clips ingested before curation have none and do not match them.
+            """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, paths }
@@ -178,6 +182,11 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "At most this many seconds.") var maxDuration: Double?
     @Option(help: "Aspect ratio, e.g. 16:9.") var aspect: String?
     @Option(help: "Caption full-text search (FTS5: words, \"phrases\", prefix*).") var caption: String?
+    @Option(help: "Smallest motion score (mean frame difference, grey levels 0–255); frozen clips score ~0.")
+    var minMotion: Double?
+    @Option(help: "Largest share (0–1) of black or single-colour frames.") var maxBlack: Double?
+    @Flag(help: "Leave out clips marked near-duplicates of another source's clip.") var noNearDuplicates = false
+    @Flag(help: "Only clips known not to span a hard cut.") var singleShot = false
     @Option(help: "table, json, or paths (the matching shard files).") var format: Format = .table
     @Option(help: "Rows to show.") var limit: Int = 20
 
@@ -194,7 +203,9 @@ struct QueryCommand: ParsableCommand {
             result = try catalog.query(
                 ClipQuery(
                     size: size, frames: frames, minFrames: minFrames, minDuration: minDuration,
-                    maxDuration: maxDuration, aspect: aspect, caption: caption, tokenizer: tokenizerID, limit: limit))
+                    maxDuration: maxDuration, aspect: aspect, caption: caption, tokenizer: tokenizerID, limit: limit,
+                    minMotion: minMotion, maxBlack: maxBlack, noNearDuplicates: noNearDuplicates,
+                    singleShot: singleShot))
         } catch let error as CatalogError {
             printError("error: \(error.message)")
             throw ExitCode(64)
@@ -213,6 +224,8 @@ struct QueryCommand: ParsableCommand {
                         "fps": m.clip.fps,
                         "start": m.clip.startTime, "duration": m.clip.duration, "aspect": m.clip.aspect,
                         "shard": configuration.dataFolder + "/" + m.shardPath, "row": m.clip.row,
+                        "motion": m.clip.motion as Any, "black": m.clip.black as Any, "detail": m.clip.detail as Any,
+                        "single_shot": m.clip.singleShot as Any, "duplicate_of": m.clip.duplicateOf as Any,
                     ]
                 },
             ]
@@ -221,13 +234,17 @@ struct QueryCommand: ParsableCommand {
                     decoding: try JSONSerialization.data(
                         withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
         case .table:
-            print("clip id              bucket              frames  start s   dur s  source")
+            print("clip id              bucket              frames  start s   dur s  motion black  source")
             for m in result.clips {
+                let scores =
+                    m.clip.motion.map { String(format: "%6.2f %4.0f%%", $0, 100 * (m.clip.black ?? 0)) }
+                    ?? "     -     -"
                 print(
                     String(format: "%-20lld ", m.clip.id)
                         + m.clip.bucket.padding(toLength: 20, withPad: " ", startingAt: 0)
-                        + String(format: "%6d %8.3f %7.3f  ", m.clip.frames, m.clip.startTime, m.clip.duration)
-                        + m.sourcePath)
+                        + String(format: "%6d %8.3f %7.3f ", m.clip.frames, m.clip.startTime, m.clip.duration)
+                        + scores + "  " + m.sourcePath
+                        + (m.clip.duplicateOf.map { "  (near-duplicate of \($0))" } ?? ""))
             }
             if result.totalClips > result.clips.count {
                 print("… \(result.totalClips - result.clips.count) more (raise --limit)")
@@ -279,6 +296,11 @@ struct StatusCommand: ParsableCommand {
         for bucket in status.clipsByBucket {
             print("  \(bucket.bucket) × \(bucket.frames) frames: \(bucket.clips) clips, \(bucket.tokens) tokens")
         }
+        let curation = try catalog.curationStatus(tokenizer: selected)
+        print(
+            "curation: \(curation.cuts) hard cut(s) in done sources; clips dropped: \(curation.droppedStatic) static, "
+                + "\(curation.droppedBlack) black, \(curation.droppedBlurry) blurry; live clips: \(curation.scored) scored, "
+                + "\(curation.nearDuplicates) near-duplicate(s), \(curation.multiShot) spanning a cut")
         let errors = status.recentErrors.filter { $0.state != .done }
         let notes = status.recentErrors.filter { $0.state == .done }
         if !errors.isEmpty {
@@ -286,7 +308,7 @@ struct StatusCommand: ParsableCommand {
             for e in errors { print("  [\(e.state.rawValue) \(e.code ?? "?")] \(e.path): \(e.message ?? "")") }
         }
         if !notes.isEmpty {
-            print("done with notes (damaged files whose good clips were kept):")
+            print("done with notes (damaged files whose good clips were kept, sources curation left empty):")
             for e in notes { print("  [\(e.code ?? "?")] \(e.path): \(e.message ?? "")") }
         }
     }

@@ -8,8 +8,9 @@ struct ClipsCommand: ParsableCommand {
         commandName: "clips",
         abstract: "Cut a file into training clips and show (or write) them.",
         discussion: """
-            Prints each clip's bucket, start time and the presentation time of every source frame
-            chosen. With --out, writes each clip as MP4 plus a contact-sheet PNG to check by eye.
+            Prints each clip's bucket, start time, the presentation time of every source frame
+            chosen and its curation scores (motion, share of flat frames, detail, perceptual hash),
+            then the hard cuts found. With --out, writes each clip as MP4 plus a contact-sheet PNG to check by eye.
             """
     )
 
@@ -107,6 +108,12 @@ struct ClipsCommand: ParsableCommand {
                 String(
                     format: "clip %@ #%d  start %.3f s  %d frames  source pts: %@",
                     clip.bucket.slug, clip.index, clip.startTime, clip.frameCount, times))
+            if let q = clip.quality {
+                print(
+                    String(
+                        format: "  motion %.2f  black %.0f%%  detail %.2f  hash %016llx%@", q.motion,
+                        100 * q.blackFraction, q.detail, q.hash, q.singleShot ? "" : "  spans a cut"))
+            }
             if let out {
                 let base = "\(out)/clip-\(clip.bucket.slug)-\(String(format: "%03d", clip.index))"
                 let writer = try VideoWriter(path: base + ".mp4", width: clip.width, height: clip.height, fps: clip.fps)
@@ -119,6 +126,12 @@ struct ClipsCommand: ParsableCommand {
         guard let outcome = reader.outcome else { return }
         print(
             "\(outcome.totalClips) clip(s) from \(outcome.decodedFrames) decoded frames (\(outcome.sampledFrames) sampled at \(configuration.fps) fps)"
+        )
+        print(
+            outcome.cuts.isEmpty
+                ? "no hard cuts"
+                : "hard cuts at " + outcome.cuts.map { String(format: "%.2f s", $0) }.joined(separator: ", ")
+                    + (configuration.splitAtCuts ? " (clips restart after each)" : " (not split: split_at_cuts is off)")
         )
         for note in outcome.notes { print("note: \(note)") }
         if let reason = outcome.noClipReason { print("no clips: \(reason)") }

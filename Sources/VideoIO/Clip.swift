@@ -13,6 +13,8 @@ public struct Clip: Sendable {
     public var targetTimes: [Double]
     /// For each frame, the presentation time of the source frame chosen (seconds).
     public var frameTimes: [Double]
+    /// Curation scores (motion, flat frames, detail, perceptual hash), when measured.
+    public var quality: ClipQuality?
 
     public init(
         source: String, bucket: Bucket, index: Int, fps: Double, pixels: [UInt8],

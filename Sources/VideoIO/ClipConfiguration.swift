@@ -22,10 +22,14 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
     /// Stop at the first damaged picture (keeping complete clips before it) rather
     /// than letting the decoder conceal damage into clips.
     public var stopOnDamage: Bool
+    /// Restart the clip grid at every detected hard cut, so no clip spans two shots. Off, cuts
+    /// are still found and a clip across one is marked not single-shot.
+    public var splitAtCuts: Bool
 
     public init(
         fps: Double = 8, frames: Int = 17, stride: Int? = nil, maxClips: Int? = nil,
-        buckets: BucketPolicy = BucketPolicy(), decoderThreads: Int = 0, stopOnDamage: Bool = true
+        buckets: BucketPolicy = BucketPolicy(), decoderThreads: Int = 0, stopOnDamage: Bool = true,
+        splitAtCuts: Bool = true
     ) {
         self.fps = fps
         self.frames = frames
@@ -34,6 +38,7 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
         self.buckets = buckets
         self.decoderThreads = decoderThreads
         self.stopOnDamage = stopOnDamage
+        self.splitAtCuts = splitAtCuts
     }
 
     public static var defaults: Self { Self() }
@@ -41,7 +46,7 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
         [
             .init("fps", \.fps), .init("frames", \.frames), .init("stride", \.stride), .init("max_clips", \.maxClips),
             .init("buckets", \.buckets), .init("decoder_threads", \.decoderThreads),
-            .init("stop_on_damage", \.stopOnDamage),
+            .init("stop_on_damage", \.stopOnDamage), .init("split_at_cuts", \.splitAtCuts),
         ]
     }
 

@@ -38,6 +38,8 @@ public final class ClipReader {
         public var noClipReason: String?
         /// Other things worth knowing, e.g. the length of a tail too short for a clip.
         public var notes: [String]
+        /// Source times (seconds, the first frame after it) of the hard cuts found.
+        public var cuts: [Double]
         /// The most pixel bytes the reader held at once (open clip windows plus clips
         /// waiting to be pulled): bounded by the clip size, not by the file's length.
         public var peakBufferedBytes: Int
@@ -59,6 +61,14 @@ public final class ClipReader {
     private var sampled = 0
     private var finished = false
     private var peakBufferedBytes = 0
+    /// Curation: the thumbnail scaler, each recent slot's analysis and its difference to the
+    /// slot before, the cut detector and the cuts found (slot, source time).
+    private let analysisScaler: FrameScaler
+    private var thumbnail = [UInt8](repeating: 0, count: FrameAnalysis.side * FrameAnalysis.side * 3)
+    private var analyses: [Int: (frame: FrameAnalysis, difference: Float)] = [:]
+    private var lastAnalysedSlot = -1
+    private var shotDetector = ShotBoundaryDetector()
+    private var cuts: [(slot: Int, time: Double)] = []
 
     /// Opens `path` and plans its buckets.
     ///
@@ -88,6 +98,8 @@ public final class ClipReader {
                 scaler: FrameScaler(bucket: $0, rotation: info.rotation), frames: frames,
                 stride: stride, maxClips: maxClips)
         }
+        analysisScaler = FrameScaler(
+            bucket: Bucket(size: FrameAnalysis.side, aspect: AspectRatio(1, 1)), rotation: info.rotation)
         sampler = NearestFrameSampler(timeBase: file.timeBase, fps: configuration.fpsRational)
         guard let frame = av_frame_alloc() else { throw VideoIOError(.io, "out of memory", file: path) }
         held = frame
@@ -256,7 +268,7 @@ public final class ClipReader {
         outcome = Outcome(
             clips: clips, decodedFrames: decoder.framesDecoded, sampledFrames: sampled,
             damage: damage, stoppedAt: stoppedAt, noClipReason: reason, notes: notes,
-            peakBufferedBytes: peakBufferedBytes)
+            cuts: cuts.map(\.time), peakBufferedBytes: peakBufferedBytes)
     }
 
     // MARK: - Clip windows
@@ -266,14 +278,51 @@ public final class ClipReader {
         sampled = max(sampled, slot + 1)
         let targetTime = sampler.targetTime(slot)
         let frameTime = Double(pts) * file.timeBase.doubleValue
+        if try analyse(slot: slot, picture: picture, time: frameTime), configuration.splitAtCuts {
+            // A new shot: no clip may hold frames from both sides, so the open windows go and
+            // the clip grid restarts at the cut.
+            for i in pipelines.indices { pipelines[i].restart(at: slot) }
+        }
         for i in pipelines.indices {
-            if let clip = try pipelines[i].accept(
+            if let (completed, firstSlot) = try pipelines[i].accept(
                 slot: slot, picture: picture, targetTime: targetTime,
                 frameTime: frameTime, source: file.path, fps: configuration.fps)
             {
+                var clip = completed
+                clip.quality = quality(from: firstSlot, count: clip.frameCount)
                 ready.append(clip)
             }
         }
+        let oldest = pipelines.compactMap { $0.windows.first?.firstSlot }.min() ?? slot
+        for old in analyses.keys where old < min(oldest, slot) { analyses[old] = nil }
+    }
+
+    /// Analyses the picture of a new slot; true when it starts a new shot.
+    private func analyse(slot: Int, picture: UnsafeMutablePointer<AVFrame>, time: Double) throws -> Bool {
+        guard slot > lastAnalysedSlot else { return false }
+        try thumbnail.withUnsafeMutableBufferPointer { try analysisScaler.convert(picture, into: $0.baseAddress!) }
+        let frame = thumbnail.withUnsafeBufferPointer { FrameAnalysis(rgb: $0) }
+        let previous = analyses[lastAnalysedSlot]?.frame
+        lastAnalysedSlot = slot
+        guard let previous else {
+            analyses[slot] = (frame, 0)
+            return false
+        }
+        analyses[slot] = (frame, frame.difference(to: previous))
+        guard shotDetector.isCut(frame, after: previous) else { return false }
+        cuts.append((slot, time))
+        logger.debug("cut", metadata: ["file": "\(file.path)", "at": "\(time)"])
+        return true
+    }
+
+    /// The curation scores of the clip of `count` slots from `firstSlot`.
+    private func quality(from firstSlot: Int, count: Int) -> ClipQuality? {
+        let slots = firstSlot..<(firstSlot + count)
+        let frames = slots.compactMap { analyses[$0] }
+        guard frames.count == count else { return nil }
+        return ClipQuality(
+            frames: frames.map(\.frame), differences: frames.map(\.difference),
+            spansCut: cuts.contains { slots.contains($0.slot) && $0.slot > firstSlot })
     }
 }
 
@@ -286,9 +335,12 @@ private struct Pipeline {
     var windows: [Window] = []
     var started = 0
     var emitted = 0
+    /// The slot the clip grid starts from: 0, or the latest cut.
+    var origin = 0
 
     struct Window {
         var index: Int
+        var firstSlot: Int
         var pixels: [UInt8]
         var targetTimes: [Double] = []
         var frameTimes: [Double] = []
@@ -307,12 +359,23 @@ private struct Pipeline {
     /// Frames held by the most advanced open window.
     var openFrames: Int { windows.map(\.targetTimes.count).max() ?? 0 }
 
+    /// Drops the open windows (they hold frames before a cut) and starts the grid at `slot`.
+    mutating func restart(at slot: Int) {
+        started -= windows.count
+        windows.removeAll()
+        origin = slot
+    }
+
+    /// Takes the picture of `slot`; returns a completed clip with the slot of its first frame.
     mutating func accept(
         slot: Int, picture: UnsafeMutablePointer<AVFrame>, targetTime: Double,
         frameTime: Double, source: String, fps: Double
-    ) throws -> Clip? {
-        if slot % stride == 0, maxClips.map({ started < $0 }) ?? true {
-            windows.append(Window(index: started, pixels: [UInt8](repeating: 0, count: frames * scaler.frameBytes)))
+    ) throws -> (Clip, Int)? {
+        if (slot - origin) % stride == 0, maxClips.map({ started < $0 }) ?? true {
+            windows.append(
+                Window(
+                    index: started, firstSlot: slot,
+                    pixels: [UInt8](repeating: 0, count: frames * scaler.frameBytes)))
             started += 1
         }
         guard !windows.isEmpty else { return nil }
@@ -339,8 +402,9 @@ private struct Pipeline {
         guard windows[0].targetTimes.count == frames else { return nil }
         let done = windows.removeFirst()
         emitted += 1
-        return Clip(
+        let clip = Clip(
             source: source, bucket: scaler.bucket, index: done.index, fps: fps, pixels: done.pixels,
             targetTimes: done.targetTimes, frameTimes: done.frameTimes)
+        return (clip, done.firstSlot)
     }
 }

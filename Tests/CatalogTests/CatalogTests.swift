@@ -294,3 +294,29 @@ struct CatalogTests {
 extension ClipQuery {
     init(caption: String, frames: Int) { self.init(frames: frames, caption: caption) }
 }
+
+@Suite("Near-duplicate index")
+struct NearDuplicateIndexTests {
+    @Test("band lookup finds exactly what a brute-force Hamming scan finds, for every supported radius")
+    func matchesBruteForce() throws {
+        var generator = SystemRandomNumberGenerator()
+        let base = UInt64.random(in: 0...UInt64.max, using: &generator)
+        // Hashes at every distance 0…16 from `base`, plus unrelated ones.
+        var hashes: [UInt64] = (0...16).map { d in
+            var h = base
+            for bit in Array(0..<64).shuffled().prefix(d) { h ^= 1 << UInt64(bit) }
+            return h
+        }
+        hashes += (0..<200).map { _ in UInt64.random(in: 0...UInt64.max, using: &generator) }
+        for radius in [0, 3, 4, 6, 7, 8, 11] {
+            let perBand = radius / 4
+            let found = hashes.filter { h in
+                zip(NearDuplicateIndex.bands(of: h), NearDuplicateIndex.bands(of: base)).contains { a, b in
+                    NearDuplicateIndex.variations(of: b, within: perBand).contains(a)
+                }
+            }.filter { NearDuplicateIndex.distance($0, base) <= radius }
+            let brute = hashes.filter { NearDuplicateIndex.distance($0, base) <= radius }
+            #expect(Set(found) == Set(brute), "radius \(radius)")
+        }
+    }
+}

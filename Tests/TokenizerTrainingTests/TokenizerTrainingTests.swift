@@ -220,6 +220,16 @@ struct TokenizerTrainingTests {
         #expect(try batch.min().item() >= -1 && batch.max().item() <= 1)
     }
 
+    @Test("colour augmentation turns a muted colour into a saturated one of another hue and leaves grey alone")
+    func colourRemix() {
+        var pixels: ArraySlice<UInt8> = [150, 100, 50, 128, 128, 128]  // a muted orange, a grey
+        TrainingFrames.remix(&pixels, order: [2, 1, 0], saturation: 2)  // B, G, R at twice the saturation
+        #expect(Array(pixels) == [0, 100, 200, 128, 128, 128])
+        var clipped: ArraySlice<UInt8> = [250, 10, 10]
+        TrainingFrames.remix(&clipped, order: [0, 1, 2], saturation: 2)
+        #expect(Array(clipped) == [255, 0, 0])  // clamped, not wrapped
+    }
+
     @Test("a damaged or mislabelled file in a training folder is skipped with its reason; the rest is used")
     func badFilesSkipped() throws {
         let folder = try temporaryFolder("bad-training")

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import TestSupport
+import VideoIO
+
+/// Scene cuts, dead-content scores and perceptual hashes, measured while cutting clips.
+@Suite("Curation while cutting clips")
+struct CurationTests {
+    static func cutVideo(_ folder: String) throws -> String { try CurationFixtures.cut(in: folder) }
+
+    static func clips(_ path: String, _ configuration: ClipConfiguration) throws -> ([Clip], ClipReader.Outcome) {
+        let reader = try ClipReader(path: path, configuration: configuration, logger: Fixtures.quietLogger)
+        let clips = try reader.readAll()
+        return (clips, try #require(reader.outcome))
+    }
+
+    static let small = ClipConfiguration(frames: 9, buckets: BucketPolicy(sizes: [128]))
+
+    @Test("a hard cut is found, stored in the outcome, and no clip spans it: clips restart after it")
+    func noClipAcrossACut() throws {
+        let path = try Self.cutVideo(try temporaryFolder("curation-cut"))
+        let (clips, outcome) = try Self.clips(path, Self.small)
+        #expect(outcome.cuts.count == 1)
+        let cut = try #require(outcome.cuts.first)
+        #expect(abs(cut - 3) < 0.05)
+        #expect(clips.count == 4)  // 2 per shot: 24 frames at 8 fps = 2 × 9 + a 6-frame tail each
+        for clip in clips {
+            #expect(clip.frameTimes.allSatisfy { $0 < cut } || clip.frameTimes.allSatisfy { $0 >= cut })
+            #expect(clip.quality?.singleShot == true)
+        }
+        #expect(clips.map(\.index) == [0, 1, 2, 3])  // indices stay dense across the restart
+        #expect(abs(clips[2].startTime - cut) < 0.13)  // the first clip of the second shot starts at the cut
+    }
+
+    @Test("with split_at_cuts off the grid runs on and the clip across the cut is marked")
+    func unsplitClipIsMarked() throws {
+        let path = try Self.cutVideo(try temporaryFolder("curation-unsplit"))
+        var configuration = Self.small
+        configuration.splitAtCuts = false
+        let (clips, outcome) = try Self.clips(path, configuration)
+        #expect(outcome.cuts.count == 1)
+        let spanning = clips.filter { $0.quality?.singleShot == false }
+        #expect(spanning.count == 1)
+        #expect(spanning.first.map { $0.startTime < 3 && $0.endTime > 3 } == true)
+    }
+
+    @Test("continuous real-looking motion (a moving pattern, a zoom) is not cut")
+    func noFalseCuts() throws {
+        let folder = try temporaryFolder("curation-motion")
+        let path = folder + "/motion.mp4"
+        try runTool(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25",
+                "-vf", "trim=duration=6,setpts=PTS-STARTPTS", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", path,
+            ])
+        let (_, outcome) = try Self.clips(path, Self.small)
+        #expect(outcome.cuts.isEmpty)
+    }
+
+    @Test("a black stretch and a frozen stretch score as black and motionless; moving content does not")
+    func deadContentScores() throws {
+        let folder = try temporaryFolder("curation-dead")
+        let path = try CurationFixtures.dead(in: folder)
+        // 9-frame clips every 1.5 s: one inside each stretch, away from the joins.
+        let (clips, _) = try Self.clips(
+            path, ClipConfiguration(frames: 9, stride: 12, buckets: BucketPolicy(sizes: [128])))
+        func scores(at time: Double) throws -> ClipQuality {
+            try #require(clips.first { abs($0.startTime - time) < 0.7 }?.quality, "a clip near \(time) s")
+        }
+        let moving = try scores(at: 1.5), frozen = try scores(at: 4.5), black = try scores(at: 7.5)
+        #expect(moving.motion > 2 && moving.blackFraction == 0 && moving.detail > 2)
+        #expect(frozen.motion < 0.2 && frozen.blackFraction == 0 && frozen.detail > 2)
+        #expect(black.motion < 0.2 && black.blackFraction == 1 && black.detail < 0.5)
+    }
+
+    @Test("the same clip re-encoded at another size and bitrate hashes within a few bits; other content does not")
+    func perceptualHash() throws {
+        let folder = try temporaryFolder("curation-hash")
+        let original = try Self.cutVideo(folder)
+        let copy = try CurationFixtures.reencoded(original, to: folder + "/copy.mp4")
+        let (a, _) = try Self.clips(original, Self.small)
+        let (b, _) = try Self.clips(copy, Self.small)
+        #expect(a.count == b.count && a.count == 4)
+        guard a.count == 4, b.count == 4 else { return }
+        let hashes = (a.compactMap(\.quality?.hash), b.compactMap(\.quality?.hash))
+        for i in 0..<4 {
+            #expect((hashes.0[i] ^ hashes.1[i]).nonzeroBitCount <= 6, "clip \(i): a re-encode is a near-duplicate")
+        }
+        #expect((hashes.0[0] ^ hashes.0[2]).nonzeroBitCount > 16, "different shots are not")
+        #expect((hashes.0[0] ^ hashes.1[3]).nonzeroBitCount > 16)
+    }
+}
