@@ -5,12 +5,17 @@ import GRDB
 public struct SourceCuration: Sendable, Equatable {
     /// Source times (seconds) of the first frame after each hard cut.
     public var cuts: [Double]
+    /// The content region ("1920×800+0+140") when black bars were cut off.
+    public var crop: String?
     public var droppedStatic: Int
     public var droppedBlack: Int
     public var droppedBlurry: Int
 
-    public init(cuts: [Double], droppedStatic: Int = 0, droppedBlack: Int = 0, droppedBlurry: Int = 0) {
+    public init(
+        cuts: [Double], crop: String? = nil, droppedStatic: Int = 0, droppedBlack: Int = 0, droppedBlurry: Int = 0
+    ) {
         self.cuts = cuts
+        self.crop = crop
         self.droppedStatic = droppedStatic
         self.droppedBlack = droppedBlack
         self.droppedBlurry = droppedBlurry
@@ -36,10 +41,12 @@ extension Catalog {
         try pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO source_curation (source_id, cuts, dropped_static, dropped_black, dropped_blurry)
-                    VALUES (?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO source_curation (source_id, cuts, crop, dropped_static, dropped_black, dropped_blurry)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [source, cuts, curation.droppedStatic, curation.droppedBlack, curation.droppedBlurry])
+                arguments: [
+                    source, cuts, curation.crop, curation.droppedStatic, curation.droppedBlack, curation.droppedBlurry,
+                ])
         }
     }
 
@@ -51,7 +58,7 @@ extension Catalog {
         guard let row else { return nil }
         let cuts = try JSONDecoder().decode([Double].self, from: Data((row["cuts"] as String).utf8))
         return SourceCuration(
-            cuts: cuts, droppedStatic: row["dropped_static"], droppedBlack: row["dropped_black"],
+            cuts: cuts, crop: row["crop"], droppedStatic: row["dropped_static"], droppedBlack: row["dropped_black"],
             droppedBlurry: row["dropped_blurry"])
     }
 

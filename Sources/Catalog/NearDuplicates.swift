@@ -57,13 +57,15 @@ extension Catalog {
             conditions.append("hash_band\(k) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))")
             arguments.append(contentsOf: values)
         }
+        // The unary `+` keeps SQLite off the shape indexes (clips_by_frames would read every clip
+        // of that length): the band indexes, OR-ed, are what make this a few-row lookup.
         let rows = try Row.fetchAll(
             db,
             sql: """
                 SELECT id, phash, duplicate_of FROM clips
-                WHERE (\(conditions.joined(separator: " OR "))) AND retired = 0 AND source_id != ?
-                  AND width = ? AND height = ? AND frames = ? AND fps = ?
-                  AND shard_id IN (SELECT id FROM shards WHERE tokenizer_id = ?)
+                WHERE (\(conditions.joined(separator: " OR "))) AND +retired = 0 AND +source_id != ?
+                  AND +width = ? AND +height = ? AND +frames = ? AND +fps = ?
+                  AND +shard_id IN (SELECT id FROM shards WHERE tokenizer_id = ?)
                 """,
             arguments: StatementArguments(arguments + [source, width, height, frames, fps, tokenizer]))
         let best =

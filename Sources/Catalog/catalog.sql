@@ -165,6 +165,7 @@ CREATE INDEX clips_by_hash_band3 ON clips(hash_band3) WHERE hash_band3 IS NOT NU
 CREATE TABLE source_curation (
     source_id       INTEGER PRIMARY KEY REFERENCES sources(id),
     cuts            TEXT NOT NULL,                 -- JSON array of seconds
+    crop            TEXT,                          -- content region "W×H+X+Y" when black bars were cut off
     dropped_static  INTEGER NOT NULL DEFAULT 0,    -- motion below curation.min_motion
     dropped_black   INTEGER NOT NULL DEFAULT 0,    -- black share above curation.max_black
     dropped_blurry  INTEGER NOT NULL DEFAULT 0     -- detail below curation.min_detail

@@ -58,6 +58,8 @@ public final class IngestPipeline {
         public var current: String?
         /// Seconds spent in each stage (decode runs beside tokenize, so they overlap).
         public var hashSeconds = 0.0, decodeSeconds = 0.0, tokenizeSeconds = 0.0, sealSeconds = 0.0
+        /// Of `decodeSeconds`: curation's thumbnails, scores, cut detection and hashes.
+        public var curationSeconds = 0.0
     }
     public private(set) var progress = Progress()
 
@@ -308,7 +310,7 @@ public final class IngestPipeline {
         else { return true }
         switch try tokenizeClips(of: source, hash: hash, from: reader, shouldStop: shouldStop) {
         case .produced(let count, let dropped):
-            try settle(source, produced: count, dropped: dropped, outcome: reader.outcome)
+            try settle(source, produced: count, dropped: dropped, crop: reader.crop, outcome: reader.outcome)
             return true
         case .failed:
             return true
@@ -486,7 +488,7 @@ public final class IngestPipeline {
     /// Done (with a note on partial damage), waiting for its shard, or rejected for want of clips.
     private func settle(
         _ source: SourceRecord, produced: Int, dropped: [IngestConfiguration.CurationPolicy.DropReason: Int],
-        outcome: ClipReader.Outcome?
+        crop: CropRegion?, outcome: ClipReader.Outcome?
     ) throws {
         let id = source.id!
         // The queue is closed and drained: the decoder thread set `outcome` before closing it.
@@ -496,10 +498,12 @@ public final class IngestPipeline {
         }
         try catalog.record(
             SourceCuration(
-                cuts: outcome.cuts, droppedStatic: dropped[.static] ?? 0, droppedBlack: dropped[.black] ?? 0,
+                cuts: outcome.cuts, crop: crop?.description, droppedStatic: dropped[.static] ?? 0,
+                droppedBlack: dropped[.black] ?? 0,
                 droppedBlurry: dropped[.blurry] ?? 0),
             source: id)
         progress.droppedClips += dropped.values.reduce(0, +)
+        progress.curationSeconds += outcome.curationSeconds
         if produced == 0, !dropped.isEmpty, outcome.damage == nil {
             // Read in full and judged: complete, with nothing worth training on.
             let reasons = dropped.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key)" }
@@ -521,6 +525,12 @@ public final class IngestPipeline {
         if let damage = outcome.damage, var updated = try catalog.source(id: id) {
             updated.errorCode = "partial-" + damage.code.rawValue
             updated.error = damage.message + " — kept the \(produced) complete clip(s) before it"
+            note = updated.error
+            try catalog.update(updated)
+        } else if outcome.shortClips > 0, var updated = try catalog.source(id: id) {
+            // Recorded so `status` shows the decision, and a stage can leave the short clips out by frames.
+            updated.errorCode = "short"
+            updated.error = outcome.notes.filter { $0.hasPrefix("too short") }.joined(separator: "; ")
             note = updated.error
             try catalog.update(updated)
         }

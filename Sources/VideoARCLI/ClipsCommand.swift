@@ -99,6 +99,7 @@ struct ClipsCommand: ParsableCommand {
         print(
             "\(file): \(media.width)×\(media.height), \(media.isStillImage ? "still image" : formatSeconds(media.duration))"
         )
+        if let crop = reader.crop { print("  content \(crop) (black bars cut off before bucketing)") }
         for bucket in reader.buckets { print("  bucket \(bucket)") }
         for skipped in reader.skippedBuckets { print("  skipped \(skipped)") }
 

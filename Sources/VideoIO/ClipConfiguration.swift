@@ -25,11 +25,17 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
     /// Restart the clip grid at every detected hard cut, so no clip spans two shots. Off, cuts
     /// are still found and a clip across one is marked not single-shot.
     public var splitAtCuts: Bool
+    /// A video too short for one `frames`-frame clip (in a bucket) still yields one clip of the
+    /// longest 1 + 4k frames it holds, down to this many; nil rejects it as too short.
+    public var shortMinFrames: Int?
+    /// Find constant black bars (letterbox, pillarbox) and cut them off before bucketing, so a
+    /// 2.39:1 film inside a 16:9 frame lands in the 21:9 bucket without bars.
+    public var cropBorders: Bool
 
     public init(
         fps: Double = 8, frames: Int = 17, stride: Int? = nil, maxClips: Int? = nil,
         buckets: BucketPolicy = BucketPolicy(), decoderThreads: Int = 0, stopOnDamage: Bool = true,
-        splitAtCuts: Bool = true
+        splitAtCuts: Bool = true, shortMinFrames: Int? = 5, cropBorders: Bool = true
     ) {
         self.fps = fps
         self.frames = frames
@@ -39,6 +45,8 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
         self.decoderThreads = decoderThreads
         self.stopOnDamage = stopOnDamage
         self.splitAtCuts = splitAtCuts
+        self.shortMinFrames = shortMinFrames
+        self.cropBorders = cropBorders
     }
 
     public static var defaults: Self { Self() }
@@ -47,6 +55,7 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
             .init("fps", \.fps), .init("frames", \.frames), .init("stride", \.stride), .init("max_clips", \.maxClips),
             .init("buckets", \.buckets), .init("decoder_threads", \.decoderThreads),
             .init("stop_on_damage", \.stopOnDamage), .init("split_at_cuts", \.splitAtCuts),
+            .init("short_min_frames", \.shortMinFrames), .init("crop_borders", \.cropBorders),
         ]
     }
 
@@ -56,6 +65,11 @@ public struct ClipConfiguration: Sendable, ConfigurationSection, Equatable {
         guard fps.isFinite, fps > 0, fps <= 1000 else { throw fail("fps must be in (0, 1000], got \(fps)") }
         guard frames >= 1, (frames - 1) % 4 == 0 else {
             throw fail("frames must be 1 + 4k (1, 17, 33, 49, 65, …) for the causal tokenizer, got \(frames)")
+        }
+        if let shortMinFrames, shortMinFrames < 1 || (shortMinFrames - 1) % 4 != 0 {
+            throw fail(
+                "short_min_frames must be 1 + 4k (1, 5, 9, 13, …) or null to reject short videos, got \(shortMinFrames)"
+            )
         }
         if let stride, stride < 1 { throw fail("stride must be at least 1, got \(stride)") }
         if let maxClips, maxClips < 1 { throw fail("max_clips must be at least 1, got \(maxClips)") }

@@ -1,4 +1,5 @@
 import CFFmpeg
+import Dispatch
 import Logging
 
 /// Cuts one media file into clips, streaming: it decodes once, picks frames by nearest
@@ -16,6 +17,8 @@ public final class ClipReader {
     public let buckets: [Bucket]
     /// Buckets the source is too small for, with the reason.
     public let skippedBuckets: [BucketPolicy.Skipped]
+    /// The content region when black bars were found and cut off (`crop_borders`).
+    public let crop: CropRegion?
     /// Frames per clip for this source (1 for a still image).
     public let framesPerClip: Int
     public let configuration: ClipConfiguration
@@ -40,6 +43,11 @@ public final class ClipReader {
         public var notes: [String]
         /// Source times (seconds, the first frame after it) of the hard cuts found.
         public var cuts: [Double]
+        /// Clips shorter than the configured frame count, made because the source is too short
+        /// for a full one (`short_min_frames`); see `notes`.
+        public var shortClips: Int
+        /// Seconds spent on curation (thumbnails, scores, cut detection, hashes): its cost.
+        public var curationSeconds: Double
         /// The most pixel bytes the reader held at once (open clip windows plus clips
         /// waiting to be pulled): bounded by the clip size, not by the file's length.
         public var peakBufferedBytes: Int
@@ -69,6 +77,7 @@ public final class ClipReader {
     private var lastAnalysedSlot = -1
     private var shotDetector = ShotBoundaryDetector()
     private var cuts: [(slot: Int, time: Double)] = []
+    private var curationSeconds = 0.0
 
     /// Opens `path` and plans its buckets.
     ///
@@ -86,7 +95,11 @@ public final class ClipReader {
             file: file, threads: configuration.decoderThreads,
             strict: configuration.stopOnDamage)
         let info = file.info
-        let plan = configuration.buckets.buckets(width: info.width, height: info.height)
+        let detectionStart = DispatchTime.now()
+        let crop = configuration.cropBorders ? BorderDetector.detect(path: path, limits: limits, logger: logger) : nil
+        self.crop = crop
+        curationSeconds = Double(DispatchTime.now().uptimeNanoseconds - detectionStart.uptimeNanoseconds) / 1e9
+        let plan = configuration.buckets.buckets(width: crop?.width ?? info.width, height: crop?.height ?? info.height)
         buckets = plan.fitting
         skippedBuckets = plan.skipped
         let frames = info.isStillImage ? 1 : configuration.frames
@@ -95,11 +108,11 @@ public final class ClipReader {
         let maxClips = info.isStillImage ? 1 : configuration.maxClips
         pipelines = plan.fitting.map {
             Pipeline(
-                scaler: FrameScaler(bucket: $0, rotation: info.rotation), frames: frames,
+                scaler: FrameScaler(bucket: $0, rotation: info.rotation, region: crop), frames: frames,
                 stride: stride, maxClips: maxClips)
         }
         analysisScaler = FrameScaler(
-            bucket: Bucket(size: FrameAnalysis.side, aspect: AspectRatio(1, 1)), rotation: info.rotation)
+            bucket: Bucket(size: FrameAnalysis.side, aspect: AspectRatio(1, 1)), rotation: info.rotation, region: crop)
         sampler = NearestFrameSampler(timeBase: file.timeBase, fps: configuration.fpsRational)
         guard let frame = av_frame_alloc() else { throw VideoIOError(.io, "out of memory", file: path) }
         held = frame
@@ -240,7 +253,24 @@ public final class ClipReader {
             damage = error
             logger.warning("stopped reading early", metadata: ["file": "\(file.path)", "error": "\(error)"])
         }
-        let incomplete = pipelines.map(\.openFrames).max() ?? 0
+        let incomplete = pipelines.filter { $0.emitted > 0 }.map(\.openFrames).max() ?? 0
+        var shortClips = 0
+        if let minimum = configuration.shortMinFrames, framesPerClip > 1 {
+            for i in pipelines.indices where pipelines[i].emitted == 0 {
+                guard
+                    let (short, firstSlot) = pipelines[i].shortClip(
+                        minimum: minimum, source: file.path, fps: configuration.fps)
+                else { continue }
+                var clip = short
+                clip.quality = quality(from: firstSlot, count: clip.frameCount)
+                ready.append(clip)
+                shortClips += 1
+                notes.append(
+                    String(
+                        format: "too short for a %d-frame clip in %@: made one %d-frame clip (%.2f s) instead",
+                        framesPerClip, pipelines[i].scaler.bucket.slug, clip.frameCount, clip.duration))
+            }
+        }
         if incomplete > 0 && damage == nil {
             notes.append(
                 String(
@@ -268,7 +298,8 @@ public final class ClipReader {
         outcome = Outcome(
             clips: clips, decodedFrames: decoder.framesDecoded, sampledFrames: sampled,
             damage: damage, stoppedAt: stoppedAt, noClipReason: reason, notes: notes,
-            cuts: cuts.map(\.time), peakBufferedBytes: peakBufferedBytes)
+            cuts: cuts.map(\.time), shortClips: shortClips, curationSeconds: curationSeconds,
+            peakBufferedBytes: peakBufferedBytes)
     }
 
     // MARK: - Clip windows
@@ -300,6 +331,8 @@ public final class ClipReader {
     /// Analyses the picture of a new slot; true when it starts a new shot.
     private func analyse(slot: Int, picture: UnsafeMutablePointer<AVFrame>, time: Double) throws -> Bool {
         guard slot > lastAnalysedSlot else { return false }
+        let start = DispatchTime.now()
+        defer { curationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
         try thumbnail.withUnsafeMutableBufferPointer { try analysisScaler.convert(picture, into: $0.baseAddress!) }
         let frame = thumbnail.withUnsafeBufferPointer { FrameAnalysis(rgb: $0) }
         let previous = analyses[lastAnalysedSlot]?.frame
@@ -317,6 +350,8 @@ public final class ClipReader {
 
     /// The curation scores of the clip of `count` slots from `firstSlot`.
     private func quality(from firstSlot: Int, count: Int) -> ClipQuality? {
+        let start = DispatchTime.now()
+        defer { curationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
         let slots = firstSlot..<(firstSlot + count)
         let frames = slots.compactMap { analyses[$0] }
         guard frames.count == count else { return nil }
@@ -358,6 +393,20 @@ private struct Pipeline {
 
     /// Frames held by the most advanced open window.
     var openFrames: Int { windows.map(\.targetTimes.count).max() ?? 0 }
+
+    /// The longest 1 + 4k-frame prefix (at least `minimum` frames) of the fullest open window,
+    /// for a source too short for a full clip; counts as emitted.
+    mutating func shortClip(minimum: Int, source: String, fps: Double) -> (Clip, Int)? {
+        guard let window = windows.max(by: { $0.targetTimes.count < $1.targetTimes.count }) else { return nil }
+        let count = (window.targetTimes.count - 1) / 4 * 4 + 1
+        guard count >= minimum, count < frames else { return nil }
+        emitted += 1
+        let clip = Clip(
+            source: source, bucket: scaler.bucket, index: window.index, fps: fps,
+            pixels: Array(window.pixels[0..<(count * scaler.frameBytes)]),
+            targetTimes: Array(window.targetTimes[0..<count]), frameTimes: Array(window.frameTimes[0..<count]))
+        return (clip, window.firstSlot)
+    }
 
     /// Drops the open windows (they hold frames before a cut) and starts the grid at `slot`.
     mutating func restart(at slot: Int) {

@@ -32,9 +32,13 @@ final class FrameScaler {
         var stride: Int
     }
 
-    init(bucket: Bucket, rotation: Int) {
+    /// The part of the stored picture that is content (black bars cut off); nil for all of it.
+    let region: CropRegion?
+
+    init(bucket: Bucket, rotation: Int, region: CropRegion? = nil) {
         self.bucket = bucket
         self.rotation = rotation
+        self.region = region
     }
 
     deinit {
@@ -105,7 +109,7 @@ final class FrameScaler {
         if let geometry, geometry.input == input, context != nil { return geometry }
 
         let pixelFormat = AVPixelFormat(rawValue: format)
-        let geometry = Self.plan(input, format: pixelFormat, rotation: rotation, bucket: bucket)
+        let geometry = Self.plan(input, format: pixelFormat, rotation: rotation, bucket: bucket, region: region)
         let needed = geometry.stride * geometry.scaledHeight
         if needed > scratchBytes {
             scratch?.deallocate()
@@ -138,18 +142,26 @@ final class FrameScaler {
     }
 
     /// Decides the source crop and the scaled size for one input shape.
-    private static func plan(_ input: Input, format: AVPixelFormat, rotation: Int, bucket: Bucket) -> Geometry {
+    private static func plan(
+        _ input: Input, format: AVPixelFormat, rotation: Int, bucket: Bucket, region: CropRegion?
+    ) -> Geometry {
         // Target in the stored orientation.
         let swapped = rotation == 90 || rotation == 270
         let targetWidth = swapped ? bucket.height : bucket.width
         let targetHeight = swapped ? bucket.width : bucket.height
-        let sourceWidth = Int(input.width), sourceHeight = Int(input.height)
+        // A content region that no longer fits (the stream changed size) is ignored.
+        let region = region.flatMap {
+            $0.x + $0.width <= Int(input.width) && $0.y + $0.height <= Int(input.height) ? $0 : nil
+        }
+        let sourceWidth = region?.width ?? Int(input.width), sourceHeight = region?.height ?? Int(input.height)
         let scale = max(Double(targetWidth) / Double(sourceWidth), Double(targetHeight) / Double(sourceHeight))
-        func fullFrame() -> Geometry {
-            let w = max(targetWidth, Int((Double(sourceWidth) * scale).rounded()))
-            let h = max(targetHeight, Int((Double(sourceHeight) * scale).rounded()))
+        func fullFrame() -> Geometry {  // the whole stored picture, bars included
+            let width = Int(input.width), height = Int(input.height)
+            let scale = max(Double(targetWidth) / Double(width), Double(targetHeight) / Double(height))
+            let w = max(targetWidth, Int((Double(width) * scale).rounded()))
+            let h = max(targetHeight, Int((Double(height) * scale).rounded()))
             return Geometry(
-                input: input, cropX: 0, cropY: 0, cropWidth: sourceWidth, cropHeight: sourceHeight,
+                input: input, cropX: 0, cropY: 0, cropWidth: width, cropHeight: height,
                 planes: [], scaledWidth: w, scaledHeight: h, stride: (w * 3 + 63) & ~63)
         }
         // Palette, bit-packed and hardware formats cannot be offset: scale it all, crop after.
@@ -160,10 +172,14 @@ final class FrameScaler {
         let alignX = 1 << Int(descriptor.log2_chroma_w), alignY = 1 << Int(descriptor.log2_chroma_h)
         var cropWidth = min(sourceWidth, Int((Double(targetWidth) / scale).rounded()))
         var cropHeight = min(sourceHeight, Int((Double(targetHeight) / scale).rounded()))
-        let cropX = ((sourceWidth - cropWidth) / 2) / alignX * alignX
-        let cropY = ((sourceHeight - cropHeight) / 2) / alignY * alignY
+        var cropX = ((sourceWidth - cropWidth) / 2) / alignX * alignX
+        var cropY = ((sourceHeight - cropHeight) / 2) / alignY * alignY
         if cropX == 0 { cropWidth = sourceWidth }  // nothing cut on this axis: keep the picture whole
         if cropY == 0 { cropHeight = sourceHeight }
+        if let region {  // offsets into the content region (its origin is even: chroma-aligned)
+            cropX += region.x / alignX * alignX
+            cropY += region.y / alignY * alignY
+        }
 
         // One pointer offset per plane, from the first component stored in it.
         let components = withUnsafePointer(to: descriptor.comp) {

@@ -68,6 +68,19 @@ final class VideoDecoder {
         av_frame_free(&frame)
     }
 
+    /// Moves to the keyframe at or before `seconds` (from the stream's start) and forgets what
+    /// the decoder held; false when the file cannot seek.
+    func seek(toSeconds seconds: Double) -> Bool {
+        let start = file.stream.pointee.start_time == FFmpeg.noPTS ? 0 : file.stream.pointee.start_time
+        let target = start + Int64(seconds / file.timeBase.doubleValue)
+        guard av_seek_frame(file.format, file.streamIndex, target, AVSEEK_FLAG_BACKWARD) >= 0 else { return false }
+        avcodec_flush_buffers(context)
+        if pending { av_packet_unref(packet) }
+        pending = false
+        draining = false
+        return true
+    }
+
     /// The next picture (owned by the decoder, valid until the next call), or nil at the end.
     func next() throws -> UnsafeMutablePointer<AVFrame>? {
         while true {

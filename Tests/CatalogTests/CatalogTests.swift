@@ -79,7 +79,7 @@ struct CatalogTests {
             .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Schemas/catalog.sql"), encoding: .utf8)
         let migrations = try Catalog.migrations()
-        #expect(migrations.map(\.name) == ["v1", "v2", "v3", "v4"])
+        #expect(migrations.map(\.name) == ["v1", "v2", "v3", "v4", "v5"])
         #expect(text.contains(migrations[0].sql.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(migrations[0].sql.contains("CREATE TABLE clips"))
         // Reopening applies nothing twice.

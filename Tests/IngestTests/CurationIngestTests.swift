@@ -89,3 +89,21 @@ struct CurationIngestTests {
         #expect(try pipeline.catalog.curationStatus().nearDuplicates == 0)
     }
 }
+
+extension CurationIngestTests {
+    @Test("a video too short for a full clip is done with its shorter clip and the decision as a note")
+    func shortVideoKept() throws {
+        let pipeline = try Self.ingest { folder in
+            try runTool(
+                "ffmpeg",
+                [
+                    "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.9",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", folder + "/short.mp4",
+                ])
+        }
+        let source = try #require(try pipeline.catalog.sources(in: .done).first)
+        #expect(source.errorCode == "short")
+        #expect(source.error?.contains("made one 5-frame clip") == true)  // 0.9 s at 8 fps: 7 frames hold 1 + 4
+        #expect(try pipeline.catalog.query(ClipQuery()).clips.map(\.clip.frames) == [5])
+    }
+}

@@ -468,7 +468,7 @@ struct DaemonSchemaTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let schema = root.appendingPathComponent("Schemas/config.schema.json")
-        #expect(try SchemaDefaults.leaves(of: schema).count == 13 + 19)  // video (clips + limits) + the daemon's own keys (curation: 4)
+        #expect(try SchemaDefaults.leaves(of: schema).count == 15 + 19)  // video (clips + limits) + the daemon's own keys (curation: 4)
         let decoded = try JSONDecoder().decode(IngestConfiguration.self, from: SchemaDefaults.document(of: schema))
         #expect(decoded == IngestConfiguration())
     }

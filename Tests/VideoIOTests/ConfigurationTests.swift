@@ -76,7 +76,7 @@ struct ConfigurationSchemaTests {
     @Test("every documented key decodes, and its documented default is the real default")
     func schemaDefaults() throws {
         let url = ConfigurationTests.repository.appendingPathComponent("Schemas/clips.schema.json")
-        #expect(try SchemaDefaults.leaves(of: url).count == 13)
+        #expect(try SchemaDefaults.leaves(of: url).count == 15)
         // One document holding every documented key at its documented default.
         let decoded = try JSONDecoder().decode(VideoIOConfiguration.self, from: SchemaDefaults.document(of: url))
         #expect(decoded == VideoIOConfiguration())

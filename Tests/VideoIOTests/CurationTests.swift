@@ -92,3 +92,94 @@ struct CurationTests {
         #expect((hashes.0[0] ^ hashes.1[3]).nonzeroBitCount > 16)
     }
 }
+
+@Suite("Short videos")
+struct ShortVideoTests {
+    static func twoSeconds() throws -> String {
+        let path = try temporaryFolder("short-video") + "/two.mp4"
+        try runTool(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx264",
+                "-preset", "ultrafast", "-pix_fmt", "yuv420p", path,
+            ])
+        return path
+    }
+
+    @Test("a 2-second video yields one shorter 1 + 4k-frame clip per bucket, with the decision noted")
+    func shorterClip() throws {
+        let (clips, outcome) = try CurationTests.clips(
+            try Self.twoSeconds(), ClipConfiguration(frames: 17, buckets: BucketPolicy(sizes: [128])))
+        #expect(clips.map(\.frameCount) == [13])  // 16 frames at 8 fps hold 1 + 4·3
+        #expect(outcome.shortClips == 1 && outcome.noClipReason == nil)
+        #expect(outcome.notes.contains { $0.contains("made one 13-frame clip") })
+        #expect(clips.first?.quality != nil)
+    }
+
+    @Test("with short_min_frames above what the video holds, or null, it is rejected as too short")
+    func rejected() throws {
+        let path = try Self.twoSeconds()
+        for minimum in [17, nil] as [Int?] {
+            let (clips, outcome) = try CurationTests.clips(
+                path, ClipConfiguration(frames: 33, buckets: BucketPolicy(sizes: [128]), shortMinFrames: minimum))
+            #expect(clips.isEmpty)
+            #expect(outcome.noClipReason?.contains("too short") == true)
+        }
+    }
+}
+
+@Suite("Black bars")
+struct BorderTests {
+    /// `content` (W×H) moving footage padded with black to `frame` at (x, y).
+    static func padded(content: String, frame: String, at offset: String) throws -> String {
+        let path = try temporaryFolder("borders") + "/padded.mp4"
+        try runTool(
+            "ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=\(content):rate=25:duration=3",
+                "-vf", "pad=\(frame.replacingOccurrences(of: "x", with: ":")):\(offset):black",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path,
+            ])
+        return path
+    }
+
+    static let buckets = BucketPolicy(sizes: [128])
+
+    @Test("a 2.4:1 picture letterboxed in 16:9 is cropped and bucketed 21:9, bars gone")
+    func letterbox() throws {
+        let path = try Self.padded(content: "480x200", frame: "480x270", at: "0:35")
+        let reader = try ClipReader(
+            path: path, configuration: ClipConfiguration(buckets: Self.buckets), logger: Fixtures.quietLogger)
+        #expect(reader.crop == CropRegion(x: 0, y: 34, width: 480, height: 200))  // pad rounds 35 to 34 for 4:2:0
+        #expect(reader.buckets.map(\.aspect.description) == ["21:9"])
+        let clip = try #require(try reader.next())
+        // No black rows left at the top or bottom of the clip.
+        let rowBytes = clip.width * 3
+        for row in [0, clip.height - 1] {
+            let pixels = clip.frame(0)[(clip.frame(0).startIndex + row * rowBytes)...].prefix(rowBytes)
+            #expect(pixels.reduce(0) { $0 + Int($1) } / rowBytes > 40, "row \(row) is not a black bar")
+        }
+    }
+
+    @Test("a 4:3 picture pillarboxed in 16:9 is bucketed 4:3; with crop_borders off it stays 16:9")
+    func pillarbox() throws {
+        let path = try Self.padded(content: "360x270", frame: "480x270", at: "60:0")
+        let cropped = try ClipReader(
+            path: path, configuration: ClipConfiguration(buckets: Self.buckets), logger: Fixtures.quietLogger)
+        #expect(cropped.crop == CropRegion(x: 60, y: 0, width: 360, height: 270))
+        #expect(cropped.buckets.map(\.aspect.description) == ["4:3"])
+        let whole = try ClipReader(
+            path: path, configuration: ClipConfiguration(buckets: Self.buckets, cropBorders: false),
+            logger: Fixtures.quietLogger)
+        #expect(whole.crop == nil && whole.buckets.map(\.aspect.description) == ["16:9"])
+    }
+
+    @Test("footage without bars, or whose dark pictures are all black, is not cropped")
+    func noBars() throws {
+        let folder = try temporaryFolder("no-bars")
+        for path in [try CurationFixtures.cut(in: folder), try CurationFixtures.dead(in: folder)] {
+            let reader = try ClipReader(path: path, configuration: ClipConfiguration(), logger: Fixtures.quietLogger)
+            #expect(reader.crop == nil, "\(path)")
+        }
+    }
+}
