@@ -22,13 +22,14 @@ public struct CropRegion: Sendable, Equatable, Codable, CustomStringConvertible 
 ///
 /// Seeking instead of reading the start costs a few pictures per file whatever its length,
 /// and it does not mistake a black intro for bars (all-dark pictures carry no information and
-/// are skipped). It works on the luma plane of 8-bit YUV pictures; other formats, rotated
+/// are skipped). Bars must frame the picture: roughly as wide on both sides of an axis. It works
+/// on the luma plane of 8-bit YUV pictures; other formats, rotated
 /// streams and files that cannot seek are left uncropped.
 enum BorderDetector {
     /// A row or column is a bar when its mean luma is at most this and no sample exceeds `peak`
     /// (limited-range black is 16; encoders add a few levels of noise).
-    static let dark = 28
-    static let peak = 48
+    static let dark = 24
+    static let peak = 40
 
     static func detect(path: String, limits: VideoIOLimits, logger: Logger) -> CropRegion? {
         guard let file = try? MediaFile(path: path, limits: limits), !file.info.isStillImage, file.info.rotation == 0,
@@ -56,9 +57,13 @@ enum BorderDetector {
             }
         }
         guard informative >= 2, var bars, width == file.info.width, height == file.info.height else { return nil }
-        // Bars thinner than 2 % are encoder padding or a soft edge, not letterboxing.
-        if bars.top + bars.bottom < height / 50 { (bars.top, bars.bottom) = (0, 0) }
-        if bars.left + bars.right < width / 50 { (bars.left, bars.right) = (0, 0) }
+        // Bars thinner than 2 % are encoder padding or a soft edge, not letterboxing; bars on one
+        // side only are dark content (a gradient, a night sky), not a box around the picture.
+        func isBox(_ a: Int, _ b: Int, side: Int) -> Bool {
+            a + b >= side / 50 && abs(a - b) <= max(4, max(a, b) / 4)
+        }
+        if !isBox(bars.top, bars.bottom, side: height) { (bars.top, bars.bottom) = (0, 0) }
+        if !isBox(bars.left, bars.right, side: width) { (bars.left, bars.right) = (0, 0) }
         // Even offsets and sizes keep 4:2:0 chroma aligned.
         let x = (bars.left + 1) & ~1, y = (bars.top + 1) & ~1
         let w = (width - x - bars.right) & ~1, h = (height - y - bars.bottom) & ~1

@@ -96,10 +96,15 @@ public final class ClipReader {
             strict: configuration.stopOnDamage)
         let info = file.info
         let detectionStart = DispatchTime.now()
-        let crop = configuration.cropBorders ? BorderDetector.detect(path: path, limits: limits, logger: logger) : nil
-        self.crop = crop
+        var crop = configuration.cropBorders ? BorderDetector.detect(path: path, limits: limits, logger: logger) : nil
         curationSeconds = Double(DispatchTime.now().uptimeNanoseconds - detectionStart.uptimeNanoseconds) / 1e9
-        let plan = configuration.buckets.buckets(width: crop?.width ?? info.width, height: crop?.height ?? info.height)
+        var plan = configuration.buckets.buckets(width: crop?.width ?? info.width, height: crop?.height ?? info.height)
+        if crop != nil, plan.fitting.isEmpty {
+            // Cropping made the picture too small for every bucket: keep the bars, not lose the source.
+            crop = nil
+            plan = configuration.buckets.buckets(width: info.width, height: info.height)
+        }
+        self.crop = crop
         buckets = plan.fitting
         skippedBuckets = plan.skipped
         let frames = info.isStillImage ? 1 : configuration.frames

@@ -93,11 +93,17 @@ struct CLITests {
         #expect(result.stderr.contains("unknown key 'fsp'"), "\(result.stderr)")
     }
 
-    @Test("a file too short for a clip says so")
+    @Test("a file too short for a clip yields a shorter one and says so; with short_min_frames null, no clip and why")
     func tooShort() throws {
         let result = try Self.videoar("clips", Self.sample, "--size", "128", "--frames", "65")
         #expect(result.status == 0)
-        #expect(result.stdout.contains("no clips: too short"))
+        #expect(result.stdout.contains("too short for a 65-frame clip"), "\(result.stdout)")
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("clips-\(UUID().uuidString).yaml")
+            .path
+        try "clips:\n  short_min_frames: null\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let strict = try Self.videoar("clips", Self.sample, "--config", config, "--size", "128", "--frames", "65")
+        #expect(strict.status == 0)
+        #expect(strict.stdout.contains("no clips: too short"), "\(strict.stdout)")
     }
 
     /// The repository (for the shipped configs and checkpoint).
