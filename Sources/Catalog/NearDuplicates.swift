@@ -6,7 +6,8 @@ import GRDB
 /// apart have, by pigeonhole, a band at most `r / 4` bits apart, so a lookup reads the rows
 /// whose band equals the query's band or a few-bit variation of it (1 value for r ≤ 3, 17
 /// for r ≤ 7, 137 for r ≤ 11) and checks the full distance of those few: at 10⁶ clips a
-/// band value holds ~15 rows, not 10⁶.
+/// band value holds ~15 entries, not 10⁶. Each band index also holds the hash, so the distance
+/// is checked on index entries alone; only the few clips within the radius are read.
 public enum NearDuplicateIndex {
     /// The largest radius a lookup supports (three flipped bits per band would enumerate 697 values).
     public static let maxRadius = 11
@@ -50,33 +51,42 @@ extension Catalog {
         radius: Int, excludingSource source: Int64, in db: Database
     ) throws -> Int64? {
         let perBand = min(radius, NearDuplicateIndex.maxRadius) / 4
-        var conditions: [String] = []
+        // 1. Candidates from the band indexes alone (each covers its band and the hash): a few
+        //    hundred index entries at 10⁶ clips, no table rows.
+        var selects: [String] = []
         var arguments: [any DatabaseValueConvertible] = []
         for (k, band) in NearDuplicateIndex.bands(of: hash).enumerated() {
             let values = NearDuplicateIndex.variations(of: band, within: perBand)
-            conditions.append("hash_band\(k) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))")
+            selects.append(
+                "SELECT id, phash FROM clips INDEXED BY clips_by_hash_band\(k) WHERE hash_band\(k) IN ("
+                    + Array(repeating: "?", count: values.count).joined(separator: ",") + ")")
             arguments.append(contentsOf: values)
         }
-        // The unary `+` keeps SQLite off the shape indexes (clips_by_frames would read every clip
-        // of that length): the band indexes, OR-ed, are what make this a few-row lookup.
+        var near: [Int64: Int] = [:]
+        for row in try Row.fetchAll(
+            db, sql: selects.joined(separator: " UNION ALL "), arguments: StatementArguments(arguments))
+        {
+            let distance = NearDuplicateIndex.distance(UInt64(bitPattern: row["phash"] as Int64), hash)
+            if distance <= radius { near[row["id"]] = distance }
+        }
+        guard !near.isEmpty else { return nil }
+        // 2. The few within the radius: live, another source, the same shape and tokenizer.
+        let marks = Array(repeating: "?", count: near.count).joined(separator: ",")
         let rows = try Row.fetchAll(
             db,
             sql: """
-                SELECT id, phash, duplicate_of FROM clips
-                WHERE (\(conditions.joined(separator: " OR "))) AND +retired = 0 AND +source_id != ?
-                  AND +width = ? AND +height = ? AND +frames = ? AND +fps = ?
-                  AND +shard_id IN (SELECT id FROM shards WHERE tokenizer_id = ?)
+                SELECT id, duplicate_of FROM clips
+                WHERE id IN (\(marks)) AND retired = 0 AND source_id != ?
+                  AND width = ? AND height = ? AND frames = ? AND fps = ?
+                  AND shard_id IN (SELECT id FROM shards WHERE tokenizer_id = ?)
                 """,
-            arguments: StatementArguments(arguments + [source, width, height, frames, fps, tokenizer]))
+            arguments: StatementArguments(
+                near.keys.map { $0 as any DatabaseValueConvertible } + [source, width, height, frames, fps, tokenizer]))
         let best =
             rows
             .map { row in
-                (
-                    id: row["id"] as Int64, original: row["duplicate_of"] as Int64?,
-                    distance: NearDuplicateIndex.distance(UInt64(bitPattern: row["phash"] as Int64), hash)
-                )
+                (id: row["id"] as Int64, original: row["duplicate_of"] as Int64?, distance: near[row["id"]] ?? 64)
             }
-            .filter { $0.distance <= radius }
             .min { ($0.distance, $0.id) < ($1.distance, $1.id) }
         return best.map { $0.original ?? $0.id }
     }

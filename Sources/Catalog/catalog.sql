@@ -143,8 +143,9 @@ INSERT OR IGNORE INTO source_tokenizers (source_id, tokenizer_id)
 
 -- migration: v5
 -- Curation: each clip's scores (NULL for clips cut before curation existed). `phash` is a 64-bit
--- perceptual hash; its four 16-bit bands are indexed so a near-duplicate lookup reads a few
--- rows at 10^6 clips (any two hashes within 4·k+3 bits share a band within k bits).
+-- perceptual hash; its four 16-bit bands are indexed (with the hash: the index alone answers
+-- the distance) so a near-duplicate lookup reads a few index entries at 10^6 clips (any two
+-- hashes within 4·k+3 bits share a band within k bits).
 ALTER TABLE clips ADD COLUMN motion REAL;                 -- mean |frame difference|, grey levels
 ALTER TABLE clips ADD COLUMN black REAL;                  -- share of black (or any single-colour) frames
 ALTER TABLE clips ADD COLUMN detail REAL;                 -- mean neighbour difference: low = blurred/empty
@@ -155,10 +156,10 @@ ALTER TABLE clips ADD COLUMN hash_band2 INTEGER;
 ALTER TABLE clips ADD COLUMN hash_band3 INTEGER;
 ALTER TABLE clips ADD COLUMN single_shot INTEGER;         -- 0: spans a detected cut (split_at_cuts off)
 ALTER TABLE clips ADD COLUMN duplicate_of INTEGER;        -- a near-duplicate of this earlier clip
-CREATE INDEX clips_by_hash_band0 ON clips(hash_band0) WHERE hash_band0 IS NOT NULL;
-CREATE INDEX clips_by_hash_band1 ON clips(hash_band1) WHERE hash_band1 IS NOT NULL;
-CREATE INDEX clips_by_hash_band2 ON clips(hash_band2) WHERE hash_band2 IS NOT NULL;
-CREATE INDEX clips_by_hash_band3 ON clips(hash_band3) WHERE hash_band3 IS NOT NULL;
+CREATE INDEX clips_by_hash_band0 ON clips(hash_band0, phash) WHERE hash_band0 IS NOT NULL;
+CREATE INDEX clips_by_hash_band1 ON clips(hash_band1, phash) WHERE hash_band1 IS NOT NULL;
+CREATE INDEX clips_by_hash_band2 ON clips(hash_band2, phash) WHERE hash_band2 IS NOT NULL;
+CREATE INDEX clips_by_hash_band3 ON clips(hash_band3, phash) WHERE hash_band3 IS NOT NULL;
 
 -- What curation found in a source: its hard cuts and the clips the thresholds dropped, by
 -- reason. Replaced each time the source is processed.

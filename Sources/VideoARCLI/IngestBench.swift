@@ -35,6 +35,7 @@ struct IngestBench: ParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("videoar-bench-ingest-\(getpid())")
             .path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         if !queryOnly {
             try ingest(into: scratch + "/data", logger: logger)
             print("")
