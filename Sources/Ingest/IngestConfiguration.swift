@@ -1,4 +1,3 @@
-import Catalog
 import ConfigCoding
 import Tokenizer
 import VideoIO
@@ -39,6 +38,9 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         /// another source are marked its near-duplicates (still stored; `query
         /// --no-near-duplicates` leaves them out). Nil turns the lookup off.
         public var duplicateRadius: Int?
+        /// The largest radius the catalog's lookup supports (`NearDuplicateIndex.maxRadius`; this
+        /// module is also built without the catalog, for the configuration fuzzer).
+        public static let maxDuplicateRadius = 11
 
         public init(minMotion: Double = 0.1, maxBlack: Double = 0.5, minDetail: Double = 0, duplicateRadius: Int? = 6) {
             self.minMotion = minMotion
@@ -202,9 +204,9 @@ public struct IngestConfiguration: Sendable, ConfigurationSection, Equatable {
         guard curation.minMotion >= 0, (0...1).contains(curation.maxBlack), curation.minDetail >= 0 else {
             throw fail("curation.min_motion and curation.min_detail must be ≥ 0, curation.max_black in 0…1")
         }
-        if let radius = curation.duplicateRadius, !(0...NearDuplicateIndex.maxRadius).contains(radius) {
+        if let radius = curation.duplicateRadius, !(0...CurationPolicy.maxDuplicateRadius).contains(radius) {
             throw fail(
-                "curation.duplicate_radius must be 0…\(NearDuplicateIndex.maxRadius) bits (or null to turn it off), got \(radius)"
+                "curation.duplicate_radius must be 0…\(CurationPolicy.maxDuplicateRadius) bits (or null to turn it off), got \(radius)"
             )
         }
         do { try video.validate() } catch let error as VideoIOError { throw fail("video.\(error.message)") }

@@ -107,3 +107,13 @@ extension CurationIngestTests {
         #expect(try pipeline.catalog.query(ClipQuery()).clips.map(\.clip.frames) == [5])
     }
 }
+
+extension CurationIngestTests {
+    @Test("the configuration accepts exactly the radii the catalog's lookup supports")
+    func radiusLimit() throws {
+        #expect(IngestConfiguration.CurationPolicy.maxDuplicateRadius == NearDuplicateIndex.maxRadius)
+        var configuration = IngestConfiguration()
+        configuration.curation.duplicateRadius = NearDuplicateIndex.maxRadius + 1
+        #expect(throws: IngestError.self) { try configuration.validate() }
+    }
+}
