@@ -97,7 +97,7 @@ public final class ClipReader {
         let info = file.info
         let detectionStart = DispatchTime.now()
         var crop = configuration.cropBorders ? BorderDetector.detect(path: path, limits: limits, logger: logger) : nil
-        curationSeconds = Double(DispatchTime.now().uptimeNanoseconds - detectionStart.uptimeNanoseconds) / 1e9
+        curationSeconds = Self.seconds(since: detectionStart)
         var plan = configuration.buckets.buckets(width: crop?.width ?? info.width, height: crop?.height ?? info.height)
         if crop != nil, plan.fitting.isEmpty {
             // Cropping made the picture too small for every bucket: keep the bars, not lose the source.
@@ -333,11 +333,15 @@ public final class ClipReader {
         for old in analyses.keys where old < min(oldest, slot) { analyses[old] = nil }
     }
 
+    private static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+
     /// Analyses the picture of a new slot; true when it starts a new shot.
     private func analyse(slot: Int, picture: UnsafeMutablePointer<AVFrame>, time: Double) throws -> Bool {
         guard slot > lastAnalysedSlot else { return false }
         let start = DispatchTime.now()
-        defer { curationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        defer { curationSeconds += Self.seconds(since: start) }
         try thumbnail.withUnsafeMutableBufferPointer { try analysisScaler.convert(picture, into: $0.baseAddress!) }
         let frame = thumbnail.withUnsafeBufferPointer { FrameAnalysis(rgb: $0) }
         let previous = analyses[lastAnalysedSlot]?.frame
@@ -346,8 +350,9 @@ public final class ClipReader {
             analyses[slot] = (frame, 0)
             return false
         }
-        analyses[slot] = (frame, frame.difference(to: previous))
-        guard shotDetector.isCut(frame, after: previous) else { return false }
+        let difference = frame.difference(to: previous)
+        analyses[slot] = (frame, difference)
+        guard shotDetector.isCut(frame, after: previous, difference: difference) else { return false }
         cuts.append((slot, time))
         logger.debug("cut", metadata: ["file": "\(file.path)", "at": "\(time)"])
         return true
@@ -356,7 +361,7 @@ public final class ClipReader {
     /// The curation scores of the clip of `count` slots from `firstSlot`.
     private func quality(from firstSlot: Int, count: Int) -> ClipQuality? {
         let start = DispatchTime.now()
-        defer { curationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        defer { curationSeconds += Self.seconds(since: start) }
         let slots = firstSlot..<(firstSlot + count)
         let frames = slots.compactMap { analyses[$0] }
         guard frames.count == count else { return nil }

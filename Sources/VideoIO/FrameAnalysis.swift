@@ -72,6 +72,11 @@ public struct FrameAnalysis: Sendable {
     /// A black or single-colour frame: almost no contrast, or dark with little of it.
     public var isBlack: Bool { contrast < 4 || (mean < 24 && contrast < 10) }
 
+    /// DCT-II basis over 32 samples, the 8 lowest frequencies: [u, x].
+    private static let cosines: [Float] = (0..<8).flatMap { u in
+        (0..<32).map { x in Float(cos(Double.pi * Double(u) * (2 * Double(x) + 1) / 64)) }
+    }
+
     /// A 64-bit perceptual hash: the signs of the 8 × 8 lowest DCT frequencies of the 32 × 32
     /// thumbnail against their median (DC left out). Re-encoding, rescaling and mild colour
     /// changes move few bits; different pictures differ in about half.
@@ -85,12 +90,7 @@ public struct FrameAnalysis: Sendable {
             }
         }
         // Separable DCT-II, only the 8 lowest frequencies per axis.
-        var cosines = [Float](repeating: 0, count: 8 * small)
-        for u in 0..<8 {
-            for x in 0..<small {
-                cosines[u * small + x] = Float(cos(Double.pi * Double(u) * (2 * Double(x) + 1) / Double(2 * small)))
-            }
-        }
+        let cosines = Self.cosines
         var rows = [Float](repeating: 0, count: small * 8)  // [y, u]
         for y in 0..<small {
             for u in 0..<8 {
@@ -138,9 +138,9 @@ public struct ShotBoundaryDetector: Sendable {
         self.minimumHistogramDistance = minimumHistogramDistance
     }
 
-    /// True when `frame` starts a new shot after `previous`.
-    public mutating func isCut(_ frame: FrameAnalysis, after previous: FrameAnalysis) -> Bool {
-        let difference = frame.difference(to: previous)
+    /// True when `frame` starts a new shot after `previous`; `difference` is
+    /// `frame.difference(to: previous)`, which the caller has already measured.
+    public mutating func isCut(_ frame: FrameAnalysis, after previous: FrameAnalysis, difference: Float) -> Bool {
         let level = recent.isEmpty ? 0 : recent.reduce(0, +) / Float(recent.count)
         let cut =
             difference >= minimumDifference && difference >= ratio * level
