@@ -278,7 +278,8 @@ public final class Catalog: Sendable {
                 db,
                 sql: """
                     SELECT id FROM sources
-                    WHERE content_hash = ? AND id != ? AND alias_of IS NULL AND state IN ('pending', 'processing', 'done')
+                    WHERE content_hash = ? AND id != ? AND alias_of IS NULL
+                        AND state IN ('pending', 'processing', 'done', 'failed')
                     ORDER BY id LIMIT 1
                     """, arguments: [hash, id])
             if let twin {

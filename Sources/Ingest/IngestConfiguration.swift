@@ -225,4 +225,6 @@ public enum IngestErrorCode: String, Sendable {
     case busy
     /// Removing shards would leave sources with no tokens at all.
     case stranding
+    /// A shard could not be written (disk full, I/O error): its sources are retried.
+    case seal
 }

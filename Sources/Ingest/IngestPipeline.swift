@@ -445,6 +445,9 @@ public final class IngestPipeline {
                 }
                 try append(clip, id: clipID, source: id, contentHash: hash)
             }
+        } catch let error as IngestError where error.code == .seal {
+            try fail(source, code: error.code.rawValue, message: error.message)
+            return .failed
         } catch {
             // Tokenizer or shard failures are ours, not the file's: retry later.
             try fail(source, code: "pipeline", message: "\(error)")
@@ -481,7 +484,7 @@ public final class IngestPipeline {
         progress.videoSeconds += clip.duration
         if open.writer.count >= configuration.shards.maxClips || open.writer.byteCount >= configuration.shards.maxBytes
         {
-            try seal(layout)
+            try seal(layout, current: source)
         }
     }
 
@@ -554,7 +557,9 @@ public final class IngestPipeline {
         for layout in Array(writers.keys) { try seal(layout) }
     }
 
-    private func seal(_ layout: ShardLayout) throws {
+    /// Seals the open shard of `layout`; `current` is the source being cut when a full shard
+    /// is sealed mid-source (it is failed by its caller if the seal fails).
+    private func seal(_ layout: ShardLayout, current: Int64? = nil) throws {
         guard let open = writers.removeValue(forKey: layout), open.writer.count > 0 else { return }
         let start = DispatchTime.now()
         defer { progress.sealSeconds += Self.seconds(since: start) }
@@ -578,25 +583,30 @@ public final class IngestPipeline {
                 "sealed a shard",
                 metadata: ["path": "\(relative)", "clips": "\(open.writer.count)", "bytes": "\(bytes)"])
         } catch {
-            // The shard is lost (disk full, I/O error): its sources are redone later, skipping
-            // whatever was sealed before. The service goes on.
+            // The shard is lost (disk full, I/O error). Every open shard is given up with it:
+            // a source with clips here may have clips waiting in another, and a retry must not
+            // meet them there (duplicates) or finish without these (loss). Its sources are
+            // redone later, skipping whatever was sealed before. The service goes on.
             try? FileManager.default.removeItem(atPath: path)
             logger.error("sealing a shard failed; its sources will be retried", metadata: ["error": "\(error)"])
+            var affected = finished.union(open.clips.map(\.sourceId))
+            for other in writers.values { affected.formUnion(other.clips.map(\.sourceId)) }
+            writers = [:]
+            openClips = [:]
+            finished = []
             // If even that cannot be recorded (the disk is full), the error goes up: the service
             // resets from the catalog once it can write again.
-            for source in Set(open.clips.map(\.sourceId)) {
-                openClips[source] = nil
-                finished.remove(source)
-            }
-            for source in Set(open.clips.map(\.sourceId)) {
+            let reason = "sealing a shard failed: \(error)"
+            for source in affected.sorted() where source != current {
                 let retryAt = Date().timeIntervalSince1970 + configuration.retry.backoffSeconds
                 try catalog.finish(
                     source,
                     .failed(
-                        code: "seal", message: "sealing a shard failed: \(error)",
-                        retryAt: retryAt, maxAttempts: configuration.retry.maxAttempts))
+                        code: "seal", message: reason, retryAt: retryAt, maxAttempts: configuration.retry.maxAttempts))
                 progress.failed += 1
             }
+            // The source being cut stops here and fails the same way (`tokenizeClips`).
+            if current != nil { throw IngestError(.seal, reason, cause: "\(error)") }
             return
         }
         finished.subtract(completing)

@@ -329,13 +329,72 @@ struct IngestPipelineTests {
         try pipeline.processAll()  // no throw: the run goes on
         #expect(pipeline.progress.failed >= 1)
         #expect(try pipeline.catalog.status().sources[.failed] != nil)
-        #expect(try pipeline.catalog.query(ClipQuery(aspect: "16:9")).totalClips == 1)  // b.mp4 was unaffected
+        // Every open shard was given up with the failed one (b.mp4's too, if it was still open):
+        // no source is done without its clips.
+        for source in try pipeline.catalog.sources(in: .done) where source.aliasOf == nil {
+            #expect(try pipeline.catalog.query(ClipQuery(limit: 100)).clips.contains { $0.clip.sourceId == source.id })
+        }
 
         try FileManager.default.removeItem(atPath: blocker)
         try pipeline.processAll()  // retried (backoff 0)
         #expect(try pipeline.catalog.status().sources[.failed] == nil)
         #expect(try pipeline.catalog.query(ClipQuery()).totalClips == 5)
         #expect(try Self.verify(pipeline) == 5)
+    }
+
+    @Test(
+        "a shard failing in the middle of a source never leaves it done with clips missing; the retry completes it once"
+    )
+    func sealFailureMidSource() throws {
+        let root = try Self.corpus()
+        func pipeline(_ data: String, blocked: Bool) throws -> IngestPipeline {
+            var configuration = IngestConfiguration(ingestFolders: [root + "/in"], dataFolder: root + "/" + data)
+            configuration.video.clips.buckets.sizes = [64, 128]  // each source in two layouts
+            configuration.shards.maxClips = 1  // every clip seals a shard: seals happen mid-source
+            configuration.retry.backoffSeconds = 3600  // no retry while the folder is blocked
+            try FileManager.default.createDirectory(
+                atPath: configuration.shardFolder, withIntermediateDirectories: true)
+            if blocked {  // a file where the 128² 4:3 shards' folder must go
+                try "in the way".write(
+                    toFile: configuration.shardFolder + "/128-4x3-144x112-f17", atomically: true, encoding: .utf8)
+            }
+            return try IngestPipeline(
+                configuration: configuration, catalog: Catalog(path: configuration.catalogPath),
+                tokenizer: Self.tokenizer, logger: Self.logger)
+        }
+        func clipsPerSource(_ p: IngestPipeline) throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for row in try p.catalog.query(ClipQuery(limit: 1000)).clips {
+                let path = try #require(try p.catalog.source(id: row.clip.sourceId)).path
+                counts[path, default: 0] += 1
+            }
+            return counts
+        }
+        let clean = try pipeline("clean", blocked: false)
+        try clean.scan([root + "/in"])
+        try clean.processAll()
+        let expected = try clipsPerSource(clean)
+        #expect(try clean.catalog.query(ClipQuery(size: 64)).totalClips > 0)
+
+        let broken = try pipeline("broken", blocked: true)
+        try broken.scan([root + "/in"])
+        try broken.processAll()
+        #expect(broken.progress.failed >= 1)
+        let partial = try clipsPerSource(broken)
+        for source in try broken.catalog.sources(in: .done) where source.aliasOf == nil {
+            #expect(partial[source.path] == expected[source.path], "\(source.path) is done with clips missing")
+        }
+        try FileManager.default.removeItem(atPath: broken.configuration.shardFolder + "/128-4x3-144x112-f17")
+        for var source in try broken.catalog.sources(in: .failed) {  // the backoff is over
+            source.nextAttemptAt = 0
+            try broken.catalog.update(source)
+        }
+        try broken.processAll()  // the retry
+        #expect(try broken.catalog.status().sources[.failed] == nil)
+        let final = try clipsPerSource(broken)
+        let stillFailed = try broken.catalog.sources(in: .failed).map { "\($0.path): \($0.error ?? "")" }
+        #expect(final == expected, "\(final) vs \(expected); failed: \(stillFailed)")
+        #expect(try Self.verify(broken) == expected.values.reduce(0, +))
     }
 
     @Test("a folder of bad inputs: every one rejected with its reason, the good file done")
