@@ -1,7 +1,8 @@
 import Tensor
 
 /// Quantized latents [N, d, T′, H′, W′] → video [N, 3, 1 + (T′−1)·τ, 16H′, 16W′] in about [−1, 1].
-/// The mirror of the encoder, with nearest upsampling + conv (no transposed convs).
+/// The mirror of the encoder, with nearest upsampling + conv (no transposed convs); it may be
+/// wider and deeper (`decoder_base_channels`, `decoder_res_blocks`): only the encoder runs at ingest.
 final class CausalDecoder: Module {
     let convIn: Conv3d
     let mid: [ResBlock]
@@ -19,7 +20,7 @@ final class CausalDecoder: Module {
     }
 
     init(_ c: TokenizerConfiguration, generator: Generator) throws {
-        let widths = c.channelMultipliers.map { $0 * c.baseChannels }
+        let widths = c.decoderWidths
         var width = widths.last!
         convIn = try Conv3d(c.latentDim, width, kernel: (c.temporalKernel, 3), generator: generator)
         mid = try (0..<2).map { _ in
@@ -28,7 +29,7 @@ final class CausalDecoder: Module {
         var levels: [Level] = []
         for i in stride(from: widths.count - 1, through: 0, by: -1) {
             var blocks: [ResBlock] = []
-            for _ in 0..<c.resBlocks {
+            for _ in 0..<(c.decoderResBlocks ?? c.resBlocks) {
                 blocks.append(
                     try ResBlock(
                         width, widths[i], groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator))

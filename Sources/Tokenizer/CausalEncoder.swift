@@ -19,7 +19,7 @@ final class CausalEncoder: Module {
     }
 
     init(_ c: TokenizerConfiguration, generator: Generator) throws {
-        let widths = c.channelMultipliers.map { $0 * c.baseChannels }
+        let widths = c.encoderWidths
         convIn = try Conv3d(3, widths[0], kernel: (c.temporalKernel, 3), generator: generator)
         var levels: [Level] = []
         var width = widths[0]

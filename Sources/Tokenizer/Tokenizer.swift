@@ -198,6 +198,13 @@ public final class Tokenizer: Module, @unchecked Sendable {
 
     /// decode(encode(video)).
     public func reconstruct(_ video: Tensor) throws -> Tensor { try decode(encode(video)) }
+
+    /// How much of the unit latent the bits leave out: the mean ‖residual‖ before the first
+    /// scale and after each one (1 → … → what the decoder never sees).
+    package func residualNorms(_ video: Tensor) throws -> [Double] {
+        try check(video)
+        return try withoutGrad { try quantize(features(video), measure: true).0.residualNorms }
+    }
 }
 
 // MARK: - Training (the `TokenizerTraining` module's view)
@@ -224,6 +231,45 @@ extension Tokenizer {
     /// Recomputes `identity` after the weights changed in place (training).
     package func refreshIdentity(trained: Bool) throws {
         identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
+    }
+
+    /// Copies every tensor of `checkpoint` whose name is one of this model's parameters and
+    /// whose shape fits — equal, or a temporal kernel of another length: a 1-frame kernel is
+    /// grown as `inflated` grows it, a longer one cut to its last (current-frame) slice, which
+    /// is exact for an inflated image model. Returns the names left at their initialisation.
+    package func warmStart(from checkpoint: String) throws -> [String] {
+        let file: SafeTensors.File
+        do { file = try SafeTensors.read(checkpoint) } catch let error as TorchError {
+            throw TokenizerError(.checkpoint, "cannot read the initial weights \(checkpoint)", cause: "\(error)")
+        }
+        var values: [String: Tensor] = [:]
+        var kept: [String] = []
+        try withoutGrad {
+            for (name, slot) in namedParameters() {
+                let t = slot.shape
+                guard let source = file.tensors[name] else {
+                    kept.append(name)
+                    values[name] = try slot.cloned()
+                    continue
+                }
+                let s = source.shape
+                let sameKernel = s.count == 5 && t.count == 5 && s[0] == t[0] && s[1] == t[1] && s[3...] == t[3...]
+                if s == t {
+                    values[name] = source
+                } else if sameKernel, t[2] == 1 {  // [O, I, kT, k, k] → its current-frame slice
+                    values[name] = try source.slice(dim: 2, (s[2] - 1)..<s[2]).contiguous()
+                } else if sameKernel, s[2] == 1 {
+                    let grown = try Tensor.zeros(t)
+                    try grown.slice(dim: 2, (t[2] - 1)..<t[2]).copy_(source)
+                    values[name] = grown
+                } else {
+                    kept.append(name)
+                    values[name] = try slot.cloned()
+                }
+            }
+        }
+        try load(values)
+        return kept
     }
 
     /// The video tokenizer grown from this image model (`temporal_kernel: 1`): each 3-D

@@ -32,12 +32,18 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
     /// Frames each convolution sees: 3 for the video tokenizer, 1 for the image model that
     /// training starts from and then inflates into 3 (see `Tokenizer.inflated`).
     public var temporalKernel: Int
+    /// Channels of the decoder's first level when it should be wider than the encoder
+    /// (nil: `baseChannels`). Ingest only runs the encoder, so decoder width buys quality
+    /// without costing ingest time.
+    public var decoderBaseChannels: Int?
+    /// ResNet blocks per decoder level (nil: `resBlocks`).
+    public var decoderResBlocks: Int?
 
     public init(
         name: String = "cpu-small", baseChannels: Int = 16, channelMultipliers: [Int] = [1, 2, 4, 4, 4],
         resBlocks: Int = 1, temporalDownsamples: [Int] = [2, 3], latentDim: Int = 32, normGroups: Int = 8,
         scaleSides: [Int] = [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64], codeDecay: Double = 0.8, seed: UInt64 = 0,
-        temporalKernel: Int = 3
+        temporalKernel: Int = 3, decoderBaseChannels: Int? = nil, decoderResBlocks: Int? = nil
     ) {
         self.name = name
         self.baseChannels = baseChannels
@@ -50,7 +56,14 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
         self.codeDecay = codeDecay
         self.seed = seed
         self.temporalKernel = temporalKernel
+        self.decoderBaseChannels = decoderBaseChannels
+        self.decoderResBlocks = decoderResBlocks
     }
+
+    /// Width of each encoder level.
+    public var encoderWidths: [Int] { channelMultipliers.map { $0 * baseChannels } }
+    /// Width of each decoder level (listed fine to coarse, like the encoder's).
+    public var decoderWidths: [Int] { channelMultipliers.map { $0 * (decoderBaseChannels ?? baseChannels) } }
 
     /// Pixels per latent cell along each side.
     public var spatialFactor: Int { 1 << (channelMultipliers.count - 1) }
@@ -69,6 +82,7 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
             .init("latent_dim", \.latentDim),
             .init("norm_groups", \.normGroups), .init("scale_sides", \.scaleSides), .init("code_decay", \.codeDecay),
             .init("seed", \.seed), .init("temporal_kernel", \.temporalKernel),
+            .init("decoder_base_channels", \.decoderBaseChannels), .init("decoder_res_blocks", \.decoderResBlocks),
         ]
     }
 
@@ -79,10 +93,11 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
         guard baseChannels >= 1, channelMultipliers.allSatisfy({ $0 >= 1 }) else {
             throw fail("channel widths must be positive")
         }
-        for multiplier in channelMultipliers where (baseChannels * multiplier) % normGroups != 0 {
-            throw fail(
-                "norm_groups (\(normGroups)) must divide every level's width; \(baseChannels * multiplier) does not split"
-            )
+        if let decoderBaseChannels, decoderBaseChannels < 1 {
+            throw fail("decoder_base_channels must be positive, got \(decoderBaseChannels)")
+        }
+        for width in encoderWidths + decoderWidths where width % normGroups != 0 {
+            throw fail("norm_groups (\(normGroups)) must divide every level's width; \(width) does not split")
         }
         guard Set(temporalDownsamples).count == temporalDownsamples.count,
             temporalDownsamples.allSatisfy({ (0..<(channelMultipliers.count - 1)).contains($0) })
@@ -91,6 +106,7 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
         }
         guard latentDim >= 1, latentDim <= 64 else { throw fail("latent_dim must be in 1...64, got \(latentDim)") }
         guard resBlocks >= 1 else { throw fail("res_blocks must be at least 1") }
+        guard (decoderResBlocks ?? 1) >= 1 else { throw fail("decoder_res_blocks must be at least 1") }
         guard scaleSides.first == 1, zip(scaleSides, scaleSides.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw fail("scale_sides must start at 1 and increase")
         }

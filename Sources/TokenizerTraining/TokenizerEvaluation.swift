@@ -28,6 +28,13 @@ public struct TokenizerEvaluation {
         public var h264SSIM: Double
         /// x264's CRF that met the budget (51 means even the lowest quality did not fit).
         public var h264CRF: Double
+        /// PSNR of the frames a latent frame is anchored at (0, τ, 2τ, …) and of the frames
+        /// between them: a model that does not use time (an inflated image model) rebuilds
+        /// the in-between frames as copies, which only this split shows.
+        public var keyFramePSNR: Double?
+        public var betweenFramePSNR: Double?
+        /// Mean ‖residual‖ of the unit latent before the first scale and after each scale.
+        public var residualNorms: [Double]?
     }
 
     public struct BucketRow: Codable, Sendable {
@@ -41,6 +48,11 @@ public struct TokenizerEvaluation {
         public var h264BitsPerPixel: Double
         public var h264PSNR: Double
         public var h264SSIM: Double
+        /// Means of `ClipResult.keyFramePSNR` and `betweenFramePSNR`.
+        public var keyFramePSNR: Double?
+        public var betweenFramePSNR: Double?
+        /// Mean over the clips of `ClipResult.residualNorms`, per scale.
+        public var residualNorms: [Double]?
     }
 
     public struct Report: Codable, Sendable {
@@ -97,6 +109,9 @@ public struct TokenizerEvaluation {
                 let original = try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
                 let tokens = try tokenizer.encode(original)
                 let ours = try tokenizer.decode(tokens)
+                let tau = tokenizer.configuration.temporalFactor
+                let keyFrames = Array(stride(from: 0, to: clip.frameCount, by: tau))
+                let between = (0..<clip.frameCount).filter { $0 % tau != 0 }
                 let pixels = Double(clip.frameCount * clip.width * clip.height)
                 let tokenBits = tokens.bits.count  // one element per bit
                 let bitMeans = try tokens.bits.to(.float64).sum(dims: [0, 1]).scalars(as: Double.self)
@@ -114,7 +129,9 @@ public struct TokenizerEvaluation {
                     ).map(-),
                     h264BitsPerPixel: Double(h264.bits) / pixels,
                     h264PSNR: try psnr(h264Frames, original), h264SSIM: try Self.ssim(h264Frames, original),
-                    h264CRF: h264.crf)
+                    h264CRF: h264.crf, keyFramePSNR: try Self.framePSNR(ours, original, frames: keyFrames),
+                    betweenFramePSNR: try Self.framePSNR(ours, original, frames: between),
+                    residualNorms: try tokenizer.residualNorms(original))
                 results.append(result)
                 progress(
                     String(
@@ -167,11 +184,22 @@ public struct TokenizerEvaluation {
                 oursSSIM: mean(\.oursSSIM),
                 oursMeanError: (0..<3).map { c in mean { $0.oursMeanError[c] } },
                 h264BitsPerPixel: mean(\.h264BitsPerPixel), h264PSNR: mean(\.h264PSNR),
-                h264SSIM: mean(\.h264SSIM))
+                h264SSIM: mean(\.h264SSIM), keyFramePSNR: mean { $0.keyFramePSNR ?? .nan },
+                betweenFramePSNR: mean { $0.betweenFramePSNR ?? .nan },
+                residualNorms: rs.first?.residualNorms.map { first in
+                    first.indices.map { k in mean { $0.residualNorms?[k] ?? .nan } }
+                })
         }
         var rows = groups.keys.sorted().map { row($0, groups[$0]!) }
         if rows.count > 1 { rows.append(row("all", results)) }
         return rows
+    }
+
+    /// PSNR of the listed frames of two uint8 [T, H, W, 3] videos (nil when none are listed).
+    static func framePSNR(_ a: Tensor, _ b: Tensor, frames: [Int]) throws -> Double? {
+        guard !frames.isEmpty else { return nil }
+        let index = try Tensor(frames.map { Int64($0) }, shape: [frames.count])
+        return try psnr(a.indexSelect(dim: 0, index), b.indexSelect(dim: 0, index))
     }
 
     /// Mean SSIM of two uint8 [T, H, W, 3] videos (per frame, scikit-image's defaults).

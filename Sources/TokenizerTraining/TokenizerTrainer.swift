@@ -100,6 +100,16 @@ public final class TokenizerTrainer {
         var layout = configuration.tokenizer
         layout.temporalKernel = configuration.stages[0].kind == .image ? 1 : 3
         tokenizer = try Tokenizer(configuration: layout, logger: logger)
+        if latest == nil, let initial = configuration.initialWeights {
+            let seeded = try tokenizer.warmStart(from: initial)
+            logger.info(
+                "started from \(initial)",
+                metadata: [
+                    "copied": "\(tokenizer.namedParameters().count - seeded.count)", "seeded": "\(seeded.count)",
+                    "seeded_parts":
+                        "\(Set(seeded.map { $0.split(separator: ".").first.map(String.init) ?? $0 }).sorted())",
+                ])
+        }
         tokenizerOptimizer = try AdamW(tokenizer.parameters(), Self.adam(configuration, scale: 1))
         discriminatorOptimizer = try AdamW(
             discriminator.parameters(),

@@ -24,13 +24,17 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
     public var threads: Int
     /// Seeds the data sampler and the discriminator's initialisation.
     public var seed: UInt64
+    /// A tokenizer checkpoint to start from instead of the seeded initialisation: every
+    /// tensor whose name fits is copied (temporal kernels grown or cut to the first stage's),
+    /// the rest stay seeded — e.g. a trained encoder under a new, wider decoder.
+    public var initialWeights: String?
 
     public init(
         tokenizer: TokenizerConfiguration = TokenizerConfiguration(), data: DataConfiguration = DataConfiguration(),
         stages: [Stage] = [Stage(name: "image", kind: .image), Stage(name: "video", kind: .video)],
         losses: LossConfiguration = LossConfiguration(), optimizer: OptimizerConfiguration = OptimizerConfiguration(),
         discriminator: DiscriminatorConfiguration = DiscriminatorConfiguration(), checkpointEvery: Int = 200,
-        previewEvery: Int = 200, threads: Int = 0, seed: UInt64 = 0
+        previewEvery: Int = 200, threads: Int = 0, seed: UInt64 = 0, initialWeights: String? = nil
     ) {
         self.tokenizer = tokenizer
         self.data = data
@@ -42,6 +46,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         self.previewEvery = previewEvery
         self.threads = threads
         self.seed = seed
+        self.initialWeights = initialWeights
     }
 
     public static var defaults: Self { Self() }
@@ -52,6 +57,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
             .init("optimizer", \.optimizer), .init("discriminator", \.discriminator),
             .init("checkpoint_every", \.checkpointEvery),
             .init("preview_every", \.previewEvery), .init("threads", \.threads), .init("seed", \.seed),
+            .init("initial_weights", \.initialWeights),
         ]
     }
 

@@ -212,6 +212,16 @@ struct EvalTokenizerCommand: ParsableCommand {
                     r.clips, r.oursBitsPerPixel, r.oursPSNR, r.oursSSIM, rgb(r.oursMeanError), r.h264BitsPerPixel,
                     r.h264PSNR, r.h264SSIM, r.oursPSNR - r.h264PSNR))
         }
+        for r in report.buckets {
+            guard let key = r.keyFramePSNR, let between = r.betweenFramePSNR, let norms = r.residualNorms else {
+                continue
+            }
+            print(
+                String(
+                    format: "%@: key frames (0, %d, %d, …) %.2f dB, frames between %.2f dB; ‖residual‖ by scale %@",
+                    r.bucket, tokenizer.configuration.temporalFactor, 2 * tokenizer.configuration.temporalFactor, key,
+                    between, norms.map { String(format: "%.2f", $0) }.joined(separator: " → ")))
+        }
         print("")
         print("| pattern | PSNR | SSIM | original mean R/G/B | ours mean R/G/B | error R/G/B |")
         print("|---|---|---|---|---|---|")

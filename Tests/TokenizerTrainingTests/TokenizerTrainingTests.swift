@@ -151,6 +151,43 @@ struct TokenizerTrainingTests {
         #expect(firstFrame < 1e-5)
     }
 
+    @Test("a wider, deeper decoder warm-started from a trained model keeps the encoder's tokens exactly")
+    func warmStartUnderWiderDecoder() throws {
+        var image = Self.layout
+        image.temporalKernel = 1
+        image.seed = 7
+        let trained = try Tokenizer(configuration: image, logger: Self.logger).inflated(logger: Self.logger)
+        let checkpoint = try temporaryFolder("warm") + "/trained.safetensors"
+        try trained.save(to: checkpoint, trained: true)  // a 3-D model, as shipped
+
+        var wide = image  // the image stage of a run with a new decoder
+        wide.decoderBaseChannels = 16
+        wide.decoderResBlocks = 2
+        wide.seed = 99
+        let student = try Tokenizer(configuration: wide, logger: Self.logger)
+        #expect(student.parameterCount > trained.parameterCount)
+        let seeded = try student.warmStart(from: checkpoint)
+        #expect(!seeded.isEmpty && seeded.allSatisfy { $0.hasPrefix("decoder.") }, "\(seeded)")
+        // The encoder's kernels were cut to their current-frame slice: same tokens on pictures.
+        let picture = try (Tensor.rand([1, 8, 16, 3], generator: Generator(seed: 4)) * 255).to(.uint8)
+        #expect(try trained.encode(picture).bits.equal(student.encode(picture).bits).to(.float32).min().item() == 1)
+        // And into a 3-D model with the old decoder: every tensor fits, none stays seeded.
+        var video = wide
+        video.temporalKernel = 3
+        video.decoderBaseChannels = nil
+        video.decoderResBlocks = nil
+        let same = try Tokenizer(configuration: video, logger: Self.logger)
+        #expect(try same.warmStart(from: checkpoint).isEmpty)
+        let clip = try (Tensor.rand([5, 16, 16, 3], generator: Generator(seed: 5)) * 255).to(.uint8)
+        #expect(try psnr(trained.reconstruct(clip), same.reconstruct(clip)) == .infinity)
+        // A layout with no decoder keys writes none: the identity of existing checkpoints is unchanged.
+        let text = String(decoding: try JSONEncoder().encode(Self.layout), as: UTF8.self)
+        #expect(!text.contains("decoder_"))
+        var odd = Self.layout
+        odd.decoderBaseChannels = 6  // 6 channels do not split into 4 groups
+        #expect(throws: TokenizerError.self) { try odd.validate() }
+    }
+
     @Test("PSNR and SSIM are right on known pairs")
     func qualityMeasures() throws {
         let a = try Tensor.full([2, 16, 16, 3], 100, dtype: .uint8)
@@ -191,6 +228,14 @@ struct TokenizerTrainingTests {
         let original = try Tensor(clip.pixels, shape: [5, 64, 64, 3])
         #expect(abs(try psnr(tokenizer.reconstruct(original), original) - report.clips[0].oursPSNR) < 1e-9)
         #expect(report.buckets.count == 1 && report.buckets[0].clips == 2)
+        // Where the error comes from: the unit latent's residual before and after each of the 5 scales.
+        let norms = try #require(report.buckets[0].residualNorms)
+        #expect(norms.count == 6 && abs(norms[0] - 1) < 1e-4 && norms[5] < norms[0], "\(norms)")
+        // Key frames (0, 4) and the three between; together they make the clip's PSNR.
+        let key = try #require(report.clips[0].keyFramePSNR), between = try #require(report.clips[0].betweenFramePSNR)
+        func mse(_ db: Double, _ n: Double) -> Double { n * 255 * 255 / pow(10, db / 10) }
+        #expect(abs(10 * log10(5 * 255 * 255 / (mse(key, 2) + mse(between, 3))) - report.clips[0].oursPSNR) < 1e-6)
+        #expect(key != between)
         let info = try probe(grid)
         #expect(info.width == 3 * 64 + 4 * 2)  // original | ours | H.264, 2-pixel gaps
     }
