@@ -15,6 +15,8 @@ import TokenFormat
 public final class Tokenizer: Module, @unchecked Sendable {
     public let configuration: TokenizerConfiguration
     let encoder: CausalEncoder
+    /// The encoder as a per-picture model, when it is one in effect (see `keyFrameEncoder(of:)`).
+    private var keyFrameEncoder: CausalEncoder?
     let decoder: CausalDecoder
     let _quantizer: MultiScaleBSQ
     public private(set) var identity: TokenizerIdentity
@@ -58,6 +60,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
         let trained = weights?.metadata[Self.trainedKey] == "true"
         identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
         setTrainable(false)
+        keyFrameEncoder = try Self.keyFrameEncoder(of: encoder, configuration: configuration)
         logger.debug("tokenizer ready", metadata: ["tokenizer": "\(identity)", "parameters": "\(parameterCount)"])
     }
 
@@ -128,9 +131,51 @@ public final class Tokenizer: Module, @unchecked Sendable {
         return try withoutGrad { try features(video) }
     }
 
-    /// Latent features [1, d, T′, H′, W′] (before quantization).
-    func features(_ video: Tensor, cache: CausalCache? = nil) throws -> Tensor {
-        try encoder(Self.normalize(video), cache: cache)
+    /// Latent features [1, d, T′, H′, W′] (before quantization). `firstFrame` is the index
+    /// of the video's first frame in the whole clip (chunked encoding).
+    func features(_ video: Tensor, cache: CausalCache? = nil, firstFrame: Int = 0, keyFrames: Bool = true) throws
+        -> Tensor
+    {
+        guard keyFrames, let keyFrameEncoder else { return try encoder(Self.normalize(video), cache: cache) }
+        // Latent frame t is the picture model on frame τ·t alone: encode just those, as a batch.
+        let tau = configuration.temporalFactor
+        let keys = (0..<video.shape[0]).filter { (firstFrame + $0) % tau == 0 }
+        let index = try Tensor(keys.map { Int64($0) }, shape: [keys.count])
+        let pictures = try Self.normalize(video.indexSelect(dim: 0, index))  // [1, 3, K, H, W]
+        let latent = try keyFrameEncoder(pictures.permuted([2, 1, 0, 3, 4]).contiguous())  // [K, d, 1, H′, W′]
+        return try latent.permuted([2, 1, 0, 3, 4])  // [1, d, K, H′, W′]
+    }
+
+    /// Whether `encode` runs the per-picture fast path (every encoder kernel's past slices are
+    /// zero, as in an inflated image model): the same latents for a fraction of the work.
+    public var encodesKeyFramesOnly: Bool { keyFrameEncoder != nil }
+
+    /// The encoder as a picture model, when its output cannot depend on anything but the key
+    /// frames: a kernel whose past temporal slices are zero computes on each frame alone, the
+    /// temporal strides keep frames 0, τ, 2τ, …, so latent frame t = f(frame τ·t). Running f on
+    /// those frames alone skips the τ − 1 frames in between and two thirds of every kernel —
+    /// about a tenth of the 3-D work on 17 frames. Nil when any past slice is non-zero.
+    private static func keyFrameEncoder(of encoder: CausalEncoder, configuration: TokenizerConfiguration) throws
+        -> CausalEncoder?
+    {
+        if configuration.temporalKernel == 1 { return encoder }
+        var values: [String: Tensor] = [:]
+        for (name, tensor) in encoder.namedParameters() {
+            let s = tensor.shape
+            guard s.count == 5, s[2] > 1 else {  // biases, norms, 1×1×1 skips
+                values[name] = tensor
+                continue
+            }
+            let past = try tensor.slice(dim: 2, 0..<(s[2] - 1))
+            guard try past.abs().max().item() == 0 else { return nil }
+            values[name] = try tensor.slice(dim: 2, (s[2] - 1)..<s[2]).contiguous()
+        }
+        var picture = configuration
+        picture.temporalKernel = 1
+        let model = try CausalEncoder(picture, generator: Generator(seed: 0))
+        try model.load(values)
+        model.setTrainable(false)
+        return model
     }
 
     /// Quantizes latent features; M = 1 × T′ frames, each on its own.
@@ -162,7 +207,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
             var start = 0
             while start < total {
                 let end = min(total, start == 0 ? 1 + chunkFrames : start + chunkFrames)
-                pieces.append(try features(video.slice(dim: 0, start..<end), cache: cache))
+                pieces.append(try features(video.slice(dim: 0, start..<end), cache: cache, firstFrame: start))
                 start = end
             }
             return try tokens(from: Tensor.cat(pieces, dim: 2), frames: total)
@@ -228,9 +273,13 @@ extension Tokenizer {
         return TrainingPass(reconstruction: try decoder(quantized), quantizer: output)
     }
 
+    /// Turns gradients on or off for the encoder alone (a stage that trains the decoder only).
+    package func setEncoderTrainable(_ trainable: Bool) { encoder.setTrainable(trainable) }
+
     /// Recomputes `identity` after the weights changed in place (training).
     package func refreshIdentity(trained: Bool) throws {
         identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
+        keyFrameEncoder = try withoutGrad { try Self.keyFrameEncoder(of: encoder, configuration: configuration) }
     }
 
     /// Copies every tensor of `checkpoint` whose name is one of this model's parameters and
@@ -269,6 +318,7 @@ extension Tokenizer {
             }
         }
         try load(values)
+        keyFrameEncoder = try withoutGrad { try Self.keyFrameEncoder(of: encoder, configuration: configuration) }
         return kept
     }
 

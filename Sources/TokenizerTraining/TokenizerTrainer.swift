@@ -204,7 +204,10 @@ public final class TokenizerTrainer {
         }
         let ganOn = w.gan > 0 && step >= w.ganStart
 
-        // The tokenizer's update.
+        // The tokenizer's update (the encoder's parameters get no gradient when it is frozen,
+        // so AdamW leaves them untouched).
+        tokenizer.setTrainable(true)
+        tokenizer.setEncoderTrainable(stage.trainEncoder)
         discriminator.setTrainable(false)
         let pass = try tokenizer.trainingPass(x)
         let reconstruction = pass.reconstruction

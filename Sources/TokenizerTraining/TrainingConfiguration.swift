@@ -197,11 +197,16 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         /// Linear warm-up from 0, then cosine decay to `min_learning_rate` at the stage's end.
         public var warmupSteps: Int
         public var minLearningRate: Double
+        /// Whether the encoder learns in this stage. Off, its tokens stay exactly those of the
+        /// starting weights (shards already written keep their meaning) and only the decoder
+        /// trains — e.g. to rebuild the frames between an inflated image encoder's key frames.
+        public var trainEncoder: Bool
 
         public init(
             name: String, kind: Kind, steps: Int = 1000, batch: Int? = nil, frames: Int = 17, fps: [Double] = [8],
             sizes: [Int] = [128], aspectRatios: [AspectRatio] = [AspectRatio(1, 1)], videoFrameFraction: Double = 0.5,
-            learningRate: Double = 4e-4, warmupSteps: Int = 100, minLearningRate: Double = 4e-5
+            learningRate: Double = 4e-4, warmupSteps: Int = 100, minLearningRate: Double = 4e-5,
+            trainEncoder: Bool = true
         ) {
             self.name = name
             self.kind = kind
@@ -215,6 +220,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
             self.learningRate = learningRate
             self.warmupSteps = warmupSteps
             self.minLearningRate = minLearningRate
+            self.trainEncoder = trainEncoder
         }
 
         public static var defaults: Self { Self(name: "video", kind: .video) }
@@ -225,6 +231,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
                 .init("aspect_ratios", \.aspectRatios),
                 .init("video_frame_fraction", \.videoFrameFraction), .init("learning_rate", \.learningRate),
                 .init("warmup_steps", \.warmupSteps), .init("min_learning_rate", \.minLearningRate),
+                .init("train_encoder", \.trainEncoder),
             ]
         }
 

@@ -107,6 +107,40 @@ struct TokenizerTests {
         #expect(try (fa - fb).abs().max().item() < 1e-5)
     }
 
+    @Test("an inflated image model encodes key frames only: the latents of the full 3-D pass, whole or in chunks")
+    func keyFrameEncoding() throws {
+        // An inflated image model: every kernel's past slices are zero (as in the shipped cpu-f8).
+        var image = Self.small
+        image.temporalKernel = 1
+        let picture = try Tokenizer(configuration: image, logger: Self.logger)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyframes-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var inflated = Self.small
+        inflated.temporalKernel = 3
+        let video3D = try Tokenizer(configuration: inflated, logger: Self.logger)
+        try picture.save(to: folder + "/picture.safetensors", trained: true)
+        #expect(try video3D.warmStart(from: folder + "/picture.safetensors").isEmpty)
+        #expect(video3D.encodesKeyFramesOnly)
+        #expect(!Self.tokenizer.encodesKeyFramesOnly)  // seeded 3-D kernels use every frame
+
+        let clip = try Self.video(frames: 33, height: 64, width: 64, seed: 5)
+        let fast = try withoutGrad { try video3D.features(clip) }
+        let full = try withoutGrad { try video3D.features(clip, keyFrames: false) }
+        #expect(fast.shape == full.shape)
+        #expect(try (fast - full).abs().max().item() < 1e-4)
+        // Only frames 0, 4, 8, … matter: changing the others changes nothing.
+        let keys = try Tensor((0..<33).map { Int64($0 % 4 == 0 ? 1 : 0) }, shape: [33, 1, 1, 1]).to(.uint8)
+        let others = try clip * keys
+        #expect(try video3D.encode(others).bits.equal(video3D.encode(clip).bits).to(.int64).min().item() == 1)
+        // Chunks keep the key-frame phase.
+        let whole = try video3D.encode(clip)
+        for chunk in [4, 8, 16] {
+            let pieces = try video3D.encode(clip, chunkFrames: chunk)
+            #expect(try pieces.bits.equal(whole.bits).to(.int64).min().item() == 1, "chunk \(chunk)")
+        }
+    }
+
     @Test("quantizer: the mean residual norm never grows over scales, and the bits rebuild the quantized latent")
     func quantizer() throws {
         let video = try Self.video(frames: 17, height: 128, width: 128)
