@@ -16,7 +16,9 @@ public final class Tokenizer: Module, @unchecked Sendable {
     public let configuration: TokenizerConfiguration
     let encoder: CausalEncoder
     /// The encoder as a per-picture model, when it is one in effect (see `keyFrameEncoder(of:)`).
-    private var keyFrameEncoder: CausalEncoder?
+    /// Derived from `encoder`'s weights, so not a parameter (the underscore keeps it out of
+    /// `namedParameters`: checkpoints, the identity and optimisers never see it).
+    private var _keyFrameEncoder: CausalEncoder?
     let decoder: CausalDecoder
     let _quantizer: MultiScaleBSQ
     public private(set) var identity: TokenizerIdentity
@@ -60,7 +62,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
         let trained = weights?.metadata[Self.trainedKey] == "true"
         identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
         setTrainable(false)
-        keyFrameEncoder = try Self.keyFrameEncoder(of: encoder, configuration: configuration)
+        _keyFrameEncoder = try Self.keyFrameEncoder(of: encoder, configuration: configuration)
         logger.debug("tokenizer ready", metadata: ["tokenizer": "\(identity)", "parameters": "\(parameterCount)"])
     }
 
@@ -136,19 +138,19 @@ public final class Tokenizer: Module, @unchecked Sendable {
     func features(_ video: Tensor, cache: CausalCache? = nil, firstFrame: Int = 0, keyFrames: Bool = true) throws
         -> Tensor
     {
-        guard keyFrames, let keyFrameEncoder else { return try encoder(Self.normalize(video), cache: cache) }
+        guard keyFrames, let _keyFrameEncoder else { return try encoder(Self.normalize(video), cache: cache) }
         // Latent frame t is the picture model on frame τ·t alone: encode just those, as a batch.
         let tau = configuration.temporalFactor
         let keys = (0..<video.shape[0]).filter { (firstFrame + $0) % tau == 0 }
         let index = try Tensor(keys.map { Int64($0) }, shape: [keys.count])
         let pictures = try Self.normalize(video.indexSelect(dim: 0, index))  // [1, 3, K, H, W]
-        let latent = try keyFrameEncoder(pictures.permuted([2, 1, 0, 3, 4]).contiguous())  // [K, d, 1, H′, W′]
+        let latent = try _keyFrameEncoder(pictures.permuted([2, 1, 0, 3, 4]).contiguous())  // [K, d, 1, H′, W′]
         return try latent.permuted([2, 1, 0, 3, 4])  // [1, d, K, H′, W′]
     }
 
     /// Whether `encode` runs the per-picture fast path (every encoder kernel's past slices are
     /// zero, as in an inflated image model): the same latents for a fraction of the work.
-    public var encodesKeyFramesOnly: Bool { keyFrameEncoder != nil }
+    public var encodesKeyFramesOnly: Bool { _keyFrameEncoder != nil }
 
     /// The encoder as a picture model, when its output cannot depend on anything but the key
     /// frames: a kernel whose past temporal slices are zero computes on each frame alone, the
@@ -279,7 +281,7 @@ extension Tokenizer {
     /// Recomputes `identity` after the weights changed in place (training).
     package func refreshIdentity(trained: Bool) throws {
         identity = TokenizerIdentity(id: try contentHash(), name: configuration.name, trained: trained)
-        keyFrameEncoder = try withoutGrad { try Self.keyFrameEncoder(of: encoder, configuration: configuration) }
+        _keyFrameEncoder = try withoutGrad { try Self.keyFrameEncoder(of: encoder, configuration: configuration) }
     }
 
     /// Copies every tensor of `checkpoint` whose name is one of this model's parameters and
@@ -318,7 +320,7 @@ extension Tokenizer {
             }
         }
         try load(values)
-        keyFrameEncoder = try withoutGrad { try Self.keyFrameEncoder(of: encoder, configuration: configuration) }
+        _keyFrameEncoder = try withoutGrad { try Self.keyFrameEncoder(of: encoder, configuration: configuration) }
         return kept
     }
 

@@ -122,6 +122,8 @@ struct TokenizerTests {
         try picture.save(to: folder + "/picture.safetensors", trained: true)
         #expect(try video3D.warmStart(from: folder + "/picture.safetensors").isEmpty)
         #expect(video3D.encodesKeyFramesOnly)
+        // A derived model, not parameters: checkpoints and the identity see only encoder and decoder.
+        #expect(video3D.namedParameters().allSatisfy { $0.name.hasPrefix("encoder.") || $0.name.hasPrefix("decoder.") })
         #expect(!Self.tokenizer.encodesKeyFramesOnly)  // seeded 3-D kernels use every frame
 
         let clip = try Self.video(frames: 33, height: 64, width: 64, seed: 5)
