@@ -163,14 +163,12 @@ public final class Tokenizer: Module, @unchecked Sendable {
         if configuration.temporalKernel == 1 { return encoder }
         var values: [String: Tensor] = [:]
         for (name, tensor) in encoder.namedParameters() {
-            let s = tensor.shape
-            guard s.count == 5, s[2] > 1 else {  // biases, norms, 1×1×1 skips
-                values[name] = tensor
-                continue
+            var s = tensor.shape
+            if s.count == 5, s[2] > 1 {  // a kernel over time (not a bias, norm or 1×1×1 skip)
+                guard try tensor.slice(dim: 2, 0..<(s[2] - 1)).abs().max().item() == 0 else { return nil }
+                s[2] = 1
             }
-            let past = try tensor.slice(dim: 2, 0..<(s[2] - 1))
-            guard try past.abs().max().item() == 0 else { return nil }
-            values[name] = try tensor.slice(dim: 2, (s[2] - 1)..<s[2]).contiguous()
+            values[name] = try fittedInTime(tensor, to: s)
         }
         var picture = configuration
         picture.temporalKernel = 1
@@ -191,7 +189,7 @@ public final class Tokenizer: Module, @unchecked Sendable {
     /// Tokens of a uint8 [T, H, W, 3] video.
     public func encode(_ video: Tensor) throws -> TokenClip {
         try check(video)
-        return try withoutGrad { try tokens(from: features(video), frames: video.shape[0]) }
+        return try withoutGrad { try tokens(from: features(video), frames: video.shape[0]).tokens }
     }
 
     /// The same tokens as `encode`, computed `chunkFrames` at a time (first chunk 1 + τk
@@ -212,19 +210,23 @@ public final class Tokenizer: Module, @unchecked Sendable {
                 pieces.append(try features(video.slice(dim: 0, start..<end), cache: cache, firstFrame: start))
                 start = end
             }
-            return try tokens(from: Tensor.cat(pieces, dim: 2), frames: total)
+            return try tokens(from: Tensor.cat(pieces, dim: 2), frames: total).tokens
         }
     }
 
-    private func tokens(from latent: Tensor, frames: Int) throws -> TokenClip {
-        let (output, schedule) = try quantize(latent)
+    /// The tokens of latent features and, with `measure`, the mean ‖residual‖ by scale.
+    private func tokens(from latent: Tensor, frames: Int, measure: Bool = false) throws
+        -> (tokens: TokenClip, residualNorms: [Double])
+    {
+        let (output, schedule) = try quantize(latent, measure: measure)
         let s = latent.shape  // [1, d, T′, H′, W′]
         // Per scale [T′, d, h, w] → [T′, h·w, d]; then join scales along tokens.
         let perScale = try output.bits.map { try $0.flattened(from: 2).transposed(1, 2) }
-        return try TokenClip(
+        let tokens = try TokenClip(
             tokenizer: identity, frames: frames, latentFrames: s[2], latentHeight: s[3], latentWidth: s[4],
             schedule: schedule, bitsPerToken: s[1], codeDecay: configuration.codeDecay,
             bits: try Tensor.cat(perScale, dim: 1).contiguous())
+        return (tokens, output.residualNorms)
     }
 
     /// The quantized latent [1, d, T′, H′, W′] the bits stand for.
@@ -246,11 +248,11 @@ public final class Tokenizer: Module, @unchecked Sendable {
     /// decode(encode(video)).
     public func reconstruct(_ video: Tensor) throws -> Tensor { try decode(encode(video)) }
 
-    /// How much of the unit latent the bits leave out: the mean ‖residual‖ before the first
-    /// scale and after each one (1 → … → what the decoder never sees).
-    package func residualNorms(_ video: Tensor) throws -> [Double] {
+    /// `encode`, plus how much of the unit latent the bits leave out: the mean ‖residual‖
+    /// before the first scale and after each one (1 → … → what the decoder never sees).
+    package func encodeMeasuringResidual(_ video: Tensor) throws -> (tokens: TokenClip, residualNorms: [Double]) {
         try check(video)
-        return try withoutGrad { try quantize(features(video), measure: true).0.residualNorms }
+        return try withoutGrad { try tokens(from: features(video), frames: video.shape[0], measure: true) }
     }
 }
 
@@ -284,6 +286,23 @@ extension Tokenizer {
         _keyFrameEncoder = try withoutGrad { try Self.keyFrameEncoder(of: encoder, configuration: configuration) }
     }
 
+    /// `tensor` fitted to a parameter of `shape` along time: as is when the shapes agree; a
+    /// 1-frame kernel [O, I, 1, k, k] grown to kT frames with zeros before it (the current
+    /// frame last, as inflation does); a longer kernel cut to its current-frame slice (exact
+    /// when its past slices are zero). Nil when the shapes differ in any other way.
+    static func fittedInTime(_ tensor: Tensor, to shape: [Int]) throws -> Tensor? {
+        let s = tensor.shape
+        if s == shape { return tensor }
+        guard s.count == 5, shape.count == 5, s[0] == shape[0], s[1] == shape[1], s[3...] == shape[3...] else {
+            return nil
+        }
+        if shape[2] == 1 { return try tensor.slice(dim: 2, (s[2] - 1)..<s[2]).contiguous() }
+        guard s[2] == 1 else { return nil }
+        let grown = try Tensor.zeros(shape)
+        try grown.slice(dim: 2, (shape[2] - 1)..<shape[2]).copy_(tensor)
+        return grown
+    }
+
     /// Copies every tensor of `checkpoint` whose name is one of this model's parameters and
     /// whose shape fits — equal, or a temporal kernel of another length: a 1-frame kernel is
     /// grown as `inflated` grows it, a longer one cut to its last (current-frame) slice, which
@@ -297,22 +316,8 @@ extension Tokenizer {
         var kept: [String] = []
         try withoutGrad {
             for (name, slot) in namedParameters() {
-                let t = slot.shape
-                guard let source = file.tensors[name] else {
-                    kept.append(name)
-                    values[name] = try slot.cloned()
-                    continue
-                }
-                let s = source.shape
-                let sameKernel = s.count == 5 && t.count == 5 && s[0] == t[0] && s[1] == t[1] && s[3...] == t[3...]
-                if s == t {
-                    values[name] = source
-                } else if sameKernel, t[2] == 1 {  // [O, I, kT, k, k] → its current-frame slice
-                    values[name] = try source.slice(dim: 2, (s[2] - 1)..<s[2]).contiguous()
-                } else if sameKernel, s[2] == 1 {
-                    let grown = try Tensor.zeros(t)
-                    try grown.slice(dim: 2, (t[2] - 1)..<t[2]).copy_(source)
-                    values[name] = grown
+                if let source = file.tensors[name], let fitted = try Self.fittedInTime(source, to: slot.shape) {
+                    values[name] = fitted
                 } else {
                     kept.append(name)
                     values[name] = try slot.cloned()
@@ -341,17 +346,10 @@ extension Tokenizer {
         try withoutGrad {
             let mine = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
             for (name, slot) in video.namedParameters() {
-                guard let image = mine[name] else {
-                    throw TokenizerError(.checkpoint, "the image model has no '\(name)'")
+                guard let image = mine[name], let grown = try Self.fittedInTime(image, to: slot.shape) else {
+                    throw TokenizerError(.checkpoint, "the image model has no '\(name)' of a fitting shape")
                 }
-                if image.shape == slot.shape {
-                    values[name] = image
-                } else {  // [O, I, 1, k, k] → [O, I, kT, k, k]
-                    let grown = try Tensor.zeros(slot.shape)
-                    let kT = slot.shape[2]
-                    try grown.slice(dim: 2, (kT - 1)..<kT).copy_(image)
-                    values[name] = grown
-                }
+                values[name] = grown  // [O, I, 1, k, k] → [O, I, kT, k, k]
             }
         }
         try video.load(values)

@@ -107,7 +107,7 @@ public struct TokenizerEvaluation {
             var first = true
             while let clip = try reader.next() {
                 let original = try Tensor(clip.pixels, shape: [clip.frameCount, clip.height, clip.width, 3])
-                let tokens = try tokenizer.encode(original)
+                let (tokens, residualNorms) = try tokenizer.encodeMeasuringResidual(original)
                 let ours = try tokenizer.decode(tokens)
                 let tau = tokenizer.configuration.temporalFactor
                 let keyFrames = Array(stride(from: 0, to: clip.frameCount, by: tau))
@@ -131,7 +131,7 @@ public struct TokenizerEvaluation {
                     h264PSNR: try psnr(h264Frames, original), h264SSIM: try Self.ssim(h264Frames, original),
                     h264CRF: h264.crf, keyFramePSNR: try Self.framePSNR(ours, original, frames: keyFrames),
                     betweenFramePSNR: try Self.framePSNR(ours, original, frames: between),
-                    residualNorms: try tokenizer.residualNorms(original))
+                    residualNorms: residualNorms)
                 results.append(result)
                 progress(
                     String(
