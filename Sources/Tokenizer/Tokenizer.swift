@@ -290,7 +290,7 @@ extension Tokenizer {
     /// 1-frame kernel [O, I, 1, k, k] grown to kT frames with zeros before it (the current
     /// frame last, as inflation does); a longer kernel cut to its current-frame slice (exact
     /// when its past slices are zero). Nil when the shapes differ in any other way.
-    static func fittedInTime(_ tensor: Tensor, to shape: [Int]) throws -> Tensor? {
+    package static func fittedInTime(_ tensor: Tensor, to shape: [Int]) throws -> Tensor? {
         let s = tensor.shape
         if s == shape { return tensor }
         guard s.count == 5, shape.count == 5, s[0] == shape[0], s[1] == shape[1], s[3...] == shape[3...] else {

@@ -188,6 +188,34 @@ struct TokenizerTrainingTests {
         #expect(throws: TokenizerError.self) { try odd.validate() }
     }
 
+    @Test("a run from initial weights with the encoder frozen changes the decoder only: the same tokens")
+    func frozenEncoder() throws {
+        let start = try temporaryFolder("frozen") + "/start.safetensors"
+        var image = Self.layout
+        image.temporalKernel = 1
+        try Tokenizer(configuration: image, logger: Self.logger).save(to: start, trained: true)
+        var configuration = Self.configuration(imageSteps: 6, videoSteps: 4)
+        configuration.initialWeights = start
+        for i in configuration.stages.indices { configuration.stages[i].trainEncoder = false }
+        let run = try temporaryFolder("frozen-run")
+        _ = try TokenizerTrainer(configuration: configuration, runDirectory: run, resume: false, logger: Self.logger)
+            .run()
+        let before = try SafeTensors.read(start).tensors
+        let after = try SafeTensors.read(run + "/tokenizer.safetensors").tensors
+        var decoderChange = 0.0
+        for (name, tensor) in after {
+            // The trained model is inflated: compare each kernel's current-frame slice.
+            let fitted = try #require(try Tokenizer.fittedInTime(tensor, to: before[name]!.shape))
+            let change = try (fitted - before[name]!).abs().max().item()
+            if name.hasPrefix("encoder.") {
+                #expect(change == 0, "\(name) moved by \(change)")
+            } else {
+                decoderChange = max(decoderChange, change)
+            }
+        }
+        #expect(decoderChange > 0)
+    }
+
     @Test("PSNR and SSIM are right on known pairs")
     func qualityMeasures() throws {
         let a = try Tensor.full([2, 16, 16, 3], 100, dtype: .uint8)
