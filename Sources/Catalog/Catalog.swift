@@ -110,14 +110,114 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// A file that disappeared: its clips leave the trainable set.
-    public func retire(path: String) throws {
+    /// A file that disappeared: its clips leave the trainable set — unless a copy of the same
+    /// bytes is registered under another name (an alias). Then that copy inherits the source
+    /// whole, in the same transaction: its clips, captions, curation, completeness and state,
+    /// so deleting the first of two copies loses nothing and re-tokenizing reads the copy.
+    /// - Returns: the path of the copy that took over, if one did.
+    @discardableResult
+    public func retire(path: String) throws -> String? {
         try pool.write { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE path = ?", arguments: [path])
-            else { return }
+            guard let source = try SourceRecord.filter(Column("path") == path).fetchOne(db), let id = source.id
+            else { return nil }
+            // A source in flight (its clips waiting in an open shard) is not handed over: the
+            // pipeline still holds its id. `promoteOrphanedAliases` re-queues its copy once
+            // nothing is in flight.
+            if source.aliasOf == nil, source.state != .processing, source.state != .retired,
+                var heir = try SourceRecord.filter(Column("alias_of") == id).order(Column("id")).fetchOne(db)
+            {
+                let heirID = heir.id!
+                for table in ["clips", "shard_sources", "source_tokenizers", "source_curation"] {
+                    try db.execute(
+                        sql: "UPDATE \(table) SET source_id = ? WHERE source_id = ?", arguments: [heirID, id])
+                }
+                // The copy's own captions win a tie; the rest stay with the retired name.
+                try db.execute(
+                    sql: "UPDATE OR IGNORE captions SET source_id = ? WHERE source_id = ?", arguments: [heirID, id])
+                try db.execute(
+                    sql: "UPDATE sources SET alias_of = ?, updated_at = ? WHERE alias_of = ? AND id != ?",
+                    arguments: [heirID, Self.now, id, heirID])
+                heir.aliasOf = nil
+                heir.state = source.state
+                heir.errorCode = source.errorCode
+                heir.error = source.error
+                heir.attempts = source.attempts
+                heir.nextAttemptAt = source.nextAttemptAt
+                (heir.container, heir.codec, heir.width, heir.height) =
+                    (source.container, source.codec, source.width, source.height)
+                (heir.duration, heir.fps, heir.frameCount, heir.hasAudio) =
+                    (source.duration, source.fps, source.frameCount, source.hasAudio)
+                heir.updatedAt = Self.now
+                try heir.update(db)
+                try db.execute(
+                    sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
+                return heir.path
+            }
             try Self.retireClips(of: id, in: db)
             try db.execute(
                 sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
+            return nil
+        }
+    }
+
+    /// Re-queues, from its own file, the first copy of every retired source that still has
+    /// copies (aliases): the source was deleted while it was being processed, so nothing could
+    /// be handed over then. Call it when no clip waits in an open shard (after sealing, at
+    /// start-up): the copy's clips then revive the retired rows (`reviveClip`) instead of
+    /// colliding with them.
+    /// - Returns: the paths re-queued.
+    public func promoteOrphanedAliases() throws -> [String] {
+        try pool.write { db in
+            let orphans = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.id, a.alias_of, a.path FROM sources a JOIN sources p ON p.id = a.alias_of
+                    WHERE p.state = 'retired' AND a.id = (SELECT MIN(id) FROM sources WHERE alias_of = p.id)
+                    ORDER BY a.path
+                    """)
+            for row in orphans {
+                let heir: Int64 = row["id"], retired: Int64 = row["alias_of"]
+                try db.execute(
+                    sql: """
+                        UPDATE sources SET alias_of = NULL, state = 'pending', error_code = NULL, error = NULL,
+                            attempts = 0, next_attempt_at = NULL, updated_at = ? WHERE id = ?
+                        """, arguments: [Self.now, heir])
+                try db.execute(
+                    sql: "UPDATE sources SET alias_of = ?, updated_at = ? WHERE alias_of = ?",
+                    arguments: [heir, Self.now, retired])
+            }
+            return orphans.map { $0["path"] }
+        }
+    }
+
+    /// Puts a retired clip back into the trainable set as `source`'s, if the catalog has one
+    /// with this id: clip ids hash the content, the clip's place and the tokenizer, so a file
+    /// that comes back with the same bytes (moved out and back, or a deleted file's copy) would
+    /// produce exactly the tokens its shard row still holds. Re-inserting the id would collide.
+    /// - Returns: whether a retired clip was revived (false: none, or it is live already).
+    public func reviveClip(_ id: Int64, source: Int64) throws -> Bool {
+        // Read first: nearly every clip has no row yet, and that must not cost a write.
+        let retired = try pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT retired FROM clips WHERE id = ?", arguments: [id])
+        }
+        guard retired == true else { return false }
+        return try pool.write { db in
+            guard var clip = try ClipRecord.fetchOne(db, key: id), clip.retired else { return false }
+            clip.retired = false
+            clip.sourceId = source
+            try clip.update(db)
+            try db.execute(
+                sql: """
+                    UPDATE shards SET live_clips = live_clips + 1, live_tokens = live_tokens + ?,
+                        live_seconds = live_seconds + ? WHERE id = ?
+                    """, arguments: [clip.tokens, clip.duration, clip.shardId])
+            try db.execute(
+                sql: """
+                    INSERT INTO shard_sources (shard_id, source_id, clips, tokens, seconds) VALUES (?, ?, 1, ?, ?)
+                    ON CONFLICT (shard_id, source_id) DO UPDATE SET
+                        clips = clips + 1, tokens = tokens + excluded.tokens, seconds = seconds + excluded.seconds
+                    """, arguments: [clip.shardId, source, clip.tokens, clip.duration])
+            return true
         }
     }
 

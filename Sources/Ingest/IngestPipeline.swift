@@ -52,6 +52,8 @@ public final class IngestPipeline {
     public struct Progress: Sendable {
         public var sources = 0, done = 0, rejected = 0, failed = 0, aliases = 0
         public var clips = 0, skippedClips = 0, shards = 0
+        /// Retired clips put back for a file that returned with the same bytes (not re-tokenized).
+        public var revivedClips = 0
         /// Clips curation left out (dead content).
         public var droppedClips = 0
         public var videoSeconds = 0.0
@@ -92,6 +94,8 @@ public final class IngestPipeline {
         public var removedFiles = 0
         /// Sources the previous process died on: resumed, or rejected after too many deaths.
         public var sources = Catalog.Recovery()
+        /// Copies re-queued because the source they copied was deleted while in flight.
+        public var promotedCopies = 0
     }
 
     /// Deletes shard files (and temporaries) the catalog does not list; puts interrupted
@@ -108,6 +112,7 @@ public final class IngestPipeline {
             maxCrashes: configuration.retry.maxCrashes,
             maxInterruptions: configuration.retry.maxInterruptions)
         CrashRecorder.clear(in: folder)
+        recovery.promotedCopies = try promoteOrphanedAliases()
         for (source, signal) in crashed {
             logger.error(
                 "the process crashed on a source last time", metadata: ["source": "\(source)", "signal": "\(signal)"])
@@ -277,14 +282,15 @@ public final class IngestPipeline {
     /// - Parameter paths: only sources at these paths or under these folders; nil for all.
     public func processAll(under paths: [String]? = nil, onProgress: (Progress) -> Void = { _ in }) throws {
         let scope = paths?.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        while let source = try catalog.claimNext(under: scope) {
-            progress.current = source.path
-            onProgress(progress)
-            try process(source)
-            onProgress(progress)
-        }
-        progress.current = nil
-        try sealAll()
+        repeat {
+            while let source = try catalog.claimNext(under: scope) {
+                progress.current = source.path
+                onProgress(progress)
+                try process(source)
+                onProgress(progress)
+            }
+            progress.current = nil
+        } while try sealAll() > 0
         onProgress(progress)
     }
 
@@ -439,8 +445,16 @@ public final class IngestPipeline {
                 }
                 let clipID = Self.clipID(hash: hash, clip: clip, tokenizer: tokenizer.identity.id)
                 produced += 1
-                if recorded.contains(clipID) {
+                // Sealed by an earlier attempt, or waiting in an open shard from one (the file
+                // was deleted and put back before that shard was sealed): not again.
+                if recorded.contains(clipID) || writers.values.contains(where: { $0.contentHashes[clipID] != nil }) {
                     progress.skippedClips += 1
+                    continue
+                }
+                // The same bytes were here before (a file moved out and back, a deleted file's
+                // copy): its retired row holds these very tokens.
+                if try catalog.reviveClip(clipID, source: id) {
+                    progress.revivedClips += 1
                     continue
                 }
                 try append(clip, id: clipID, source: id, contentHash: hash)
@@ -552,9 +566,22 @@ public final class IngestPipeline {
     /// Whether any clip waits in an open shard.
     public var hasOpenShards: Bool { !writers.isEmpty }
 
-    /// Seals every open shard (end of a run, shutdown).
-    public func sealAll() throws {
+    /// Seals every open shard (end of a run, shutdown, idle), then re-queues the copies of
+    /// sources deleted while their clips waited in them (see `Catalog.promoteOrphanedAliases`).
+    /// - Returns: how many copies were re-queued.
+    @discardableResult
+    public func sealAll() throws -> Int {
         for layout in Array(writers.keys) { try seal(layout) }
+        return try promoteOrphanedAliases()
+    }
+
+    private func promoteOrphanedAliases() throws -> Int {
+        let promoted = try catalog.promoteOrphanedAliases()
+        for path in promoted {
+            logger.info(
+                "the source this file copied was deleted: re-queued from this copy", metadata: ["path": "\(path)"])
+        }
+        return promoted.count
     }
 
     /// Seals the open shard of `layout`; `current` is the source being cut when a full shard

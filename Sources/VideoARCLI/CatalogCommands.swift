@@ -154,7 +154,9 @@ func processWithProgress(_ pipeline: IngestPipeline, under paths: [String]?) thr
     let seconds = Date().timeIntervalSince(start)
     print(
         "\(p.sources) file(s): \(p.done) done (\(p.aliases) duplicate content), \(p.rejected) rejected, \(p.failed) failed; "
-            + "\(p.clips) new clip(s) (\(p.skippedClips) already sealed) in \(p.shards) shard(s); "
+            + "\(p.clips) new clip(s) (\(p.skippedClips) already sealed"
+            + (p.revivedClips > 0 ? ", \(p.revivedClips) put back from retired rows" : "")
+            + ") in \(p.shards) shard(s); "
             + String(format: "%.1f s of video in %.1f s", p.videoSeconds, seconds))
     if p.rejected + p.failed > 0 {
         print("see `videoar status --data \(pipeline.configuration.dataFolder)` for the reasons")

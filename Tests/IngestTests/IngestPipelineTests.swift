@@ -294,6 +294,86 @@ struct IngestPipelineTests {
         #expect(fifo.error?.contains("FIFO") == true)
     }
 
+    @Test(
+        "a file moved out and back with the same bytes has its clips live again, put back not duplicated (sealed or still open)",
+        arguments: [true, false])
+    func movedOutAndBack(sealedBefore: Bool) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("back-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let path = root + "/in/v.mp4", away = root + "/v.mp4"
+        try Self.video(path, seconds: 5)
+        let expected = try Self.cleanIngest(of: [path])
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.process(try #require(try pipeline.catalog.claimNext()))
+        if sealedBefore { try pipeline.sealAll() }
+        try FileManager.default.moveItem(atPath: path, toPath: away)
+        #expect(try pipeline.catalog.retire(path: path) == nil)
+        #expect(try Self.liveIDs(pipeline).isEmpty)
+        try FileManager.default.moveItem(atPath: away, toPath: path)
+        #expect(try pipeline.scan([root + "/in"]) == 1)
+        try pipeline.processAll()
+        #expect(try Self.liveIDs(pipeline) == expected)
+        #expect(try pipeline.catalog.query(ClipQuery()).totalClips == expected.count)
+        #expect(try pipeline.catalog.source(path: path)?.state == .done)
+        #expect(pipeline.progress.clips == expected.count, "tokenized once")
+        #expect(pipeline.progress.revivedClips == (sealedBefore ? expected.count : 0))
+        #expect(try Self.verify(pipeline) == expected.count)
+    }
+
+    @Test("deleting the first of two copies hands its clips, captions and completeness to the other")
+    func deletedPrimaryWithCopy() throws {
+        let root = try Self.corpus()
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        let a = root + "/in/a.mp4", copy = root + "/in/nested/a-copy.mp4"
+        let before = try pipeline.catalog.query(ClipQuery(limit: 100))
+        let dog = try pipeline.catalog.query(ClipQuery(caption: "dog", limit: 100))
+        #expect(dog.totalClips > 0 && dog.clips.allSatisfy { $0.sourcePath == a })
+        #expect(try pipeline.catalog.source(path: copy)?.aliasOf != nil)
+
+        try FileManager.default.removeItem(atPath: a)
+        #expect(try pipeline.catalog.retire(path: a) == copy)
+        let after = try pipeline.catalog.query(ClipQuery(limit: 100))
+        #expect(Set(after.clips.map(\.clip.id)) == Set(before.clips.map(\.clip.id)))
+        let dogAfter = try pipeline.catalog.query(ClipQuery(caption: "dog", limit: 100))
+        #expect(Set(dogAfter.clips.map(\.clip.id)) == Set(dog.clips.map(\.clip.id)))
+        #expect(dogAfter.clips.allSatisfy { $0.sourcePath == copy })
+        let heir = try #require(try pipeline.catalog.source(path: copy))
+        #expect(heir.state == .done && heir.aliasOf == nil && heir.duration != nil)
+        #expect(try pipeline.catalog.source(path: a)?.state == .retired)
+        // Complete for the tokenizer still; a new one re-tokenizes it from the copy, not "missing".
+        #expect(try pipeline.catalog.sourcesLacking(tokenizer: Self.tokenizer.identity.id).isEmpty)
+        let requeue = try pipeline.catalog.requeue(for: "another", under: [copy])
+        #expect(requeue.queued == 1 && requeue.missing.isEmpty)
+        #expect(try Self.verify(pipeline) == before.totalClips)
+    }
+
+    @Test("deleting a source while its clips wait unsealed re-queues its copy, which gets them back")
+    func deletedInFlightWithCopy() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("heir-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let a = root + "/in/a.mp4", copy = root + "/in/b-copy.mp4"
+        try Self.video(a, seconds: 5)
+        try FileManager.default.copyItem(atPath: a, toPath: copy)
+        let expected = try Self.cleanIngest(of: [a])
+        let pipeline = try Self.pipeline(root)  // nothing seals until sealAll
+        try pipeline.scan([root + "/in"])
+        try pipeline.process(try #require(try pipeline.catalog.claimNext(under: [a])))
+        try pipeline.process(try #require(try pipeline.catalog.claimNext(under: [copy])))
+        #expect(try pipeline.catalog.source(path: copy)?.aliasOf != nil)
+        try FileManager.default.removeItem(atPath: a)
+        #expect(try pipeline.catalog.retire(path: a) == nil, "in flight: not handed over yet")
+        try pipeline.processAll()  // seals (a's clips retired), re-queues the copy, processes it
+        #expect(try Self.liveIDs(pipeline) == expected)
+        #expect(try pipeline.catalog.query(ClipQuery(limit: 100)).clips.allSatisfy { $0.sourcePath == copy })
+        let heir = try #require(try pipeline.catalog.source(path: copy))
+        #expect(heir.state == .done && heir.aliasOf == nil)
+        #expect(pipeline.progress.revivedClips == expected.count)
+        #expect(try Self.verify(pipeline) == expected.count)
+    }
+
     @Test("a file touched without changing its bytes keeps its clips: nothing is redone or duplicated")
     func touchedFile() throws {
         let root = try Self.corpus()
