@@ -114,19 +114,25 @@ public final class Catalog: Sendable {
     /// bytes is registered under another name (an alias). Then that copy inherits the source
     /// whole, in the same transaction: its clips, captions, curation, completeness and state,
     /// so deleting the first of two copies loses nothing and re-tokenizing reads the copy.
+    /// A source in flight (its clips still in an open shard; the pipeline holds its id) is
+    /// retired instead and its copies re-queued: processing a copy takes those clips over.
     /// - Returns: the path of the copy that took over, if one did.
     @discardableResult
     public func retire(path: String) throws -> String? {
         try pool.write { db in
             guard let source = try SourceRecord.filter(Column("path") == path).fetchOne(db), let id = source.id
             else { return nil }
-            // A source in flight (its clips waiting in an open shard) is not handed over: the
-            // pipeline still holds its id. `promoteOrphanedAliases` re-queues its copy once
-            // nothing is in flight.
+            var heirPath: String?
             if source.aliasOf == nil, source.state != .processing, source.state != .retired,
-                var heir = try SourceRecord.filter(Column("alias_of") == id).order(Column("id")).fetchOne(db)
+                let hash = source.contentHash,
+                var heir = try SourceRecord.filter(
+                    Column("alias_of") == id && Column("state") == SourceRecord.State.done.rawValue
+                        && Column("content_hash") == hash
+                ).order(Column("id")).fetchOne(db)
             {
                 let heirID = heir.id!
+                // The copy's rows from when it held other bytes (now retired) give way.
+                try db.execute(sql: "DELETE FROM source_curation WHERE source_id = ?", arguments: [heirID])
                 for table in ["clips", "shard_sources", "source_tokenizers", "source_curation"] {
                     try db.execute(
                         sql: "UPDATE \(table) SET source_id = ? WHERE source_id = ?", arguments: [heirID, id])
@@ -135,8 +141,10 @@ public final class Catalog: Sendable {
                 try db.execute(
                     sql: "UPDATE OR IGNORE captions SET source_id = ? WHERE source_id = ?", arguments: [heirID, id])
                 try db.execute(
-                    sql: "UPDATE sources SET alias_of = ?, updated_at = ? WHERE alias_of = ? AND id != ?",
-                    arguments: [heirID, Self.now, id, heirID])
+                    sql: """
+                        UPDATE sources SET alias_of = ?, updated_at = ?
+                        WHERE alias_of = ? AND id != ? AND content_hash = ? AND state = 'done'
+                        """, arguments: [heirID, Self.now, id, heirID, hash])
                 heir.aliasOf = nil
                 heir.state = source.state
                 heir.errorCode = source.errorCode
@@ -149,44 +157,38 @@ public final class Catalog: Sendable {
                     (source.duration, source.fps, source.frameCount, source.hasAudio)
                 heir.updatedAt = Self.now
                 try heir.update(db)
-                try db.execute(
-                    sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
-                return heir.path
+                heirPath = heir.path
             }
+            // Whatever is left of it (everything, without an heir) leaves the trainable set,
+            // and copies the heir could not take (other bytes by now) are re-queued.
             try Self.retireClips(of: id, in: db)
             try db.execute(
-                sql: "UPDATE sources SET state = 'retired', updated_at = ? WHERE id = ?", arguments: [Self.now, id])
-            return nil
+                sql: "UPDATE sources SET state = 'retired', alias_of = NULL, updated_at = ? WHERE id = ?",
+                arguments: [Self.now, id])
+            return heirPath
         }
     }
 
-    /// Re-queues, from its own file, the first copy of every retired source that still has
-    /// copies (aliases): the source was deleted while it was being processed, so nothing could
-    /// be handed over then. Call it when no clip waits in an open shard (after sealing, at
-    /// start-up): the copy's clips then revive the retired rows (`reviveClip`) instead of
-    /// colliding with them.
+    /// Re-queues, from their own files, the copies (aliases) of retired sources: a catalog
+    /// written before `retire` handed sources over or re-queued copies (a repair run at
+    /// start-up, when nothing waits in an open shard). Each copy's clips then revive the
+    /// retired rows (`reviveClip`) instead of colliding with them.
     /// - Returns: the paths re-queued.
-    public func promoteOrphanedAliases() throws -> [String] {
+    public func requeueCopiesOfRetired() throws -> [String] {
         try pool.write { db in
-            let orphans = try Row.fetchAll(
+            let paths = try String.fetchAll(
                 db,
                 sql: """
-                    SELECT a.id, a.alias_of, a.path FROM sources a JOIN sources p ON p.id = a.alias_of
-                    WHERE p.state = 'retired' AND a.id = (SELECT MIN(id) FROM sources WHERE alias_of = p.id)
-                    ORDER BY a.path
+                    SELECT a.path FROM sources a JOIN sources p ON p.id = a.alias_of
+                    WHERE p.state = 'retired' AND a.state = 'done' ORDER BY a.path
                     """)
-            for row in orphans {
-                let heir: Int64 = row["id"], retired: Int64 = row["alias_of"]
-                try db.execute(
-                    sql: """
-                        UPDATE sources SET alias_of = NULL, state = 'pending', error_code = NULL, error = NULL,
-                            attempts = 0, next_attempt_at = NULL, updated_at = ? WHERE id = ?
-                        """, arguments: [Self.now, heir])
-                try db.execute(
-                    sql: "UPDATE sources SET alias_of = ?, updated_at = ? WHERE alias_of = ?",
-                    arguments: [heir, Self.now, retired])
-            }
-            return orphans.map { $0["path"] }
+            try db.execute(
+                sql: """
+                    UPDATE sources SET alias_of = NULL, state = 'pending', error_code = NULL, error = NULL,
+                        attempts = 0, next_attempt_at = NULL, updated_at = ?
+                    WHERE state = 'done' AND alias_of IN (SELECT id FROM sources WHERE state = 'retired')
+                    """, arguments: [Self.now])
+            return paths
         }
     }
 
@@ -240,6 +242,14 @@ public final class Catalog: Sendable {
         try db.execute(sql: "UPDATE clips SET retired = 1 WHERE source_id = ?", arguments: [source])
         // Its clips are gone for every tokenizer, so it is complete for none.
         try db.execute(sql: "DELETE FROM source_tokenizers WHERE source_id = ?", arguments: [source])
+        // Its copies still hold those bytes: re-queued from their own files (the first one
+        // processed revives these clips, the others become its aliases).
+        try db.execute(
+            sql: """
+                UPDATE sources SET alias_of = NULL, state = 'pending', error_code = NULL, error = NULL, attempts = 0,
+                    next_attempt_at = NULL, updated_at = ?
+                WHERE alias_of = ? AND state = 'done'
+                """, arguments: [Self.now, source])
     }
 
     /// What start-up recovery did with the sources the previous process died on.

@@ -94,8 +94,8 @@ public final class IngestPipeline {
         public var removedFiles = 0
         /// Sources the previous process died on: resumed, or rejected after too many deaths.
         public var sources = Catalog.Recovery()
-        /// Copies re-queued because the source they copied was deleted while in flight.
-        public var promotedCopies = 0
+        /// Copies of deleted files re-queued (a catalog from before copies were re-queued at once).
+        public var requeuedCopies = 0
     }
 
     /// Deletes shard files (and temporaries) the catalog does not list; puts interrupted
@@ -112,7 +112,11 @@ public final class IngestPipeline {
             maxCrashes: configuration.retry.maxCrashes,
             maxInterruptions: configuration.retry.maxInterruptions)
         CrashRecorder.clear(in: folder)
-        recovery.promotedCopies = try promoteOrphanedAliases()
+        let copies = try catalog.requeueCopiesOfRetired()
+        for path in copies {
+            logger.info("the file this one copied was deleted: re-queued from this copy", metadata: ["path": "\(path)"])
+        }
+        recovery.requeuedCopies = copies.count
         for (source, signal) in crashed {
             logger.error(
                 "the process crashed on a source last time", metadata: ["source": "\(source)", "signal": "\(signal)"])
@@ -282,15 +286,14 @@ public final class IngestPipeline {
     /// - Parameter paths: only sources at these paths or under these folders; nil for all.
     public func processAll(under paths: [String]? = nil, onProgress: (Progress) -> Void = { _ in }) throws {
         let scope = paths?.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        repeat {
-            while let source = try catalog.claimNext(under: scope) {
-                progress.current = source.path
-                onProgress(progress)
-                try process(source)
-                onProgress(progress)
-            }
-            progress.current = nil
-        } while try sealAll() > 0
+        while let source = try catalog.claimNext(under: scope) {
+            progress.current = source.path
+            onProgress(progress)
+            try process(source)
+            onProgress(progress)
+        }
+        progress.current = nil
+        try sealAll()
         onProgress(progress)
     }
 
@@ -445,9 +448,9 @@ public final class IngestPipeline {
                 }
                 let clipID = Self.clipID(hash: hash, clip: clip, tokenizer: tokenizer.identity.id)
                 produced += 1
-                // Sealed by an earlier attempt, or waiting in an open shard from one (the file
-                // was deleted and put back before that shard was sealed): not again.
-                if recorded.contains(clipID) || writers.values.contains(where: { $0.contentHashes[clipID] != nil }) {
+                // Sealed by an earlier attempt, or waiting in an open shard for a source that
+                // has gone since (the file deleted, moved or put back before the seal): not again.
+                if recorded.contains(clipID) || takeOverOpenClip(clipID, for: id) {
                     progress.skippedClips += 1
                     continue
                 }
@@ -566,22 +569,28 @@ public final class IngestPipeline {
     /// Whether any clip waits in an open shard.
     public var hasOpenShards: Bool { !writers.isEmpty }
 
-    /// Seals every open shard (end of a run, shutdown, idle), then re-queues the copies of
-    /// sources deleted while their clips waited in them (see `Catalog.promoteOrphanedAliases`).
-    /// - Returns: how many copies were re-queued.
-    @discardableResult
-    public func sealAll() throws -> Int {
+    /// Seals every open shard (end of a run, shutdown).
+    public func sealAll() throws {
         for layout in Array(writers.keys) { try seal(layout) }
-        return try promoteOrphanedAliases()
     }
 
-    private func promoteOrphanedAliases() throws -> Int {
-        let promoted = try catalog.promoteOrphanedAliases()
-        for path in promoted {
-            logger.info(
-                "the source this file copied was deleted: re-queued from this copy", metadata: ["path": "\(path)"])
+    /// Makes a clip waiting in an open shard `source`'s, if one with this id is there: the
+    /// same bytes were being cut for a source that has since gone (deleted, moved, or put
+    /// back), and this one takes them over instead of writing the id twice.
+    /// - Returns: whether the clip was there.
+    private func takeOverOpenClip(_ clipID: Int64, for source: Int64) -> Bool {
+        for (layout, var open) in writers where open.contentHashes[clipID] != nil {
+            guard let index = open.clips.firstIndex(where: { $0.id == clipID }) else { continue }
+            let owner = open.clips[index].sourceId
+            if owner != source {
+                open.clips[index].sourceId = source
+                writers[layout] = open
+                openClips[owner, default: 0] -= 1
+                openClips[source, default: 0] += 1
+            }
+            return true
         }
-        return promoted.count
+        return false
     }
 
     /// Seals the open shard of `layout`; `current` is the source being cut when a full shard

@@ -350,7 +350,7 @@ struct IngestPipelineTests {
         #expect(try Self.verify(pipeline) == before.totalClips)
     }
 
-    @Test("deleting a source while its clips wait unsealed re-queues its copy, which gets them back")
+    @Test("deleting a source while its clips wait unsealed re-queues its copy, which takes them over")
     func deletedInFlightWithCopy() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("heir-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
@@ -364,14 +364,101 @@ struct IngestPipelineTests {
         try pipeline.process(try #require(try pipeline.catalog.claimNext(under: [copy])))
         #expect(try pipeline.catalog.source(path: copy)?.aliasOf != nil)
         try FileManager.default.removeItem(atPath: a)
-        #expect(try pipeline.catalog.retire(path: a) == nil, "in flight: not handed over yet")
-        try pipeline.processAll()  // seals (a's clips retired), re-queues the copy, processes it
+        #expect(try pipeline.catalog.retire(path: a) == nil, "in flight: retired, the copy re-queued")
+        #expect(try pipeline.catalog.source(path: copy)?.state == .pending)
+        try pipeline.processAll()
         #expect(try Self.liveIDs(pipeline) == expected)
         #expect(try pipeline.catalog.query(ClipQuery(limit: 100)).clips.allSatisfy { $0.sourcePath == copy })
         let heir = try #require(try pipeline.catalog.source(path: copy))
         #expect(heir.state == .done && heir.aliasOf == nil)
-        #expect(pipeline.progress.revivedClips == expected.count)
+        #expect(pipeline.progress.clips == expected.count, "tokenized once, for a.mp4; the copy took them over")
         #expect(try Self.verify(pipeline) == expected.count)
+    }
+
+    @Test("a file moved to another folder while its clips wait unsealed is done at its new path with every clip")
+    func movedWhileOpen() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("move-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in/sub", withIntermediateDirectories: true)
+        let a = root + "/in/a.mp4", moved = root + "/in/sub/a.mp4"
+        try Self.video(a, seconds: 5)
+        let expected = try Self.cleanIngest(of: [a])
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.process(try #require(try pipeline.catalog.claimNext()))
+        try FileManager.default.moveItem(atPath: a, toPath: moved)
+        try pipeline.catalog.retire(path: a)
+        #expect(try pipeline.scan([root + "/in"]) == 1)
+        try pipeline.processAll()
+        #expect(try Self.liveIDs(pipeline) == expected)
+        #expect(try pipeline.catalog.query(ClipQuery(limit: 100)).clips.allSatisfy { $0.sourcePath == moved })
+        #expect(try pipeline.catalog.source(path: moved)?.state == .done)
+        #expect(pipeline.progress.clips == expected.count)
+        #expect(try Self.verify(pipeline) == expected.count)
+    }
+
+    @Test("a deleted copy inherits nothing: deleting the copy, then the original, leaves no live clip")
+    func deletedCopyThenPrimary() throws {
+        let root = try Self.corpus()
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        let a = root + "/in/a.mp4", copy = root + "/in/nested/a-copy.mp4"
+        let before = try pipeline.catalog.query(ClipQuery(limit: 100)).clips
+        let ofA = Set(before.filter { $0.sourcePath == a }.map(\.clip.id))
+        try FileManager.default.removeItem(atPath: copy)
+        #expect(try pipeline.catalog.retire(path: copy) == nil)
+        try FileManager.default.removeItem(atPath: a)
+        #expect(try pipeline.catalog.retire(path: a) == nil)
+        #expect(try Self.liveIDs(pipeline) == Set(before.map(\.clip.id)).subtracting(ofA))
+        #expect(try pipeline.catalog.source(path: copy)?.state == .retired)
+        #expect(try pipeline.catalog.source(path: copy)?.aliasOf == nil)
+    }
+
+    @Test("a copy keeps the old bytes when the original is rewritten: it is re-ingested, and survives the original")
+    func rewrittenPrimaryWithCopy() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rewrite-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let a = root + "/in/a.mp4", copy = root + "/in/copy.mp4", old = root + "/old.mp4"
+        try Self.video(a, seconds: 5)
+        try FileManager.default.copyItem(atPath: a, toPath: copy)
+        try FileManager.default.copyItem(atPath: a, toPath: old)
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        try Self.video(a, seconds: 3, hue: 120)  // new bytes under the original's name
+        #expect(try pipeline.scan([root + "/in"]) == 1)
+        try pipeline.processAll()
+        let oldIDs = try Self.cleanIngest(of: [old]), newIDs = try Self.cleanIngest(of: [a])
+        #expect(try Self.liveIDs(pipeline) == oldIDs.union(newIDs))
+        #expect(pipeline.progress.revivedClips == oldIDs.count, "the copy's clips came back, not re-tokenized")
+        try FileManager.default.removeItem(atPath: a)
+        #expect(try pipeline.catalog.retire(path: a) == nil, "the copy holds other bytes: it takes nothing over")
+        #expect(try Self.liveIDs(pipeline) == oldIDs)
+        #expect(try pipeline.catalog.query(ClipQuery(limit: 100)).clips.allSatisfy { $0.sourcePath == copy })
+        #expect(try Self.verify(pipeline) > oldIDs.count)
+    }
+
+    @Test("a copy that once held other bytes (and their curation record) still takes the original over")
+    func heirWithPastOfItsOwn() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("past-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let a = root + "/in/a.mp4", b = root + "/in/b.mp4"
+        try Self.video(a, seconds: 5)
+        try Self.video(b, seconds: 3, hue: 200)
+        let pipeline = try Self.pipeline(root)
+        try pipeline.scan([root + "/in"])
+        try pipeline.processAll()
+        try FileManager.default.removeItem(atPath: b)
+        try FileManager.default.copyItem(atPath: a, toPath: b)  // b now holds a's bytes: an alias
+        #expect(try pipeline.scan([root + "/in"]) == 1)
+        try pipeline.processAll()
+        #expect(try pipeline.catalog.source(path: b)?.aliasOf != nil)
+        let expected = try Self.cleanIngest(of: [a])
+        #expect(try Self.liveIDs(pipeline) == expected)
+        try FileManager.default.removeItem(atPath: a)
+        #expect(try pipeline.catalog.retire(path: a) == b)
+        #expect(try Self.liveIDs(pipeline) == expected)
+        #expect(try pipeline.catalog.source(path: b)?.state == .done)
     }
 
     @Test("a file touched without changing its bytes keeps its clips: nothing is redone or duplicated")
