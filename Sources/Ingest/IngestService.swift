@@ -183,7 +183,14 @@ public final class IngestService: Service, @unchecked Sendable {
         guard !IngestPipeline.isIgnored(path) else { return }
         guard let status = IngestPipeline.status(of: path) else {
             settling.forget(path)
-            if try pipeline.catalog.source(path: path) != nil { try pipeline.catalog.retire(path: path) }
+            if let source = try pipeline.catalog.source(path: path), source.state != .retired {
+                if let copy = try pipeline.catalog.retire(path: path) {
+                    logger.info(
+                        "deleted; its clips now belong to its copy", metadata: ["path": "\(path)", "copy": "\(copy)"])
+                } else {
+                    logger.info("deleted; its clips left the trainable set", metadata: ["path": "\(path)"])
+                }
+            }
             return
         }
         // Folders are walked, not ingested; anything else (a FIFO, a device) is registered so
