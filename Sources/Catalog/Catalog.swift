@@ -116,9 +116,11 @@ public final class Catalog: Sendable {
     /// so deleting the first of two copies loses nothing and re-tokenizing reads the copy.
     /// A source in flight (its clips still in an open shard; the pipeline holds its id) is
     /// retired instead and its copies re-queued: processing a copy takes those clips over.
+    /// - Parameter heir: the copy to hand over to (one whose file is known to exist); nil for
+    ///   the first registered.
     /// - Returns: the path of the copy that took over, if one did.
     @discardableResult
-    public func retire(path: String) throws -> String? {
+    public func retire(path: String, heir preferred: String? = nil) throws -> String? {
         try pool.write { db in
             guard let source = try SourceRecord.filter(Column("path") == path).fetchOne(db), let id = source.id
             else { return nil }
@@ -127,7 +129,7 @@ public final class Catalog: Sendable {
                 let hash = source.contentHash,
                 var heir = try SourceRecord.filter(
                     Column("alias_of") == id && Column("state") == SourceRecord.State.done.rawValue
-                        && Column("content_hash") == hash
+                        && Column("content_hash") == hash && (preferred == nil || Column("path") == preferred)
                 ).order(Column("id")).fetchOne(db)
             {
                 let heirID = heir.id!

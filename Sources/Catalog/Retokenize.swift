@@ -64,6 +64,9 @@ extension Catalog {
         /// Sources lacking the tokenizer whose file is gone: left as they are (their old clips
         /// stay live), listed so nobody is surprised.
         public var missing: [String]
+        /// Sources whose file is gone but a copy of the same bytes is here (by old path): the
+        /// copy took the source over and was queued instead.
+        public var handedOver: [String: String] = [:]
     }
 
     /// Moves every done source not yet complete for `tokenizer` back to `pending`, from its
@@ -81,8 +84,18 @@ extension Catalog {
         }
         var present: [Int64] = []
         var missing: [String] = []
+        var handedOver: [String: String] = [:]
         for source in lacking {
-            if fileExists(source.path) { present.append(source.id!) } else { missing.append(source.path) }
+            if fileExists(source.path) {
+                present.append(source.id!)
+            } else if let copy = try copies(of: source).first(where: { fileExists($0.path) }),
+                try retire(path: source.path, heir: copy.path) == copy.path
+            {
+                handedOver[source.path] = copy.path
+                present.append(copy.id!)
+            } else {
+                missing.append(source.path)
+            }
         }
         let queued = try pool.write { db -> Int in
             var count = 0
@@ -98,7 +111,17 @@ extension Catalog {
             }
             return count
         }
-        return Requeue(queued: queued, missing: missing)
+        return Requeue(queued: queued, missing: missing, handedOver: handedOver)
+    }
+
+    /// The done copies (aliases) of `source` that still hold its bytes, first registered first.
+    func copies(of source: SourceRecord) throws -> [SourceRecord] {
+        try pool.read { db in
+            try SourceRecord.filter(
+                Column("alias_of") == source.id && Column("state") == SourceRecord.State.done.rawValue
+                    && Column("content_hash") == source.contentHash
+            ).order(Column("id")).fetchAll(db)
+        }
     }
 
     /// What `removeTokenizers(keeping:)` took out of the catalog.

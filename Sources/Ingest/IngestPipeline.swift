@@ -172,6 +172,11 @@ public final class IngestPipeline {
                     "tokenizer": "\(tokenizer.identity)",
                 ])
         }
+        for (path, copy) in requeue.handedOver.sorted(by: { $0.key < $1.key }) {
+            logger.notice(
+                "the file is gone: re-tokenizing its copy, which now holds its clips",
+                metadata: ["path": "\(path)", "copy": "\(copy)"])
+        }
         for path in requeue.missing {
             logger.warning(
                 "cannot re-tokenize: the file is gone (its old clips stay)",

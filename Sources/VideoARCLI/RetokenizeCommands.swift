@@ -109,6 +109,9 @@ struct RetokenizeCommand: ParsableCommand {
         }
         let requeue = try pipeline.requeueLackingSources()
         print("\(requeue.queued) source(s) queued for re-tokenizing")
+        for (path, copy) in requeue.handedOver.sorted(by: { $0.key < $1.key }) {
+            print("the file is gone, re-tokenizing its copy (which now holds its clips): \(path) → \(copy)")
+        }
         for path in requeue.missing { print("cannot re-tokenize, the file is gone (its old clips stay): \(path)") }
         try processWithProgress(pipeline, under: nil)
         if !requeue.missing.isEmpty { throw ExitCode(2) }

@@ -197,6 +197,37 @@ struct CatalogTests {
         #expect(alias.state == .done && alias.aliasOf == a.id)
     }
 
+    @Test("re-tokenizing a source whose file is gone queues a copy of its bytes instead, which takes its clips over")
+    func requeueFromCopy() throws {
+        let catalog = try Self.fresh()
+        _ = try catalog.register(path: "/in/a.mp4", size: 1, mtime: 1)
+        _ = try catalog.register(path: "/in/b.mp4", size: 1, mtime: 1)
+        _ = try catalog.register(path: "/in/c.mp4", size: 1, mtime: 1)
+        let a = try #require(try catalog.claimNext()), b = try #require(try catalog.claimNext())
+        let c = try #require(try catalog.claimNext())
+        #expect(try catalog.setContentHash("h", of: a.id!) == nil)
+        try Self.seal(catalog, source: a.id!, count: 3, firstID: 1, path: "a.safetensors")
+        #expect(try catalog.setContentHash("h", of: b.id!) == a.id)
+        #expect(try catalog.setContentHash("h", of: c.id!) == a.id)
+        // a.mp4 and b.mp4 are gone (deleted while nothing watched); c.mp4 is here.
+        let requeue = try catalog.requeue(for: "new", fileExists: { $0 == "/in/c.mp4" })
+        #expect(requeue == .init(queued: 1, missing: [], handedOver: ["/in/a.mp4": "/in/c.mp4"]))
+        let heir = try #require(try catalog.source(id: c.id!))
+        #expect(heir.state == .pending && heir.aliasOf == nil)
+        #expect(try catalog.source(id: a.id!)?.state == .retired)
+        #expect(try catalog.source(id: b.id!)?.aliasOf == c.id, "the other copy follows the heir")
+        let live = try catalog.query(ClipQuery(limit: 10))
+        #expect(live.totalClips == 3 && live.clips.allSatisfy { $0.sourcePath == "/in/c.mp4" })
+        #expect(try catalog.sourcesLacking(tokenizer: "abcd", state: .pending).map(\.path) == [])
+        // With no copy on disk it is reported, and left as it is.
+        _ = try catalog.register(path: "/in/d.mp4", size: 2, mtime: 1)
+        let d = try #require(try catalog.claimNext(under: ["/in/d.mp4"]))
+        try Self.seal(catalog, source: d.id!, count: 1, firstID: 10, path: "d.safetensors")
+        let again = try catalog.requeue(for: "new", under: ["/in/d.mp4"], fileExists: { _ in false })
+        #expect(again == .init(queued: 0, missing: ["/in/d.mp4"]))
+        #expect(try catalog.source(id: d.id!)?.state == .done)
+    }
+
     @Test("failures retry with backoff until the attempt cap, then reject with the reason")
     func retries() throws {
         let catalog = try Self.fresh()
