@@ -127,10 +127,8 @@ public final class Catalog: Sendable {
             var heirPath: String?
             if source.aliasOf == nil, source.state != .processing, source.state != .retired,
                 let hash = source.contentHash,
-                var heir = try SourceRecord.filter(
-                    Column("alias_of") == id && Column("state") == SourceRecord.State.done.rawValue
-                        && Column("content_hash") == hash && (preferred == nil || Column("path") == preferred)
-                ).order(Column("id")).fetchOne(db)
+                var heir = try Self.copies(of: id, hash: hash).filter(preferred == nil || Column("path") == preferred)
+                    .fetchOne(db)
             {
                 let heirID = heir.id!
                 // The copy's rows from when it held other bytes (now retired) give way.
@@ -185,11 +183,8 @@ public final class Catalog: Sendable {
                     WHERE p.state = 'retired' AND a.state = 'done' ORDER BY a.path
                     """)
             try db.execute(
-                sql: """
-                    UPDATE sources SET alias_of = NULL, state = 'pending', error_code = NULL, error = NULL,
-                        attempts = 0, next_attempt_at = NULL, updated_at = ?
-                    WHERE state = 'done' AND alias_of IN (SELECT id FROM sources WHERE state = 'retired')
-                    """, arguments: [Self.now])
+                sql: Self.requeueCopies + "alias_of IN (SELECT id FROM sources WHERE state = 'retired')",
+                arguments: [Self.now])
             return paths
         }
     }
@@ -246,12 +241,21 @@ public final class Catalog: Sendable {
         try db.execute(sql: "DELETE FROM source_tokenizers WHERE source_id = ?", arguments: [source])
         // Its copies still hold those bytes: re-queued from their own files (the first one
         // processed revives these clips, the others become its aliases).
-        try db.execute(
-            sql: """
-                UPDATE sources SET alias_of = NULL, state = 'pending', error_code = NULL, error = NULL, attempts = 0,
-                    next_attempt_at = NULL, updated_at = ?
-                WHERE alias_of = ? AND state = 'done'
-                """, arguments: [Self.now, source])
+        try db.execute(sql: requeueCopies + "alias_of = ?", arguments: [Self.now, source])
+    }
+
+    /// Re-queues done copies (aliases) from their own files, no longer aliases: append the
+    /// condition naming whose copies (`updated_at` is the first argument).
+    static let requeueCopies =
+        "UPDATE sources SET alias_of = NULL, state = 'pending', error_code = NULL, error = NULL, attempts = 0, "
+        + "next_attempt_at = NULL, updated_at = ? WHERE state = 'done' AND "
+
+    /// The done copies (aliases) of source `id` that still hold its bytes `hash`, first registered first.
+    static func copies(of id: Int64, hash: String?) -> QueryInterfaceRequest<SourceRecord> {
+        SourceRecord.filter(
+            Column("alias_of") == id && Column("state") == SourceRecord.State.done.rawValue
+                && Column("content_hash") == hash
+        ).order(Column("id"))
     }
 
     /// What start-up recovery did with the sources the previous process died on.

@@ -116,12 +116,7 @@ extension Catalog {
 
     /// The done copies (aliases) of `source` that still hold its bytes, first registered first.
     func copies(of source: SourceRecord) throws -> [SourceRecord] {
-        try pool.read { db in
-            try SourceRecord.filter(
-                Column("alias_of") == source.id && Column("state") == SourceRecord.State.done.rawValue
-                    && Column("content_hash") == source.contentHash
-            ).order(Column("id")).fetchAll(db)
-        }
+        try pool.read { db in try Self.copies(of: source.id!, hash: source.contentHash).fetchAll(db) }
     }
 
     /// What `removeTokenizers(keeping:)` took out of the catalog.

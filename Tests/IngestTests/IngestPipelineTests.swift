@@ -174,6 +174,13 @@ struct IngestPipelineTests {
             ])
     }
 
+    /// A fresh root with an empty `in/` (and `in/SUBFOLDER`) for a test's files.
+    static func emptyInput(_ name: String, subfolder: String = "") throws -> String {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/in" + subfolder, withIntermediateDirectories: true)
+        return root
+    }
+
     /// The live clip ids a clean ingest of exactly these files gives (ids do not depend on paths).
     static func cleanIngest(of files: [String]) throws -> Set<Int64> {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("clean-\(UUID().uuidString)").path
@@ -298,8 +305,7 @@ struct IngestPipelineTests {
         "a file moved out and back with the same bytes has its clips live again, put back not duplicated (sealed or still open)",
         arguments: [true, false])
     func movedOutAndBack(sealedBefore: Bool) throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("back-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let root = try Self.emptyInput("back")
         let path = root + "/in/v.mp4", away = root + "/v.mp4"
         try Self.video(path, seconds: 5)
         let expected = try Self.cleanIngest(of: [path])
@@ -352,8 +358,7 @@ struct IngestPipelineTests {
 
     @Test("deleting a source while its clips wait unsealed re-queues its copy, which takes them over")
     func deletedInFlightWithCopy() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("heir-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let root = try Self.emptyInput("heir")
         let a = root + "/in/a.mp4", copy = root + "/in/b-copy.mp4"
         try Self.video(a, seconds: 5)
         try FileManager.default.copyItem(atPath: a, toPath: copy)
@@ -377,8 +382,7 @@ struct IngestPipelineTests {
 
     @Test("a file moved to another folder while its clips wait unsealed is done at its new path with every clip")
     func movedWhileOpen() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("move-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root + "/in/sub", withIntermediateDirectories: true)
+        let root = try Self.emptyInput("move", subfolder: "/sub")
         let a = root + "/in/a.mp4", moved = root + "/in/sub/a.mp4"
         try Self.video(a, seconds: 5)
         let expected = try Self.cleanIngest(of: [a])
@@ -416,8 +420,7 @@ struct IngestPipelineTests {
 
     @Test("a copy keeps the old bytes when the original is rewritten: it is re-ingested, and survives the original")
     func rewrittenPrimaryWithCopy() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rewrite-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let root = try Self.emptyInput("rewrite")
         let a = root + "/in/a.mp4", copy = root + "/in/copy.mp4", old = root + "/old.mp4"
         try Self.video(a, seconds: 5)
         try FileManager.default.copyItem(atPath: a, toPath: copy)
@@ -440,8 +443,7 @@ struct IngestPipelineTests {
 
     @Test("a copy that once held other bytes (and their curation record) still takes the original over")
     func heirWithPastOfItsOwn() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("past-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let root = try Self.emptyInput("past")
         let a = root + "/in/a.mp4", b = root + "/in/b.mp4"
         try Self.video(a, seconds: 5)
         try Self.video(b, seconds: 3, hue: 200)
