@@ -183,8 +183,7 @@ struct IngestPipelineTests {
 
     /// The live clip ids a clean ingest of exactly these files gives (ids do not depend on paths).
     static func cleanIngest(of files: [String]) throws -> Set<Int64> {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("clean-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root + "/in", withIntermediateDirectories: true)
+        let root = try emptyInput("clean")
         for (i, file) in files.enumerated() {
             try FileManager.default.copyItem(atPath: file, toPath: root + "/in/\(i).mp4")
         }
