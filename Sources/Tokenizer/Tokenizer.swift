@@ -69,12 +69,45 @@ public final class Tokenizer: Module, @unchecked Sendable {
     static let configKey = "videoar.tokenizer.config"
     static let trainedKey = "videoar.tokenizer.trained"
 
-    /// Writes the weights and configuration as safetensors (atomically).
-    public func save(to path: String, trained: Bool, metadata extra: [String: String] = [:]) throws {
+    /// Writes the weights and configuration as safetensors (atomically). `weights` replaces
+    /// the model's own tensors by name (a trainer's averaged weights share this layout).
+    public func save(
+        to path: String, trained: Bool, weights: [String: Tensor]? = nil, metadata extra: [String: String] = [:]
+    ) throws {
+        let tensors = Dictionary(
+            uniqueKeysWithValues: namedParameters().map { ($0.name, weights?[$0.name] ?? $0.tensor) })
+        try Self.write(tensors, configuration: configuration, trained: trained, metadata: extra, to: path)
+    }
+
+    /// Writes this tokenizer for others to use: under `name`, with `recipe` (how it was made) in
+    /// its metadata, and — unless `decoderInFloat16` is false — the decoder's tensors in float16,
+    /// which halves the decoder's bytes and changes its output by far less than a grey level.
+    /// The encoder stays float32, so the tokens (and every shard written with them) are the same.
+    public func export(to path: String, name: String? = nil, recipe: String? = nil, decoderInFloat16: Bool = true)
+        throws
+    {
+        var configuration = configuration
+        if let name { configuration.name = name }
+        try configuration.validate()
+        var tensors: [String: Tensor] = [:]
+        for (parameter, tensor) in namedParameters() {
+            tensors[parameter] = decoderInFloat16 && parameter.hasPrefix("decoder.") ? try tensor.to(.float16) : tensor
+        }
+        var metadata: [String: String] = [:]
+        if let recipe { metadata[Self.recipeKey] = recipe }
+        try Self.write(tensors, configuration: configuration, trained: identity.trained, metadata: metadata, to: path)
+    }
+
+    /// How a shipped tokenizer was made (free text, from `export`).
+    public static let recipeKey = "videoar.tokenizer.recipe"
+
+    private static func write(
+        _ tensors: [String: Tensor], configuration: TokenizerConfiguration, trained: Bool,
+        metadata extra: [String: String], to path: String
+    ) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let config = String(decoding: try encoder.encode(configuration), as: UTF8.self)
-        let tensors = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
         let metadata = extra.merging([
             Self.configKey: config, Self.trainedKey: trained ? "true" : "false",
             "videoar.format": "tokenizer-v1",

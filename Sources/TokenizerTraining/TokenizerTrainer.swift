@@ -11,7 +11,8 @@ import VideoIO
 /// BSQ entropy and (from `gan_start`) hinge-GAN + LeCAM losses.
 ///
 /// Everything needed to continue lives in the run folder: `checkpoints/step-N/` (weights as
-/// safetensors, optimiser moments as safetensors, step/RNG/EMA state as JSON), `latest`
+/// safetensors, optimiser moments as safetensors, step/RNG/EMA state as JSON, with `ema_decay`
+/// the averaged weights as `tokenizer.ema.safetensors`), `latest`
 /// naming the newest complete checkpoint, `log.jsonl` (one record per step) and
 /// `previews/`. A resumed run draws the same batches and restores the optimiser, so it
 /// continues where the interrupted one would have gone.
@@ -30,6 +31,8 @@ public final class TokenizerTrainer {
     private(set) var step = 0
     private var emaReal = 0.0
     private var emaFake = 0.0
+    /// The averaged weights (`ema_decay`), updated after every tokenizer step.
+    private var average: ParameterAverage?
 
     /// How a call to `run` ended.
     public enum Outcome: Equatable, Sendable {
@@ -115,6 +118,10 @@ public final class TokenizerTrainer {
             discriminator.parameters(),
             Self.adam(configuration, scale: configuration.optimizer.discriminatorLearningRateScale))
         if let latest { try restore(latest) }
+        if average == nil, let decay = configuration.emaDecay {
+            average = try ParameterAverage(of: tokenizer, decay: decay)
+            if latest != nil { logger.info("the weight average starts here", metadata: ["step": "\(step)"]) }
+        }
         tokenizer.setTrainable(true)
     }
 
@@ -168,8 +175,13 @@ public final class TokenizerTrainer {
         }
         guard step >= total else { return .paused(step: step) }
         let path = runDirectory + "/tokenizer.safetensors"
+        var metadata = ["videoar.training.steps": "\(step)"]
+        if let average {  // ship the average; keep the last step's weights beside it
+            try tokenizer.save(to: runDirectory + "/tokenizer.last.safetensors", trained: true, metadata: metadata)
+            metadata["videoar.training.ema_decay"] = "\(average.decay)"
+        }
         try tokenizer.refreshIdentity(trained: true)
-        try tokenizer.save(to: path, trained: true, metadata: ["videoar.training.steps": "\(step)"])
+        try tokenizer.save(to: path, trained: true, weights: average?.values, metadata: metadata)
         return .finished(path: path)
     }
 
@@ -178,6 +190,7 @@ public final class TokenizerTrainer {
         tokenizer = try tokenizer.inflated(logger: logger)
         tokenizer.setTrainable(true)
         tokenizerOptimizer = try AdamW(tokenizer.parameters(), Self.adam(configuration, scale: 1))
+        average = try configuration.emaDecay.map { try ParameterAverage(of: tokenizer, decay: $0) }
     }
 
     private func trainStep(stage: TokenizerTrainingConfiguration.Stage, stageStep: Int) throws -> StepRecord {
@@ -226,6 +239,7 @@ public final class TokenizerTrainer {
         try tokenizerOptimizer.zeroGrad()
         try total.backward()
         try tokenizerOptimizer.step()
+        try average?.update(from: tokenizer)
 
         // The discriminator's update: hinge loss + LeCAM against EMAs of its outputs.
         var discriminatorLoss: Double? = nil, lecamValue: Double? = nil
@@ -302,6 +316,9 @@ public final class TokenizerTrainer {
         var configuration: TokenizerTrainingConfiguration
     }
 
+    /// The averaged weights in a checkpoint folder (with `ema_decay`).
+    static let averageFile = "tokenizer.ema.safetensors"
+
     private func saveCheckpoint() throws {
         var moments: [String: Tensor] = [:]
         let tokenizerSteps = try tokenizerOptimizer.checkpoint(prefix: "tokenizer", into: &moments)
@@ -317,6 +334,11 @@ public final class TokenizerTrainer {
                 Dictionary(uniqueKeysWithValues: discriminator.namedParameters().map { ($0.name, $0.tensor) }),
                 to: folder + "/discriminator.safetensors")
             try SafeTensors.write(moments, to: folder + "/optimizer.safetensors")
+            if let average {  // a complete tokenizer file: `tokenizer eval` reads it as is
+                try tokenizer.save(
+                    to: folder + "/" + Self.averageFile, trained: true, weights: average.values,
+                    metadata: ["videoar.training.steps": "\(step)", "videoar.training.ema_decay": "\(average.decay)"])
+            }
         }
         logger.debug("checkpoint written", metadata: ["step": "\(step)"])
     }
@@ -346,6 +368,16 @@ public final class TokenizerTrainer {
         rng = state.rng
         emaReal = state.emaReal
         emaFake = state.emaFake
+        let averageFile = folder + "/" + Self.averageFile
+        if let decay = configuration.emaDecay, FileManager.default.fileExists(atPath: averageFile) {
+            do {
+                average = try ParameterAverage(
+                    restoring: try SafeTensors.read(averageFile).tensors, for: tokenizer, decay: decay)
+            } catch {
+                throw TrainingError(
+                    .checkpoint, "cannot restore the weight average from \(averageFile)", cause: "\(error)")
+            }
+        }
         logger.info("resumed", metadata: ["checkpoint": "\(folder)", "step": "\(step)"])
     }
 }

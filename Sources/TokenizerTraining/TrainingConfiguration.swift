@@ -28,13 +28,19 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
     /// tensor whose name fits is copied (temporal kernels grown or cut to the first stage's),
     /// the rest stay seeded — e.g. a trained encoder under a new, wider decoder.
     public var initialWeights: String?
+    /// Keep an exponential moving average of the tokenizer's weights at this decay (nil: none),
+    /// checkpointed as `tokenizer.ema.safetensors` and shipped as the finished tokenizer (the
+    /// last step's weights beside it as `tokenizer.last.safetensors`). It restarts when the
+    /// model is inflated, so a frozen encoder's average stays exactly the weights it trains with.
+    public var emaDecay: Double?
 
     public init(
         tokenizer: TokenizerConfiguration = TokenizerConfiguration(), data: DataConfiguration = DataConfiguration(),
         stages: [Stage] = [Stage(name: "image", kind: .image), Stage(name: "video", kind: .video)],
         losses: LossConfiguration = LossConfiguration(), optimizer: OptimizerConfiguration = OptimizerConfiguration(),
         discriminator: DiscriminatorConfiguration = DiscriminatorConfiguration(), checkpointEvery: Int = 200,
-        previewEvery: Int = 200, threads: Int = 0, seed: UInt64 = 0, initialWeights: String? = nil
+        previewEvery: Int = 200, threads: Int = 0, seed: UInt64 = 0, initialWeights: String? = nil,
+        emaDecay: Double? = nil
     ) {
         self.tokenizer = tokenizer
         self.data = data
@@ -47,6 +53,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         self.threads = threads
         self.seed = seed
         self.initialWeights = initialWeights
+        self.emaDecay = emaDecay
     }
 
     public static var defaults: Self { Self() }
@@ -57,7 +64,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
             .init("optimizer", \.optimizer), .init("discriminator", \.discriminator),
             .init("checkpoint_every", \.checkpointEvery),
             .init("preview_every", \.previewEvery), .init("threads", \.threads), .init("seed", \.seed),
-            .init("initial_weights", \.initialWeights),
+            .init("initial_weights", \.initialWeights), .init("ema_decay", \.emaDecay),
         ]
     }
 
@@ -127,6 +134,9 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         guard checkpointEvery >= 1 else { throw fail("checkpoint_every must be at least 1") }
         guard previewEvery >= 0 else { throw fail("preview_every must be ≥ 0") }
         guard threads >= 0 else { throw fail("threads must be ≥ 0") }
+        if let emaDecay, !(0..<1).contains(emaDecay) {
+            throw fail("ema_decay must be in [0, 1) (0.999 averages over about 1000 steps), got \(emaDecay)")
+        }
         try losses.validate()
     }
 

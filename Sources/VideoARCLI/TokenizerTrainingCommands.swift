@@ -12,8 +12,11 @@ import VideoIO
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
-        abstract: "Train a tokenizer, plot a run's curves, and evaluate a checkpoint against H.264.",
-        subcommands: [TrainTokenizerCommand.self, ReportTokenizerCommand.self, EvalTokenizerCommand.self]
+        abstract: "Train a tokenizer, plot a run's curves, evaluate a checkpoint against H.264, and export it.",
+        subcommands: [
+            TrainTokenizerCommand.self, ReportTokenizerCommand.self, EvalTokenizerCommand.self,
+            ExportTokenizerCommand.self,
+        ]
     )
 }
 
@@ -94,6 +97,51 @@ final class StopRequest: @unchecked Sendable {
             source.resume()
             sources.append(source)
         }
+    }
+}
+
+struct ExportTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a trained tokenizer for sharing: renamed, with its recipe, the decoder in float16.",
+        discussion: """
+            The encoder stays float32, so the exported file makes exactly the tokens the checkpoint makes; \
+            the decoder in float16 takes half the bytes and reconstructs within a fraction of a grey level. \
+            This is how Configs/tokenizer/cpu-f8.safetensors is made from a finished run.
+            """
+    )
+
+    @Argument(
+        help: "The trained tokenizer (a run's tokenizer.safetensors or a checkpoint's).",
+        completion: .file(extensions: ["safetensors"]))
+    var checkpoint: String
+
+    @Argument(help: "Where to write the exported tokenizer.", completion: .file(extensions: ["safetensors"]))
+    var out: String
+
+    @Option(help: "The name it goes by in the catalog and in logs (default: the checkpoint's).")
+    var name: String?
+
+    @Option(help: "How it was made, stored in its metadata (e.g. the training configurations and steps).")
+    var recipe: String?
+
+    @Flag(help: "Keep the decoder in float32 too.")
+    var float32 = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.makeLogger("videoar.tokenizer.export")
+        let tokenizer = try Tokenizer(checkpoint: checkpoint, logger: logger)
+        if !tokenizer.identity.trained {
+            printError("warning: \(checkpoint) is not marked trained; exporting it anyway")
+        }
+        try tokenizer.export(to: out, name: name, recipe: recipe, decoderInFloat16: !float32)
+        let exported = try Tokenizer(checkpoint: out, logger: logger)
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+        print(
+            "wrote \(out): \(exported.identity) (\(String(format: "%.1f", Double(bytes) / 1e6)) MB, decoder in "
+                + (float32 ? "float32" : "float16") + ")")
     }
 }
 

@@ -56,6 +56,29 @@ struct TrainingToolsTests {
         #expect(try optimizer.state(of: 2).step == 1)  // indices run across groups
     }
 
+    @Test("a weight average moves by (1 − decay) toward the weights each update and restores only onto its shapes")
+    func parameterAverage() throws {
+        final class Pair: Module {
+            let weight: Tensor
+            init(_ values: [Float]) throws { weight = try Tensor(values) }
+        }
+        let model = try Pair([0, 4])
+        let average = try ParameterAverage(of: model, decay: 0.75)
+        try withoutGrad { try model.weight.copy_(Tensor([8, 0] as [Float])) }
+        try average.update(from: model)  // 0.75 · [0, 4] + 0.25 · [8, 0]
+        #expect(try average.values["weight"]!.scalars(as: Float.self) == [2, 3])
+        #expect(try model.weight.scalars(as: Float.self) == [8, 0])  // the model keeps its own weights
+        try average.update(from: model)
+        #expect(try average.values["weight"]!.scalars(as: Float.self) == [3.5, 2.25])
+
+        let restored = try ParameterAverage(restoring: average.values, for: model, decay: 0.75)
+        #expect(try restored.values["weight"]!.scalars(as: Float.self) == [3.5, 2.25])
+        #expect(throws: TorchError.self) { try ParameterAverage(restoring: [:], for: model, decay: 0.75) }
+        let other = try Pair([1])
+        #expect(throws: TorchError.self) { try ParameterAverage(restoring: average.values, for: other, decay: 0.75) }
+        #expect(throws: TorchError.self) { try ParameterAverage(of: model, decay: 1) }
+    }
+
     @Test("an additive −∞ bias is the same as a mask")
     func attentionBias() throws {
         let generator = Generator(seed: 5)

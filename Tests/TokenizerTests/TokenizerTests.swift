@@ -214,6 +214,25 @@ struct TokenizerTests {
         }
     }
 
+    @Test("export: a float16 decoder under the float32 encoder — same tokens, same picture within a grey level")
+    func export() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Self.tokenizer.export(to: path, name: "shared", recipe: "made in a test")
+        let file = try SafeTensors.read(path)
+        #expect(file.metadata[Tokenizer.recipeKey] == "made in a test")
+        #expect(file.tensors.filter { $0.key.hasPrefix("decoder.") }.allSatisfy { $0.value.dtype == .float16 })
+        #expect(file.tensors.filter { !$0.key.hasPrefix("decoder.") }.allSatisfy { $0.value.dtype == .float32 })
+        let exported = try Tokenizer(checkpoint: path, logger: Self.logger)
+        #expect(exported.configuration.name == "shared" && exported.identity.trained == Self.tokenizer.identity.trained)
+
+        let video = try Self.video(frames: 5, height: 64, width: 64)
+        let tokens = try Self.tokenizer.encode(video), exportedTokens = try exported.encode(video)
+        #expect(try exportedTokens.bits.equal(tokens.bits).logicalNot().to(.int64).sum().item() == 0)
+        let a = try Self.tokenizer.decode(tokens).to(.float32), b = try exported.decode(exportedTokens).to(.float32)
+        #expect(try (a - b).abs().max().item() <= 1, "a float16 decoder moved a pixel by more than one grey level")
+    }
+
     @Test("bad input is a clear error", arguments: [(16, 64, 64), (17, 60, 64), (5, 64, 48 + 8)])
     func badInput(frames: Int, height: Int, width: Int) throws {
         let video = try Tensor.zeros([frames, height, width, 3], dtype: .uint8)

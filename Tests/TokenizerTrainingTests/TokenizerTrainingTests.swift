@@ -67,6 +67,24 @@ struct TokenizerTrainingTests {
 
     static func records(_ run: String) throws -> [TokenizerTrainer.StepRecord] { try TrainingReport(run: run).records }
 
+    /// The largest element change from `before` to `after`, over the encoder's tensors and over
+    /// the rest; an inflated kernel is compared by its current-frame slice.
+    static func largestChanges(from before: [String: Tensor], to after: [String: Tensor]) throws
+        -> (encoder: Double, worstEncoderTensor: String, decoder: Double)
+    {
+        var result = (encoder: 0.0, worstEncoderTensor: "", decoder: 0.0)
+        for (name, tensor) in after {
+            let fitted = try #require(try Tokenizer.fittedInTime(tensor, to: before[name]!.shape))
+            let change = try (fitted - before[name]!).abs().max().item()
+            if name.hasPrefix("encoder.") {
+                if change >= result.encoder { result = (change, name, result.decoder) }
+            } else {
+                result.decoder = max(result.decoder, change)
+            }
+        }
+        return result
+    }
+
     @Test("a few dozen steps on generated video lower the loss, then the model is inflated and trained on clips")
     func trainingLowersLoss() throws {
         let run = try temporaryFolder("run")
@@ -90,7 +108,8 @@ struct TokenizerTrainingTests {
 
     @Test("an interrupted run resumes from its checkpoint and continues bit-identically to the uninterrupted one")
     func resumeContinues() throws {
-        let configuration = Self.configuration(imageSteps: 8, videoSteps: 4, ganStart: 6)  // GAN on before the pause
+        var configuration = Self.configuration(imageSteps: 8, videoSteps: 4, ganStart: 6)  // GAN on before the pause
+        configuration.emaDecay = 0.9  // the weight average is restored too
         let straight = try temporaryFolder("straight")
         _ = try TokenizerTrainer(
             configuration: configuration, runDirectory: straight, resume: false, logger: Self.logger
@@ -100,20 +119,21 @@ struct TokenizerTrainingTests {
         var stops = 0
         let first = try TokenizerTrainer(
             configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
-        // A stop request (what SIGINT sets) after step 7: a checkpoint is written off the 5-step schedule.
+        // A stop request (what SIGINT sets) after step 9, in the video stage: a checkpoint is
+        // written off the 5-step schedule.
         #expect(
             try first.run(shouldStop: {
                 stops += 1
-                return stops == 7
-            }) == .paused(step: 7))
-        #expect(RunFolder(interrupted).latestCheckpoint?.hasSuffix("step-0000007") == true)
+                return stops == 9
+            }) == .paused(step: 9))
+        #expect(RunFolder(interrupted).latestCheckpoint?.hasSuffix("step-0000009") == true)
         #expect(throws: TrainingError.self) {  // a second fresh start does not overwrite the run
             try TokenizerTrainer(
                 configuration: configuration, runDirectory: interrupted, resume: false, logger: Self.logger)
         }
         let resumed = try TokenizerTrainer(
             configuration: configuration, runDirectory: interrupted, resume: true, logger: Self.logger)
-        #expect(resumed.nextStep == 7)
+        #expect(resumed.nextStep == 9)
         _ = try resumed.run()
 
         let a = try Self.records(straight), b = try Self.records(interrupted)
@@ -122,10 +142,34 @@ struct TokenizerTrainingTests {
             #expect(x.batch == y.batch)
             #expect(x.loss == y.loss, "step \(x.step): \(x.loss) vs \(y.loss)")
         }
-        let wa = try SafeTensors.read(straight + "/tokenizer.safetensors").tensors
-        let wb = try SafeTensors.read(interrupted + "/tokenizer.safetensors").tensors
-        let worst = try wa.keys.map { try (wa[$0]! - wb[$0]!).abs().max().item() }.max()!
-        #expect(worst == 0, "largest weight difference \(worst)")
+        for file in ["tokenizer.safetensors", "tokenizer.last.safetensors"] {  // averaged, and the last step's
+            let wa = try SafeTensors.read(straight + "/" + file).tensors
+            let wb = try SafeTensors.read(interrupted + "/" + file).tensors
+            let worst = try wa.keys.map { try (wa[$0]! - wb[$0]!).abs().max().item() }.max()!
+            #expect(worst == 0, "\(file): largest weight difference \(worst)")
+        }
+    }
+
+    @Test("with ema_decay the finished tokenizer is the weight average; a frozen encoder's average is its weights")
+    func weightAverage() throws {
+        var configuration = Self.configuration(imageSteps: 6, videoSteps: 4)
+        configuration.emaDecay = 0.5
+        configuration.stages[1].trainEncoder = false  // as the shipped recipes: clips train the decoder only
+        let run = try temporaryFolder("average-run")
+        _ = try TokenizerTrainer(configuration: configuration, runDirectory: run, resume: false, logger: Self.logger)
+            .run()
+        // A checkpoint carries the average as a tokenizer `eval` and `reconstruct` can open.
+        let checkpointed = try Tokenizer(
+            checkpoint: run + "/checkpoints/step-0000010/tokenizer.ema.safetensors", logger: Self.logger)
+        #expect(checkpointed.identity.trained && checkpointed.configuration.temporalKernel == 3)
+
+        let shipped = try SafeTensors.read(run + "/tokenizer.safetensors")
+        let last = try SafeTensors.read(run + "/tokenizer.last.safetensors").tensors
+        #expect(shipped.metadata["videoar.training.ema_decay"] == "0.5")
+        let difference = try Self.largestChanges(from: last, to: shipped.tensors)
+        // The average restarted at inflation, so the tokens are those the decoder trained on.
+        #expect(difference.encoder == 0, "\(difference.worstEncoderTensor) differs by \(difference.encoder)")
+        #expect(difference.decoder > 0)
     }
 
     @Test("inflating the image model keeps its output on a single frame")
@@ -202,18 +246,9 @@ struct TokenizerTrainingTests {
             .run()
         let before = try SafeTensors.read(start).tensors
         let after = try SafeTensors.read(run + "/tokenizer.safetensors").tensors
-        var decoderChange = 0.0
-        for (name, tensor) in after {
-            // The trained model is inflated: compare each kernel's current-frame slice.
-            let fitted = try #require(try Tokenizer.fittedInTime(tensor, to: before[name]!.shape))
-            let change = try (fitted - before[name]!).abs().max().item()
-            if name.hasPrefix("encoder.") {
-                #expect(change == 0, "\(name) moved by \(change)")
-            } else {
-                decoderChange = max(decoderChange, change)
-            }
-        }
-        #expect(decoderChange > 0)
+        let change = try Self.largestChanges(from: before, to: after)
+        #expect(change.encoder == 0, "\(change.worstEncoderTensor) moved by \(change.encoder)")
+        #expect(change.decoder > 0)
     }
 
     @Test("PSNR and SSIM are right on known pairs")
@@ -367,6 +402,11 @@ struct TokenizerTrainingTests {
         #expect {
             try c.validate()
         } throws: { ($0 as? TrainingError)?.message.contains("stages[1] (video).frames") == true }
+        c = Self.configuration()
+        c.emaDecay = 1
+        #expect {
+            try c.validate()
+        } throws: { ($0 as? TrainingError)?.message.contains("ema_decay must be in") == true }
         let parsed = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "losses: {gan: 0.1}\n")
         #expect(parsed.losses.gan == 0.1 && parsed.losses.l1 == 1.0)
         // Partial sections keep the defaults of their parent; a stage's defaults follow its kind.
