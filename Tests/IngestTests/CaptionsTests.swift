@@ -53,10 +53,10 @@ struct CaptionsTests {
         }
         for _ in 0..<100 { _ = Captions.find(for: folder + "/clip.mp4") }
         // Leaking, each round grows by 3000 × 3 × 4 KiB = 36 MiB. Resident memory is the whole
-        // process's and other suites run beside this one, so the smallest of three rounds counts:
+        // process's and other suites run beside this one, so the smallest of five rounds counts:
         // their noise only adds, a leak shows in every round.
         var growth: [Int] = []
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             let before = try Self.residentBytes()
             for _ in 0..<3000 { _ = Captions.find(for: folder + "/clip.mp4") }
             growth.append(try Self.residentBytes() - before)

@@ -30,7 +30,7 @@ struct DaemonRobustnessTests {
     static func status(_ config: String) throws -> String { try CLITests.videoar("status", "--config", config).stdout }
 
     /// Waits until `condition` holds for `status`, or the daemon exits, or time runs out.
-    static func wait(_ config: String, daemon: Process, timeout: Double = 90, until condition: (String) -> Bool) throws
+    static func wait(_ config: String, daemon: Process, timeout: Double = 300, until condition: (String) -> Bool) throws
         -> String
     {
         let deadline = Date().addingTimeInterval(timeout)
@@ -118,7 +118,7 @@ struct DaemonRobustnessTests {
 
         let daemon = try ServeTests.start(config, log: root + "/log.jsonl")
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-        let status = try Self.wait(config, daemon: daemon, timeout: 120) {
+        let status = try Self.wait(config, daemon: daemon) {
             $0.contains("pending 0, processing 0, done 3, failed 0, rejected 6")
         }
         #expect(daemon.isRunning, "the daemon stopped")
@@ -169,7 +169,7 @@ struct DaemonRobustnessTests {
         try FileManager.default.removeItem(atPath: root + "/in")
         let daemon = try ServeTests.start(config, log: root + "/log.jsonl")
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-        let warned = try Self.wait(config, daemon: daemon, timeout: 30) { $0.contains("does not exist") }
+        let warned = try Self.wait(config, daemon: daemon) { $0.contains("does not exist") }
         #expect(warned.contains("WARNING: ingest folder \(root)/in does not exist (watching for it)"), "\(warned)")
         let log = try String(contentsOfFile: root + "/log.jsonl", encoding: .utf8)
         #expect(log.contains("an ingest folder does not exist"))
@@ -206,15 +206,15 @@ struct DaemonRobustnessTests {
         defer { _ = try? CLITests.run("/usr/bin/env", ["umount", "-l", data]) }
         let daemon = try ServeTests.start(config, log: root + "/log.jsonl")
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-        _ = try Self.wait(config, daemon: daemon, timeout: 30) { $0.contains("writer: `videoar serve`") }
+        _ = try Self.wait(config, daemon: daemon) { $0.contains("writer: `videoar serve`") }
         // Fill the disk, then drop files in.
         _ = try CLITests.run("/usr/bin/env", ["dd", "if=/dev/zero", "of=\(data)/filler", "bs=64k", "count=1000"])
         for i in 0..<3 { try ServeTests.video(root + "/in/v\(i).mp4", seconds: 3, hue: 30 * i) }
-        let stuck = try Self.wait(config, daemon: daemon, timeout: 60) { $0.contains("ERROR for") }
+        let stuck = try Self.wait(config, daemon: daemon) { $0.contains("ERROR for") }
         #expect(stuck.contains("ERROR for") && stuck.contains("full"), "\(stuck)")
         // Space returns: the daemon recovers by itself.
         try FileManager.default.removeItem(atPath: data + "/filler")
-        let done = try Self.wait(config, daemon: daemon, timeout: 90) {
+        let done = try Self.wait(config, daemon: daemon) {
             $0.contains("processing 0, done 3,") && !$0.contains("ERROR")
         }
         #expect(done.contains("pending 0, processing 0, done 3, failed 0, rejected 0"), "\(done)")

@@ -58,6 +58,46 @@ struct IngestCrashTests {
         return path
     }
 
+    /// Runs `videoar arguments` `rounds` times, each on what the one before left, and SIGKILLs
+    /// each at a random moment: a fraction (from `fractions`, drawn from a generator seeded with
+    /// `seed`, so a failure can be replayed) of `cleanSeconds`, an uninterrupted run's wall time.
+    /// A run that ends before its kill has tested nothing — the machine got faster than when the
+    /// clean run was timed (CI's load changes) — so `reset` restores the starting state and the
+    /// rounds start over with every moment halved; after four such tries that is a failure.
+    static func killAtRandomMoments(
+        _ arguments: [String], rounds: Int, cleanSeconds: Double, fractions: ClosedRange<Double>, seed: UInt64,
+        reset: () throws -> Void
+    ) throws {
+        var generator = SeededGenerator(seed: seed)
+        var scale = 1.0
+        tries: for attempt in 0..<4 {
+            for round in 0..<rounds {
+                let process = Process()
+                process.executableURL = CLITests.binary
+                process.arguments = arguments
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                let delay = scale * cleanSeconds * Double.random(in: fractions, using: &generator)
+                let deadline = Date().addingTimeInterval(delay)
+                while process.isRunning && Date() < deadline { usleep(20_000) }
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                if process.terminationReason != .uncaughtSignal {
+                    Issue.record(
+                        """
+                        try \(attempt), round \(round): finished before it was killed at \(delay) s \
+                        (clean run \(cleanSeconds) s)
+                        """, severity: attempt == 3 ? .error : .warning)
+                    try reset()
+                    scale /= 2
+                    continue tries
+                }
+            }
+            return
+        }
+    }
+
     /// Total clips and sealed shards reported by `query --format json`.
     static func totals(_ data: String, config: String) throws -> (clips: Int, ids: Set<Int>) {
         let result = try CLITests.videoar(
@@ -78,25 +118,11 @@ struct IngestCrashTests {
         #expect(expected.clips >= Self.files)
 
         let crashed = CLITests.work.appendingPathComponent("crash-killed-\(UUID().uuidString)").path
-        // Seeded kill times, as fractions of the clean run's wall time: a failure can be replayed.
-        let cleanSeconds = first.seconds
-        var generator = SeededGenerator(seed: 20_261_122)
-        for round in 0..<3 {
-            let process = Process()
-            process.executableURL = CLITests.binary
-            process.arguments = ["ingest", corpus + "/in", "--config", config, "--data", crashed]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // A clean run of this corpus takes ~15 s, so every kill lands mid-run.
-            let delay = cleanSeconds * Double.random(in: 0.1...0.3, using: &generator)
-            usleep(UInt32(delay * 1e6))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(
-                process.terminationReason == .uncaughtSignal,
-                "round \(round) finished before it was killed at \(delay) s (clean run \(cleanSeconds) s)")
-        }
+        // A clean run of this corpus takes ~15 s, so every kill lands mid-run.
+        try Self.killAtRandomMoments(
+            ["ingest", corpus + "/in", "--config", config, "--data", crashed], rounds: 3, cleanSeconds: first.seconds,
+            fractions: 0.1...0.3, seed: 20_261_122
+        ) { try? FileManager.default.removeItem(atPath: crashed) }
         let final = try CLITests.videoar("ingest", corpus + "/in", "--config", config, "--data", crashed)
         #expect(final.status == 0, "\(final.stderr)")
         let after = try Self.totals(crashed, config: config)

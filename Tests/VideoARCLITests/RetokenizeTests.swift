@@ -46,22 +46,14 @@ struct RetokenizeTests {
         #expect(expected.ids.isDisjoint(with: oldClips.ids), "new tokenizer, new clip ids")
 
         let crashed = work + "/crashed"
-        #expect(try CLITests.videoar("ingest", corpus + "/in", "--config", a, "--data", crashed).status == 0)
-        var generator = SeededGenerator(seed: 20_261_123)
-        for round in 0..<2 {
-            let process = Process()
-            process.executableURL = CLITests.binary
-            process.arguments = ["retokenize", "--config", b, "--data", crashed]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let delay = cleanRun.seconds * Double.random(in: 0.15...0.4, using: &generator)
-            usleep(UInt32(delay * 1e6))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(
-                process.terminationReason == .uncaughtSignal,
-                "round \(round) finished before it was killed at \(delay) s (clean run \(cleanRun.seconds) s)")
+        let ingest = { try CLITests.videoar("ingest", corpus + "/in", "--config", a, "--data", crashed).status == 0 }
+        #expect(try ingest())
+        try IngestCrashTests.killAtRandomMoments(
+            ["retokenize", "--config", b, "--data", crashed], rounds: 2, cleanSeconds: cleanRun.seconds,
+            fractions: 0.15...0.4, seed: 20_261_123
+        ) {
+            try FileManager.default.removeItem(atPath: crashed)
+            #expect(try ingest())
         }
         let final = try CLITests.videoar("retokenize", "--config", b, "--data", crashed)
         #expect(final.status == 0, "\(final.stdout)\(final.stderr)")
