@@ -47,6 +47,22 @@ struct CLITests {
 
     static func videoar(_ arguments: String...) throws -> Result { try run(binary.path, arguments) }
 
+    /// Reads `read()` every 0.3 s until `condition` holds for what it returned or `timeout`
+    /// seconds pass, and returns the last reading. Generous timeouts cost nothing when the
+    /// condition comes early, and a loaded CI machine may need them.
+    static func poll(timeout: Double, _ read: () throws -> String, until condition: (String) -> Bool) throws
+        -> String
+    {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            last = try read()
+            if condition(last) { break }
+            usleep(300_000)
+        }
+        return last
+    }
+
     static let sample: String = {
         let path = work.appendingPathComponent("sample.mp4").path
         _ = try? run(

@@ -33,14 +33,7 @@ struct DaemonRobustnessTests {
     static func wait(_ config: String, daemon: Process, timeout: Double = 300, until condition: (String) -> Bool) throws
         -> String
     {
-        let deadline = Date().addingTimeInterval(timeout)
-        var last = ""
-        while Date() < deadline && daemon.isRunning {
-            last = try status(config)
-            if condition(last) { return last }
-            usleep(300_000)
-        }
-        return last
+        try CLITests.poll(timeout: timeout) { try status(config) } until: { condition($0) || !daemon.isRunning }
     }
 
     @Test(

@@ -47,14 +47,9 @@ struct ServeTests {
 
     /// Polls `status` until `done` sources are done (or times out).
     static func waitUntilDone(_ config: String, count: Int, timeout: Double = 240) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        var last = ""
-        while Date() < deadline {
-            last = try CLITests.videoar("status", "--config", config).stdout
-            if last.contains("pending 0, processing 0, done \(count),") { return last }
-            usleep(300_000)
+        try CLITests.poll(timeout: timeout) { try CLITests.videoar("status", "--config", config).stdout } until: {
+            $0.contains("pending 0, processing 0, done \(count),")
         }
-        return last
     }
 
     @Test("a slow copy is not picked up early; captions may come later; SIGTERM seals and exits 0")
@@ -86,14 +81,9 @@ struct ServeTests {
 
         // A caption arriving after its video still attaches.
         try "a sunny test pattern".write(toFile: root + "/in/slow.txt", atomically: true, encoding: .utf8)
-        var captioned = ""
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            captioned = try CLITests.videoar("query", "--config", config, "--caption", "sunny", "--format", "json")
-                .stdout
-            if captioned.contains("\"total_clips\" : 2") { break }
-            usleep(300_000)
-        }
+        let captioned = try CLITests.poll(timeout: 120) {
+            try CLITests.videoar("query", "--config", config, "--caption", "sunny", "--format", "json").stdout
+        } until: { $0.contains("\"total_clips\" : 2") }
         #expect(captioned.contains("\"total_clips\" : 2"))
 
         kill(daemon.processIdentifier, SIGTERM)
