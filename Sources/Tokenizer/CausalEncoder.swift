@@ -20,7 +20,7 @@ final class CausalEncoder: Module {
 
     init(_ c: TokenizerConfiguration, generator: Generator) throws {
         let widths = c.encoderWidths
-        convIn = try Conv3d(3, widths[0], kernel: (c.temporalKernel, 3), generator: generator)
+        convIn = try Conv3d(3, widths[0], kernel: (c.encoderTemporalKernel(level: 0), 3), generator: generator)
         var levels: [Level] = []
         var width = widths[0]
         for (i, target) in widths.enumerated() {
@@ -28,13 +28,16 @@ final class CausalEncoder: Module {
             for _ in 0..<c.resBlocks {
                 blocks.append(
                     try ResBlock(
-                        width, target, groups: c.normGroups, temporalKernel: c.temporalKernel, generator: generator))
+                        width, target, groups: c.normGroups, temporalKernel: c.encoderTemporalKernel(level: i),
+                        generator: generator))
                 width = target
             }
+            let temporal = c.temporalDownsamples.contains(i)
             let down =
                 i < widths.count - 1
                 ? try Downsample(
-                    width, temporal: c.temporalDownsamples.contains(i), temporalKernel: c.temporalKernel,
+                    width, temporal: temporal,
+                    temporalKernel: c.encoderTemporalKernel(level: i, temporalDownsample: temporal),
                     generator: generator) : nil
             levels.append(Level(blocks: blocks, downsample: down))
         }

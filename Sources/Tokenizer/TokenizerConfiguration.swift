@@ -38,12 +38,18 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
     public var decoderBaseChannels: Int?
     /// ResNet blocks per decoder level (nil: `resBlocks`).
     public var decoderResBlocks: Int?
+    /// Encoder levels, from the finest, whose convolutions see one frame each (nil: 0). Time
+    /// is then mixed only from the first temporal downsample on, at a quarter of the pixels or
+    /// fewer: a 3-D encoder at a fraction of a full 3-D pass's cost, whose full-resolution
+    /// work grows with the frames but not with the temporal kernel.
+    public var encoderPictureLevels: Int?
 
     public init(
         name: String = "cpu-small", baseChannels: Int = 16, channelMultipliers: [Int] = [1, 2, 4, 4, 4],
         resBlocks: Int = 1, temporalDownsamples: [Int] = [2, 3], latentDim: Int = 32, normGroups: Int = 8,
         scaleSides: [Int] = [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64], codeDecay: Double = 0.8, seed: UInt64 = 0,
-        temporalKernel: Int = 3, decoderBaseChannels: Int? = nil, decoderResBlocks: Int? = nil
+        temporalKernel: Int = 3, decoderBaseChannels: Int? = nil, decoderResBlocks: Int? = nil,
+        encoderPictureLevels: Int? = nil
     ) {
         self.name = name
         self.baseChannels = baseChannels
@@ -58,12 +64,20 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
         self.temporalKernel = temporalKernel
         self.decoderBaseChannels = decoderBaseChannels
         self.decoderResBlocks = decoderResBlocks
+        self.encoderPictureLevels = encoderPictureLevels
     }
 
     /// Width of each encoder level.
     public var encoderWidths: [Int] { channelMultipliers.map { $0 * baseChannels } }
     /// Width of each decoder level (listed fine to coarse, like the encoder's).
     public var decoderWidths: [Int] { channelMultipliers.map { $0 * (decoderBaseChannels ?? baseChannels) } }
+
+    /// Frames an encoder convolution of `level` sees (the input conv counts as level 0): 1 in
+    /// the first `encoder_picture_levels` levels, else `temporalKernel`. A temporal downsample
+    /// always sees time, so the frames it strides over still reach the latents.
+    func encoderTemporalKernel(level: Int, temporalDownsample: Bool = false) -> Int {
+        temporalDownsample || level >= (encoderPictureLevels ?? 0) ? temporalKernel : 1
+    }
 
     /// Pixels per latent cell along each side.
     public var spatialFactor: Int { 1 << (channelMultipliers.count - 1) }
@@ -83,6 +97,7 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
             .init("norm_groups", \.normGroups), .init("scale_sides", \.scaleSides), .init("code_decay", \.codeDecay),
             .init("seed", \.seed), .init("temporal_kernel", \.temporalKernel),
             .init("decoder_base_channels", \.decoderBaseChannels), .init("decoder_res_blocks", \.decoderResBlocks),
+            .init("encoder_picture_levels", \.encoderPictureLevels),
         ]
     }
 
@@ -103,6 +118,9 @@ public struct TokenizerConfiguration: Sendable, ConfigurationSection, Equatable 
             temporalDownsamples.allSatisfy({ (0..<(channelMultipliers.count - 1)).contains($0) })
         else {
             throw fail("temporal_downsamples must name distinct downsamples in 0..<\(channelMultipliers.count - 1)")
+        }
+        if let levels = encoderPictureLevels, !(0..<channelMultipliers.count).contains(levels) {
+            throw fail("encoder_picture_levels must be in 0..<\(channelMultipliers.count) (the levels), got \(levels)")
         }
         guard latentDim >= 1, latentDim <= 64 else { throw fail("latent_dim must be in 1...64, got \(latentDim)") }
         guard resBlocks >= 1 else { throw fail("res_blocks must be at least 1") }

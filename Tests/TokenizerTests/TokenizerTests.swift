@@ -143,6 +143,53 @@ struct TokenizerTests {
         }
     }
 
+    @Test(
+        "picture levels: the finest levels see one frame each, yet every frame reaches the latents; chunks give the whole clip's tokens"
+    )
+    func pictureLevels() throws {
+        var layout = Self.small  // downsamples 2 and 3 halve time
+        layout.encoderPictureLevels = 2
+        let model = try Tokenizer(configuration: layout, logger: Self.logger)
+        let kernels = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.tensor.shape) })
+        #expect(kernels["encoder.convIn.weight"]?[2] == 1)
+        #expect(kernels["encoder.levels.1.blocks.0.conv2.weight"]?[2] == 1)
+        #expect(kernels["encoder.levels.1.downsample.conv.weight"]?[2] == 1)  // spatial only
+        #expect(kernels["encoder.levels.2.blocks.0.conv1.weight"]?[2] == 3)
+        #expect(kernels["encoder.levels.2.downsample.conv.weight"]?[2] == 3)
+        #expect(kernels["decoder.convIn.weight"]?[2] == 3)  // the decoder is unchanged
+        #expect(!model.encodesKeyFramesOnly)
+
+        // A frame between key frames 0 and 4 reaches latent frame 1 and nothing earlier.
+        let clip = try Self.video(frames: 17, height: 64, width: 64, seed: 3)
+        var frames = try clip.split(size: 1, dim: 0)
+        frames[2] = try Self.video(frames: 1, height: 64, width: 64, seed: 77)
+        let changed = try Tensor.cat(frames, dim: 0)
+        let a = try withoutGrad { try model.features(clip) }
+        let b = try withoutGrad { try model.features(changed) }
+        #expect(try (a.slice(dim: 2, 0..<1) - b.slice(dim: 2, 0..<1)).abs().max().item() == 0)
+        #expect(try (a.slice(dim: 2, 1..<2) - b.slice(dim: 2, 1..<2)).abs().max().item() > 0)
+
+        let whole = try model.encode(clip)
+        for chunk in [4, 8] {
+            let pieces = try model.encode(clip, chunkFrames: chunk)
+            #expect(try pieces.bits.equal(whole.bits).to(.int64).min().item() == 1, "chunk \(chunk)")
+        }
+
+        // Warm-started from a full 3-D checkpoint: the picture kernels take its current-frame slices.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("picture-levels-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.tokenizer.save(to: folder.appendingPathComponent("full.safetensors").path, trained: true)
+        #expect(try model.warmStart(from: folder.appendingPathComponent("full.safetensors").path).isEmpty)
+        let full = Dictionary(uniqueKeysWithValues: Self.tokenizer.namedParameters().map { ($0.name, $0.tensor) })
+        let warm = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.tensor) })
+        let cut = try full["encoder.convIn.weight"]!.slice(dim: 2, 2..<3)
+        #expect(try (warm["encoder.convIn.weight"]! - cut).abs().max().item() == 0)
+
+        layout.encoderPictureLevels = 5
+        #expect(throws: TokenizerError.self) { try layout.validate() }
+    }
+
     @Test("quantizer: the mean residual norm never grows over scales, and the bits rebuild the quantized latent")
     func quantizer() throws {
         let video = try Self.video(frames: 17, height: 128, width: 128)
