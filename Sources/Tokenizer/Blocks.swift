@@ -50,6 +50,9 @@ final class Downsample: Module {
     }
 
     func callAsFunction(_ x: Tensor, cache: CausalCache?) throws -> Tensor { try conv(x, cache: cache) }
+
+    /// Whether it halves time too.
+    var temporal: Bool { conv.stride.time == 2 }
 }
 
 /// Nearest-neighbour upsampling then a causal conv: H, W double; T goes 1 + k → 1 + 2k

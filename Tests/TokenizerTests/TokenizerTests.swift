@@ -144,18 +144,19 @@ struct TokenizerTests {
     }
 
     @Test(
-        "picture levels: the finest levels see one frame each, yet every frame reaches the latents; chunks give the whole clip's tokens"
-    )
-    func pictureLevels() throws {
+        "picture levels: the finest levels see one frame each, yet every frame reaches the latents; chunks give the whole clip's tokens",
+        arguments: [2, 4])  // 4: a picture level past the first temporal downsample
+    func pictureLevels(levels: Int) throws {
         var layout = Self.small  // downsamples 2 and 3 halve time
-        layout.encoderPictureLevels = 2
+        layout.encoderPictureLevels = levels
         let model = try Tokenizer(configuration: layout, logger: Self.logger)
         let kernels = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.tensor.shape) })
         #expect(kernels["encoder.convIn.weight"]?[2] == 1)
         #expect(kernels["encoder.levels.1.blocks.0.conv2.weight"]?[2] == 1)
         #expect(kernels["encoder.levels.1.downsample.conv.weight"]?[2] == 1)  // spatial only
-        #expect(kernels["encoder.levels.2.blocks.0.conv1.weight"]?[2] == 3)
-        #expect(kernels["encoder.levels.2.downsample.conv.weight"]?[2] == 3)
+        #expect(kernels["encoder.levels.2.blocks.0.conv1.weight"]?[2] == (levels > 2 ? 1 : 3))
+        #expect(kernels["encoder.levels.2.downsample.conv.weight"]?[2] == 3)  // temporal: always sees time
+        #expect(kernels["encoder.levels.4.blocks.0.conv1.weight"]?[2] == 3)
         #expect(kernels["decoder.convIn.weight"]?[2] == 3)  // the decoder is unchanged
         #expect(!model.encodesKeyFramesOnly)
 
@@ -185,6 +186,40 @@ struct TokenizerTests {
         let warm = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.tensor) })
         let cut = try full["encoder.convIn.weight"]!.slice(dim: 2, 2..<3)
         #expect(try (warm["encoder.convIn.weight"]! - cut).abs().max().item() == 0)
+
+        // Run frame by frame (the picture levels before time is mixed), the same latents as one pass.
+        let layers = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.tensor) })
+        let reference = try withoutGrad { () -> Tensor in
+            // The same computation without the frame-by-frame split: a one-frame kernel on all frames.
+            var h = try Tokenizer.normalize(clip)
+            func conv(_ x: Tensor, _ name: String, stride: (Int, Int) = (1, 1)) throws -> Tensor {
+                let w = layers[name + ".weight"]!
+                let (kt, p) = (w.shape[2], w.shape[3] / 2)
+                return try x.padded([p, p, p, p, kt - 1, 0]).conv3d(
+                    weight: w, bias: layers[name + ".bias"], stride: [stride.0, stride.1, stride.1])
+            }
+            func norm(_ x: Tensor, _ name: String) throws -> Tensor {
+                let s = x.shape
+                return try x.permuted([0, 2, 1, 3, 4]).reshaped([s[0] * s[2], s[1], s[3], s[4]])
+                    .groupNorm(groups: layout.normGroups, weight: layers[name + ".norm.weight"], bias: layers[name + ".norm.bias"])
+                    .reshaped([s[0], s[2], s[1], s[3], s[4]]).permuted([0, 2, 1, 3, 4])
+            }
+            func block(_ x: Tensor, _ name: String) throws -> Tensor {
+                var y = try conv(norm(x, name + ".norm1").silu(), name + ".conv1")
+                y = try conv(norm(y, name + ".norm2").silu(), name + ".conv2")
+                return try y + (layers[name + ".skip.weight"] == nil ? x : conv(x, name + ".skip"))
+            }
+            h = try conv(h, "encoder.convIn")
+            for i in 0..<5 {
+                h = try block(h, "encoder.levels.\(i).blocks.0")
+                if i < 4 {
+                    h = try conv(h, "encoder.levels.\(i).downsample.conv", stride: ([2, 3].contains(i) ? 2 : 1, 2))
+                }
+            }
+            h = try block(block(h, "encoder.mid.0"), "encoder.mid.1")
+            return try conv(norm(h, "encoder.normOut").silu(), "encoder.convOut")
+        }
+        #expect(try (reference - withoutGrad { try model.features(clip) }).abs().max().item() < 1e-4)
 
         layout.encoderPictureLevels = 5
         #expect(throws: TokenizerError.self) { try layout.validate() }
