@@ -77,6 +77,10 @@ public struct TrainingRow: Sendable, Equatable, Codable, FetchableRecord {
     public var bucket: String
     public var frames: Int
     public var tokenizerID: String
+    /// Latent frames a trainer takes from the start of the clip (nil: all): the stage query's
+    /// `latent_frames`, carried with the row so an epoch plan never batches two windows together.
+    /// Not a catalog column.
+    public var latentWindow: Int?
 
     public init(row r: Row) throws {
         clipID = r["clip_id"]

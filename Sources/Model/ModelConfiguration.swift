@@ -76,6 +76,21 @@ public struct ModelConfiguration: Sendable, Equatable, Codable, ConfigurationSec
 
     public var headDim: Int { width / heads }
 
+    /// About how many bytes one teacher-forced training step holds at its peak, for `batch`
+    /// clips of `tokens` tokens each — to refuse a stage that cannot fit before it starts,
+    /// not to size anything. Attention is dense over the whole clip, so the L² term rules:
+    /// per layer the saved attention probabilities (and, one layer at a time, their
+    /// gradients: ≈ 1.25 [B, H, L, L] float32 per layer), ~16 residual-width activations per
+    /// token, and a fixed 0.5 GiB (LibTorch, weights, optimiser state, open shards).
+    /// Calibrated on the CPU default (width 256, depth 4, batch 8) over 16:9 clips at 128²:
+    /// 773 / 1546 / 3865 tokens measured 1.2 / 2.7 / 11.1 GiB peak RSS; this gives 1.2 / 2.7 / 11.3.
+    public func trainingStepBytes(batch: Int, tokens: Int) -> Double {
+        let (b, l) = (Double(batch), Double(tokens))
+        let attention = 1.25 * Double(depth) * b * Double(heads) * l * l * 4
+        let activations = 16 * Double(depth) * b * l * Double(width) * 4
+        return attention + activations + Double(1 << 29)
+    }
+
     public func validate() throws {
         func fail(_ m: String) -> ModelError { ModelError(.configuration, m) }
         guard width > 0, depth > 0, heads > 0 else { throw fail("width, depth and heads must be positive") }

@@ -169,6 +169,7 @@ public final class ModelTrainer {
         let evalLog = try JSONLinesWriter(path: run.path + "/eval.jsonl")
         defer { prefetcher?.cancel() }
         var recent: [StepRecord] = []
+        if step < end { try checkMemory() }
         while step < end {
             guard let (stageIndex, stageStep) = configuration.stage(at: step) else { break }
             if stageIndex != position.stage {
@@ -330,6 +331,30 @@ public final class ModelTrainer {
                 ])
         }
         prefetcher = BatchPrefetcher(dataset: dataset, plan: plan, start: position.batch)
+    }
+
+    /// Refuses, before any step, a stage whose largest clips cannot fit in this machine's
+    /// memory (attention is dense over a clip, so memory grows with its tokens squared): hours
+    /// into a run, stage II being killed by the kernel loses the time; this names the fix.
+    private func checkMemory() throws {
+        let physical = Double(ProcessInfo.processInfo.physicalMemory)
+        for index in position.stage..<configuration.stages.count {
+            let stage = configuration.stages[index]
+            guard let largest = try dataset.clipTokens(stage.data).first else { continue }
+            let bytes = configuration.model.trainingStepBytes(batch: stage.batch, tokens: largest.tokens)
+            let gib = { (b: Double) in String(format: "%.1f GiB", b / Double(1 << 30)) }
+            logger.info(
+                "stage memory",
+                metadata: [
+                    "stage": "\(stage.name)", "largest clips": "\(largest.layout), \(largest.tokens) tokens",
+                    "step needs about": "\(gib(bytes))",
+                ])
+            guard bytes > 0.9 * physical else { continue }
+            throw TrainerError(
+                .configuration,
+                "stage \(stage.name): its largest clips (\(largest.layout)) are \(largest.tokens) tokens each; a step of \(stage.batch) needs about \(gib(bytes)) (attention grows with tokens²) and this machine has \(gib(physical)). Lower stages[\(index)].batch, add `latent_frames: n` to its queries (train on the first n latent frames of each clip), or query a smaller size"
+            )
+        }
     }
 
     private func closePlan() {

@@ -103,6 +103,9 @@ public struct ModelTrainingConfiguration: Sendable, Equatable, ConfigurationSect
             guard s.data.allSatisfy({ $0.weight > 0 }) else {
                 throw fail("stages[\(i)].data: weights must be positive")
             }
+            if let q = s.data.firstIndex(where: { ($0.latentFrames ?? 1) < 1 }) {
+                throw fail("stages[\(i)].data[\(q)].latent_frames must be at least 1 (the key frame)")
+            }
             guard s.learningRate > 0, s.minLearningRate >= 0, s.warmupSteps >= 0 else {
                 throw fail("stages[\(i)]: learning rates must be positive and warmup_steps ≥ 0")
             }

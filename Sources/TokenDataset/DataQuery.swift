@@ -4,7 +4,9 @@ import ConfigCoding
 /// One source of a stage's clips: a catalog query and how much of it an epoch takes.
 ///
 /// Stage I of the method is `[{size: 128, frames: 1}, {size: 128, frames: 17}]` (stills and
-/// low-resolution clips); stage III is `[{min_frames: 49}]`.
+/// low-resolution clips); stage III is `[{min_frames: 49}]`. `latent_frames` trains on the
+/// start of longer clips: `{size: 128, frames: 17, latent_frames: 2}` is a 5-frame clip from
+/// each 17-frame one, at the token cost of 5 frames.
 public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
     public var size: Int?
     public var frames: Int?
@@ -26,12 +28,16 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
     public var maxBlack: Double?
     public var noNearDuplicates: Bool
     public var singleShot: Bool
+    /// Train on the first n latent frames of each clip only (nil: all of them). The tokenizer
+    /// is causal, so they are exactly the tokens of the clip's first 1 + τ·(n − 1) frames: a
+    /// shorter clip for free, and attention cost grows with the square of the tokens.
+    public var latentFrames: Int?
 
     public init(
         size: Int? = nil, frames: Int? = nil, minFrames: Int? = nil, minDuration: Double? = nil,
         maxDuration: Double? = nil, aspect: String? = nil, caption: String? = nil, tokenizer: String? = nil,
         weight: Double = 1, minMotion: Double? = nil, maxBlack: Double? = nil, noNearDuplicates: Bool = false,
-        singleShot: Bool = false
+        singleShot: Bool = false, latentFrames: Int? = nil
     ) {
         self.size = size
         self.frames = frames
@@ -46,6 +52,7 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
         self.maxBlack = maxBlack
         self.noNearDuplicates = noNearDuplicates
         self.singleShot = singleShot
+        self.latentFrames = latentFrames
     }
 
     public static var defaults: Self { Self() }
@@ -55,7 +62,7 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
             .init("min_duration", \.minDuration), .init("max_duration", \.maxDuration), .init("aspect", \.aspect),
             .init("caption", \.caption), .init("tokenizer", \.tokenizer), .init("weight", \.weight),
             .init("min_motion", \.minMotion), .init("max_black", \.maxBlack),
-            .init("no_near_duplicates", \.noNearDuplicates), .init("single_shot", \.singleShot),
+            .init("no_near_duplicates", \.noNearDuplicates), .init("single_shot", \.singleShot), .init("latent_frames", \.latentFrames),
         ]
     }
 
@@ -81,6 +88,7 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
         if let maxBlack { parts.append("black ≤ \(maxBlack)") }
         if noNearDuplicates { parts.append("no near-duplicates") }
         if singleShot { parts.append("single-shot") }
+        if let latentFrames { parts.append("first \(latentFrames) latent frame\(latentFrames == 1 ? "" : "s")") }
         if weight != 1 { parts.append("×\(weight)") }
         return parts.isEmpty ? "every clip" : parts.joined(separator: ", ")
     }

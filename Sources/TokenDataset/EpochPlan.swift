@@ -4,7 +4,7 @@ import TrainingRun
 /// One epoch of one stage, fixed when the epoch starts: the clips, in global batches.
 ///
 /// The order is a function of (seed, stage, epoch) and the clip list alone — MosaicML
-/// Streaming's design: batches never mix layouts (bucket × frames × tokenizer), a global
+/// Streaming's design: batches never mix layouts (bucket × frames × tokenizer × latent window), a global
 /// batch is cut into interleaved rank slices (rank r takes positions r, r + world, …), so N
 /// ranks together see every clip exactly once per epoch and the same global batches train
 /// the same on any world size. A resumed run reads the saved plan and skips the batches
@@ -36,7 +36,8 @@ public struct EpochPlan: Sendable, Equatable, Codable {
         // Group by layout; shuffle inside each group; cut into batches; shuffle the batches.
         var groups: [String: [Int]] = [:]
         for (i, clip) in clips.enumerated() {
-            groups["\(clip.bucket)|\(clip.frames)|\(clip.tokenizerID)", default: []].append(i)
+            let window = clip.latentWindow.map { "|\($0)" } ?? ""
+            groups["\(clip.bucket)|\(clip.frames)|\(clip.tokenizerID)\(window)", default: []].append(i)
         }
         var batches: [[Int]] = []
         for key in groups.keys.sorted() {

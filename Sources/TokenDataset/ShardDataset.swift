@@ -59,11 +59,35 @@ public final class ShardDataset: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// The rows each query matches on one side of the held-out split.
+    /// The rows each query matches on one side of the held-out split, each carrying its
+    /// query's latent window.
     public func rows(_ queries: [DataQuery], split: Split) throws -> [[TrainingRow]] {
         try queries.map { query in
             try catalog.trainingRows(query.clipQuery).filter { heldOut.isHeldOut($0.sourceKey) == (split == .heldOut) }
+                .map { row in
+                    var row = row
+                    row.latentWindow = query.latentFrames
+                    return row
+                }
         }
+    }
+
+    /// Each layout the queries feed a trainer (bucket × frames × tokenizer × latent window)
+    /// with its tokens per clip, largest first — what a step's memory grows with. Reads one
+    /// shard per layout; layouts whose shards are all unreadable are left out.
+    public func clipTokens(_ queries: [DataQuery], split: Split = .train) throws -> [(layout: String, tokens: Int)] {
+        var seen: Set<String> = []
+        var result: [(layout: String, tokens: Int)] = []
+        for row in try rows(queries, split: split).joined() {
+            let key = "\(row.bucket)|\(row.frames)|\(row.tokenizerID)|\(row.latentWindow ?? 0)"
+            guard !seen.contains(key), let shard = shard(row.shardPath, sha256: row.shardSHA256) else { continue }
+            seen.insert(key)
+            var layout = shard.layout
+            if let window = row.latentWindow, window < layout.latentFrames { layout = layout.prefix(latentFrames: window) }
+            let name = "\(layout.bucket) × \(layout.frames) frame\(layout.frames == 1 ? "" : "s")"
+            result.append((name, layout.latentFrames * layout.tokensPerFrame))
+        }
+        return result.sorted { $0.tokens > $1.tokens }
     }
 
     /// The plan of one epoch: the queries' training rows in a (seed, stage, epoch) order.
@@ -75,8 +99,8 @@ public final class ShardDataset: @unchecked Sendable {
             stage: stage, epoch: epoch)
     }
 
-    /// Reads and unpacks `rows` (one layout); rows whose shard is missing or damaged are left
-    /// out with a logged reason. Nil when none is left.
+    /// Reads and unpacks `rows` (one layout, one latent window); rows whose shard is missing or
+    /// damaged are left out with a logged reason. Nil when none is left.
     public func load(_ rows: [TrainingRow]) throws -> TokenBatch? {
         var byShard: [String: [Int]] = [:]
         for (i, row) in rows.enumerated() { byShard[row.shardPath, default: []].append(i) }
@@ -98,13 +122,17 @@ public final class ShardDataset: @unchecked Sendable {
             }
             pieces.append((indices, try shard.bits(rows: indices.map { rows[$0].row })))
         }
-        guard let layout, !pieces.isEmpty else { return nil }
+        guard var layout, !pieces.isEmpty else { return nil }
         // Back to the plan's order within the batch.
         let kept = pieces.flatMap(\.indices)
         var bits = try Tensor.cat(pieces.map(\.bits), dim: 0)
         let order = kept.enumerated().sorted { $0.element < $1.element }.map { Int64($0.offset) }
         bits = try bits.indexSelect(dim: 0, Tensor(order, shape: [order.count]))
         let keptRows = kept.sorted().map { rows[$0] }
+        if let window = keptRows[0].latentWindow, window < layout.latentFrames {
+            bits = try bits.slice(dim: 1, 0..<window).contiguous()
+            layout = layout.prefix(latentFrames: window)
+        }
         return TokenBatch(layout: layout, bits: bits, rows: keptRows, captions: try captions(keptRows))
     }
 
@@ -155,6 +183,18 @@ public final class ShardDataset: @unchecked Sendable {
             markBad(path, "cannot be read: \(error)")
             return nil
         }
+    }
+}
+
+extension ShardLayout {
+    /// The layout of the first `n` latent frames of these clips: with a causal tokenizer, the
+    /// clips of the first 1 + τ·(n − 1) frames (τ = frames per latent frame after the first).
+    func prefix(latentFrames n: Int) -> ShardLayout {
+        var cut = self
+        let tau = latentFrames > 1 ? (frames - 1) / (latentFrames - 1) : 1
+        cut.frames = 1 + tau * (n - 1)
+        cut.latentFrames = n
+        return cut
     }
 }
 

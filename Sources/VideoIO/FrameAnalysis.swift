@@ -16,6 +16,9 @@ public struct FrameAnalysis: Sendable {
     public var mean: Float
     /// Standard deviation of the grey levels: near 0 for a black or any single-colour frame.
     public var contrast: Float
+    /// The largest standard deviation of one colour channel: what grey misses — a red object
+    /// on navy is 30 grey levels apart from it at most, but the red channel spans 0 to 255.
+    public var colourContrast: Float
     /// Mean absolute difference of horizontally and vertically adjacent thumbnail pixels:
     /// falls when a picture is blurred or empty.
     public var detail: Float
@@ -29,7 +32,13 @@ public struct FrameAnalysis: Sendable {
         var grey = [Float](repeating: 0, count: n)
         var histogram = [Float](repeating: 0, count: 32)
         var sum: Float = 0
+        var channelSum: [Float] = [0, 0, 0], channelSquares: [Float] = [0, 0, 0]
         for i in 0..<n {
+            for c in 0..<3 {
+                let v = Float(rgb[3 * i + c])
+                channelSum[c] += v
+                channelSquares[c] += v * v
+            }
             // BT.601 luma weights: what "grey" means in every decoder the footage came from.
             let y = 0.299 * Float(rgb[3 * i]) + 0.587 * Float(rgb[3 * i + 1]) + 0.114 * Float(rgb[3 * i + 2])
             grey[i] = y
@@ -51,6 +60,10 @@ public struct FrameAnalysis: Sendable {
         self.grey = grey
         self.mean = mean
         self.contrast = (variance / Float(n)).squareRoot()
+        self.colourContrast = (0..<3).map { c in
+            let m = channelSum[c] / Float(n)
+            return max(0, channelSquares[c] / Float(n) - m * m).squareRoot()
+        }.max()!
         self.detail = gradient / Float(2 * side * (side - 1))
         self.histogram = histogram
     }
@@ -69,8 +82,9 @@ public struct FrameAnalysis: Sendable {
         return total / 2
     }
 
-    /// A black or single-colour frame: almost no contrast, or dark with little of it.
-    public var isBlack: Bool { contrast < 4 || (mean < 24 && contrast < 10) }
+    /// A black or single-colour frame: almost no contrast, or dark with little of it — in grey
+    /// and in every colour channel (a saturated object on a dark colour is content).
+    public var isBlack: Bool { (contrast < 4 || (mean < 24 && contrast < 10)) && colourContrast < 10 }
 
     /// DCT-II basis over 32 samples, the 8 lowest frequencies: [u, x].
     private static let cosines: [Float] = (0..<8).flatMap { u in

@@ -63,6 +63,25 @@ struct ModelTrainingTests {
         #expect(records.last!.accuracy > 0.99)
     }
 
+    @Test("a stage whose steps cannot fit in memory is refused before the first step, naming the fix")
+    func memoryCheck() throws {
+        let corpus = try TokenCorpus(sources: [.init(clips: 3), .init(clips: 2, frames: 1)])
+        var c = Self.configuration(corpus, steps: 2, stages: 2)
+        // Stage II's 17-frame clips are 105 tokens: at a batch of 10⁶ a step needs terabytes.
+        c.stages[1].batch = 1_000_000
+        let run = Self.folder()
+        let trainer = try ModelTrainer(configuration: c, runDirectory: run, resume: false, logger: Self.logger)
+        let error = try #require(throws: TrainerError.self) { try trainer.run() }
+        #expect(error.code == .configuration)
+        #expect(error.message.contains("stage II") && error.message.contains("stages[1].batch"))
+        #expect(error.message.contains("latent_frames"))
+        #expect(try trainer.run.records(ModelTrainer.StepRecord.self).isEmpty)  // refused up front, not after stage I
+        // The same stage over a 1-latent-frame window is 21 tokens a clip and fits.
+        c.stages[1].batch = 3
+        c.stages[1].data = [DataQuery(frames: 17, latentFrames: 1)]
+        _ = try ModelTrainer(configuration: c, runDirectory: Self.folder(), resume: false, logger: Self.logger).run()
+    }
+
     @Test("an interrupted and resumed run equals the uninterrupted one bit for bit (across epochs and stages)")
     func resumeIsExact() throws {
         let corpus = try TokenCorpus(sources: [

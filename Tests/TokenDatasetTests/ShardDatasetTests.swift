@@ -112,6 +112,33 @@ struct ShardDatasetTests {
         }
     }
 
+    @Test("latent_frames trains on the first latent frames of each clip, in batches of their own")
+    func latentWindow() throws {
+        let corpus = try Self.corpus()
+        let dataset = Self.dataset(corpus)
+        let queries = [DataQuery(frames: 17, latentFrames: 2), DataQuery(frames: 17), DataQuery(frames: 1, latentFrames: 3)]
+        let plan = try dataset.plan(queries, globalBatch: 5, seed: 0, stage: 0, epoch: 0)
+        #expect(plan.clips.count == 24 + 24 + 7)
+        var windowed = 0
+        for i in plan.batches.indices {
+            let batch = try #require(try dataset.load(plan.slice(i)))
+            #expect(Set(batch.rows.map(\.latentWindow)).count == 1)  // never a mix of windows
+            guard batch.rows[0].latentWindow == 2 else {
+                #expect(batch.bits.shape[1] == TokenCorpus.latentFrames(batch.layout.frames))  // whole clips; a window past a still's one frame is no cut
+                continue
+            }
+            #expect(batch.layout.latentFrames == 2 && batch.layout.frames == 5 && batch.bits.shape[1...] == [2, 21, 8])
+            for (j, row) in batch.rows.enumerated() {
+                let expected = try TokenCorpus.clipBits(seed: UInt64(row.clipID), frames: 17).slice(dim: 0, 0..<2)
+                #expect(try batch.bits.select(dim: 0, j).equal(expected).logicalNot().to(.int64).sum().item() == 0)
+            }
+            windowed += batch.count
+        }
+        #expect(windowed == 24)
+        // What the trainer's memory check reads: tokens per clip of each layout, largest first.
+        #expect(try dataset.clipTokens(queries).map(\.tokens) == [5 * 21, 2 * 21, 21])
+    }
+
     @Test("a shard that fails its hash is skipped with a logged reason, never a crash")
     func corruptShard() throws {
         let corpus = try Self.corpus()

@@ -87,6 +87,18 @@ struct TokenizerTests {
                 == Double(3 * ta.schedule.tokensPerFrame * 8))
     }
 
+    @Test("the first n latent frames of a clip's tokens are the tokens of its first 1 + 4(n − 1) frames")
+    func prefixTokens() throws {
+        // What a training query's `latent_frames` relies on: a window cut from stored tokens is a real shorter clip.
+        let video = try Self.video(frames: 17, height: 64, width: 64)
+        let whole = try Self.tokenizer.encode(video)
+        for n in [1, 2, 3] {
+            let short = try Self.tokenizer.encode(video.slice(dim: 0, 0..<(1 + 4 * (n - 1))).contiguous())
+            #expect(short.bits.shape[0] == n)
+            #expect(try short.bits.equal(whole.bits.slice(dim: 0, 0..<n)).to(.int64).sum().item() == Double(short.bitCount))
+        }
+    }
+
     @Test("chunked causal encoding gives the tokens of encoding the clip whole", arguments: [4, 8, 16])
     func chunked(chunk: Int) throws {
         let video = try Self.video(frames: 33, height: 64, width: 64)

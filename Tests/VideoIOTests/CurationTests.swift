@@ -75,6 +75,25 @@ struct CurationTests {
         #expect(black.motion < 0.2 && black.blackFraction == 1 && black.detail < 0.5)
     }
 
+    @Test("a saturated object on a dark colour is content, not black; the dark colour alone is black")
+    func colourOnDark() throws {
+        // The captioned corpus's red square on navy: 30 grey levels from the background, yet plainly a picture.
+        let folder = try temporaryFolder("curation-colour")
+        func clip(_ name: String, square: Bool) throws -> ClipQuality {
+            let path = folder + "/\(name).mp4"
+            var arguments = ["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=navy:s=320x240:d=3:r=24"]
+            if square {
+                arguments += ["-f", "lavfi", "-i", "color=c=red:s=40x40:d=3:r=24", "-filter_complex", "[0][1]overlay=x='40+60*t':y=100"]
+            }
+            arguments += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path]
+            try runTool("ffmpeg", arguments)
+            let (clips, _) = try Self.clips(path, ClipConfiguration(frames: 9, buckets: BucketPolicy(sizes: [128])))
+            return try #require(clips.first?.quality)
+        }
+        #expect(try clip("red-on-navy", square: true).blackFraction == 0)
+        #expect(try clip("navy", square: false).blackFraction == 1)
+    }
+
     @Test("the same clip re-encoded at another size and bitrate hashes within a few bits; other content does not")
     func perceptualHash() throws {
         let folder = try temporaryFolder("curation-hash")
