@@ -155,7 +155,11 @@ let package = Package(
             // gperftools' tcmalloc instead of glibc malloc: glibc maps every block over 32 MiB
             // fresh and unmaps it on free, so each training step re-faults its attention
             // tensors (37% of CPU time in the kernel). Measured in README "Memory allocator".
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-as-needed", "-Xlinker", "-l:libtcmalloc_minimal.so.4"])]
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-Xlinker", "--no-as-needed", "-Xlinker", "-l:libtcmalloc_minimal.so.4", "-Xlinker", "--as-needed"],
+                    .when(platforms: [.linux]))
+            ]
         ),
         .testTarget(
             name: "VideoIOTests",

@@ -301,9 +301,18 @@ public final class ModelTrainer {
     private func openPlan() throws {
         let stage = configuration.stages[position.stage]
         let plan: EpochPlan
-        if let data = FileManager.default.contents(atPath: planPath),
-            let saved = try? JSONDecoder().decode(EpochPlan.self, from: data)
-        {
+        var saved = FileManager.default.contents(atPath: planPath).flatMap {
+            try? JSONDecoder().decode(EpochPlan.self, from: $0)
+        }
+        if let stale = saved, stale.queries != DataQuery.fingerprint(stage.data) {
+            // Resuming with other queries (say, a new `latent_frames`): the saved clips are not what was asked for.
+            logger.warning(
+                "the stage's queries changed since this epoch was planned: planning it again from its first batch",
+                metadata: ["stage": "\(stage.name)", "epoch": "\(position.epoch)", "skipped batch": "\(position.batch)"])
+            saved = nil
+            position.batch = 0
+        }
+        if let saved {
             plan = saved
         } else {
             plan = try dataset.plan(

@@ -48,15 +48,18 @@ public struct TrainingBenchmark {
             catalog: try Catalog(path: c.dataFolder + "/catalog.sqlite"), dataFolder: c.dataFolder,
             heldOut: c.heldOut, logger: logger)
         let plan = try dataset.plan(c.stages[0].data, globalBatch: 1, seed: c.seed, stage: 0, epoch: 0)
+        // Keyed by bucket and (cut) frame count: one bucket holds stills, key frames and windows of several lengths.
+        func key(_ bucket: String, _ frames: Int) -> String { "\(bucket)|\(frames)" }
         var perClip: [String: Double] = [:]
-        for bucket in Set(measured.map(\.bucket)) {
-            guard let index = plan.batches.indices.first(where: { plan.slice($0)[0].bucket == bucket }),
-                let batch = try dataset.load(plan.slice(index))
+        var wanted = Set(measured.map { key($0.bucket, $0.frames) })
+        for index in plan.batches.indices where !wanted.isEmpty {
+            guard let batch = try dataset.load(plan.slice(index)),
+                wanted.remove(key(batch.layout.bucket, batch.layout.frames)) != nil
             else { continue }
             let layout = SequenceLayout(frames: batch.layout.latentFrames, schedule: batch.schedule)
             let forcing = try TeacherForcing(codes: batch.codes)(
                 bits: batch.bits, ratios: nil, generator: Generator(seed: 0))
-            perClip[bucket] = try withoutGrad {
+            perClip[key(batch.layout.bucket, batch.layout.frames)] = try withoutGrad {
                 try FLOPCounter.measure {
                     try trainer.model(
                         inputs: forcing.inputs, condition: trainer.model.captions(batch.captions), layout: layout)
@@ -66,7 +69,7 @@ public struct TrainingBenchmark {
         return Result(
             steps: measured.count, tokens: measured.map(\.tokens).reduce(0, +),
             seconds: measured.map(\.seconds).reduce(0, +), loadSeconds: measured.map(\.loadSeconds).reduce(0, +),
-            trainingFLOPs: measured.map { 3 * Double($0.clips) * (perClip[$0.bucket] ?? 0) }.reduce(0, +),
+            trainingFLOPs: measured.map { 3 * Double($0.clips) * (perClip[key($0.bucket, $0.frames)] ?? 0) }.reduce(0, +),
             parameters: trainer.parameterCount, buckets: Set(measured.map(\.bucket)).sorted())
     }
 }

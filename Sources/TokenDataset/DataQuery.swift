@@ -1,4 +1,5 @@
 import Catalog
+import Foundation
 import ConfigCoding
 
 /// One source of a stage's clips: a catalog query and how much of it an epoch takes.
@@ -72,6 +73,13 @@ public struct DataQuery: Sendable, Equatable, Codable, ConfigurationSection {
             size: size, frames: frames, minFrames: minFrames, minDuration: minDuration, maxDuration: maxDuration,
             aspect: aspect, caption: caption, tokenizer: tokenizer, limit: Int.max, minMotion: minMotion,
             maxBlack: maxBlack, noNearDuplicates: noNearDuplicates, singleShot: singleShot)
+    }
+
+    /// The queries as sorted-key JSON: equal exactly when every key of every query is.
+    public static func fingerprint(_ queries: [DataQuery]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(queries)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     /// "size 128, frames 17" for logs.

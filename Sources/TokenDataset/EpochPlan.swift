@@ -17,6 +17,10 @@ public struct EpochPlan: Sendable, Equatable, Codable {
     public var clips: [TrainingRow]
     /// Global batches as indices into `clips`.
     public var batches: [[Int]]
+    /// The stage's queries this plan was made from (`DataQuery.fingerprint`): a resumed run
+    /// whose configuration changed them replans instead of training on the old clips. Nil in
+    /// plans written before it existed.
+    public var queries: String?
 
     /// Builds the plan from the matching rows of each query (in query order).
     public static func make(

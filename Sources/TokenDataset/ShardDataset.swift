@@ -94,9 +94,11 @@ public final class ShardDataset: @unchecked Sendable {
     public func plan(
         _ queries: [DataQuery], globalBatch: Int, seed: UInt64, stage: Int, epoch: Int, split: Split = .train
     ) throws -> EpochPlan {
-        EpochPlan.make(
+        var plan = EpochPlan.make(
             rows: try rows(queries, split: split), weights: queries.map(\.weight), globalBatch: globalBatch, seed: seed,
             stage: stage, epoch: epoch)
+        plan.queries = DataQuery.fingerprint(queries)
+        return plan
     }
 
     /// Reads and unpacks `rows` (one layout, one latent window); rows whose shard is missing or

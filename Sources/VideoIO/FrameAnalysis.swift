@@ -16,8 +16,8 @@ public struct FrameAnalysis: Sendable {
     public var mean: Float
     /// Standard deviation of the grey levels: near 0 for a black or any single-colour frame.
     public var contrast: Float
-    /// The largest standard deviation of one colour channel: what grey misses — a red object
-    /// on navy is 30 grey levels apart from it at most, but the red channel spans 0 to 255.
+    /// The largest standard deviation of one colour channel: what grey misses — a small red
+    /// square on navy leaves a dark frame's grey contrast low, but its red channel spans 0–255.
     public var colourContrast: Float
     /// Mean absolute difference of horizontally and vertically adjacent thumbnail pixels:
     /// falls when a picture is blurred or empty.

@@ -82,6 +82,19 @@ struct ModelTrainingTests {
         _ = try ModelTrainer(configuration: c, runDirectory: Self.folder(), resume: false, logger: Self.logger).run()
     }
 
+    @Test("a run resumed with other queries plans the epoch again instead of training on the saved clips")
+    func resumeWithNewQueries() throws {
+        let corpus = try TokenCorpus(sources: [.init(clips: 5), .init(clips: 6)])
+        var c = Self.configuration(corpus, steps: 6)
+        let run = Self.folder()
+        _ = try ModelTrainer(configuration: c, runDirectory: run, resume: false, logger: Self.logger).run(until: 1)
+        c.stages[0].data = [DataQuery(frames: 17, latentFrames: 1)]
+        let trainer = try ModelTrainer(configuration: c, runDirectory: run, resume: true, logger: Self.logger)
+        _ = try trainer.run(until: 3)
+        let frames = try trainer.run.records(ModelTrainer.StepRecord.self).map(\.frames)
+        #expect(frames == [17, 1, 1])  // the saved plan's next batches were whole clips
+    }
+
     @Test("an interrupted and resumed run equals the uninterrupted one bit for bit (across epochs and stages)")
     func resumeIsExact() throws {
         let corpus = try TokenCorpus(sources: [

@@ -77,7 +77,7 @@ struct CurationTests {
 
     @Test("a saturated object on a dark colour is content, not black; the dark colour alone is black")
     func colourOnDark() throws {
-        // The captioned corpus's red square on navy: 30 grey levels from the background, yet plainly a picture.
+        // The captioned corpus's red square on navy: a dark frame with little grey contrast, yet plainly a picture.
         let folder = try temporaryFolder("curation-colour")
         func clip(_ name: String, square: Bool) throws -> ClipQuality {
             let path = folder + "/\(name).mp4"
