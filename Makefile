@@ -53,7 +53,7 @@ ablate: build
 	.build/release/videoar bench ablate --continuation reencode
 	.build/release/videoar bench ablate --continuation slide
 
-## train-tokenizer: reproduce the shipped tokenizer (about 2 h on 2 cores; Ctrl-C pauses, run again to resume)
+## train-tokenizer: reproduce the shipped tokenizer (about 4 h on 2 cores; Ctrl-C pauses, run again to resume)
 train-tokenizer: build
 	bash Scripts/fetch-training-data
 	.build/release/videoar tokenizer train --config Configs/tokenizer/train-cpu-f8.yaml --run runs/cpu-f8 \

@@ -174,9 +174,14 @@ public struct Panel {
                 previous = point
             }
         }
-        canvas.text(Self.format(xRange.lowerBound), x: left, y: bottom + 8)
-        let end = Self.format(xRange.upperBound) + " " + xUnit
+        canvas.text(Self.formatX(xRange.lowerBound), x: left, y: bottom + 8)
+        let end = Self.formatX(xRange.upperBound) + " " + xUnit
         canvas.text(end, x: right - Canvas.textWidth(end), y: bottom + 8)
+    }
+
+    /// Steps and epochs are whole numbers: step 1 reads "1", not "1.000".
+    static func formatX(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(format: "%.0f", v) : format(v)
     }
 
     static func format(_ v: Double) -> String {
