@@ -181,7 +181,7 @@ public struct Panel {
 
     /// Steps and epochs are whole numbers: step 1 reads "1", not "1.000".
     static func formatX(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? String(format: "%.0f", v) : format(v)
+        v == v.rounded() ? String(format: "%.0f", v) : format(v)
     }
 
     static func format(_ v: Double) -> String {
