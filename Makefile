@@ -16,7 +16,7 @@ serve: setup build
 test: setup python-deps
 	$(SWIFT) build --build-tests
 	bash Scripts/fuzz 20
-	$(SWIFT) test
+	SWIFT=$(SWIFT) bash Scripts/test
 
 ## fuzz: the libFuzzer targets in Fuzz/ (shard reader, configuration decoder, caption sidecars), 5 minutes each
 fuzz: setup

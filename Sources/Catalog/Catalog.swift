@@ -23,14 +23,16 @@ public final class Catalog: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
+            // One process at a time opens and migrates (a few milliseconds). Switching a new file
+            // to WAL needs an exclusive lock that the busy timeout does not wait for, so `serve`
+            // creating the catalog while `status` polls it failed now and then with "database is
+            // locked"; and two processes would both see a migration as pending and both run it.
+            let lock = open(path + ".migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            if lock >= 0 { flock(lock, LOCK_EX) }
+            defer { if lock >= 0 { close(lock) } }
             pool = try DatabasePool(path: path, configuration: configuration)
             let migrator = try Self.migrator()
             if try !pool.read(migrator.hasCompletedMigrations) {
-                // Two processes opening a new or old catalog at once would both see a migration
-                // as pending and both run it: one at a time, across processes.
-                let lock = open(path + ".migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-                if lock >= 0 { flock(lock, LOCK_EX) }
-                defer { if lock >= 0 { close(lock) } }
                 try migrator.migrate(pool)
             }
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Catalog
 
@@ -319,6 +320,22 @@ struct CatalogTests {
         _ = try writer.register(path: "/in/a.mp4", size: 1, mtime: 1)
         #expect(try reader.source(path: "/in/a.mp4") != nil)
         #expect(try reader.status().sources[.pending] == 1)
+    }
+
+    /// `serve` creates the catalog while `status` polls it: switching a new file to WAL takes
+    /// an exclusive lock that SQLite's busy timeout does not wait for, so an unguarded open
+    /// failed with "database is locked" now and then (and the daemon with it).
+    @Test("a new catalog opened by many connections at once (serve creating it while status polls): every open succeeds")
+    func concurrentOpens() throws {
+        for _ in 0..<100 {
+            let path = FileManager.default.temporaryDirectory
+                .appendingPathComponent("catalog-\(UUID().uuidString).sqlite").path
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                do { _ = try Catalog(path: path) } catch { failures.withLock { $0.append("\(error)") } }
+            }
+            #expect(failures.withLock { $0 }.isEmpty)
+        }
     }
 }
 
