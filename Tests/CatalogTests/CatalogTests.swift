@@ -5,11 +5,12 @@ import Testing
 
 @Suite("Catalog")
 struct CatalogTests {
-    static func fresh() throws -> Catalog {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite")
-            .path
-        return try Catalog(path: path)
+    /// A path in the temporary folder where no catalog exists yet.
+    static func freshPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite").path
     }
+
+    static func fresh() throws -> Catalog { try Catalog(path: freshPath()) }
 
     static let tokenizer = TokenizerRecord(id: "abcd", name: "t", config: "{}", trained: false, createdAt: 0)
 
@@ -328,8 +329,7 @@ struct CatalogTests {
     @Test("a new catalog opened by many connections at once (serve creating it while status polls): every open succeeds")
     func concurrentOpens() throws {
         for _ in 0..<100 {
-            let path = FileManager.default.temporaryDirectory
-                .appendingPathComponent("catalog-\(UUID().uuidString).sqlite").path
+            let path = Self.freshPath()
             let failures = Mutex<[String]>([])
             DispatchQueue.concurrentPerform(iterations: 8) { _ in
                 do { _ = try Catalog(path: path) } catch { failures.withLock { $0.append("\(error)") } }
