@@ -336,10 +336,47 @@ extension Tokenizer {
         return grown
     }
 
+    /// A checkpoint's tensor at the latent's ends fitted to a latent k times as wide (d → k·d
+    /// bits per token), so the wider model starts out computing exactly what the narrower one
+    /// did: the encoder's extra output channels repeat its d channels in another order and
+    /// sign — the latent's norm grows by √k and every code shrinks by √k, so each of the
+    /// first d channels keeps its bits — and the decoder reads the first d channels at √k
+    /// times their weight and the others at zero. Training then lets the new bits carry what
+    /// the first d leave out — slowly, measured: copies carry nothing new, so after 1100 clip
+    /// steps the decoder still read the new channels at 3 % of the old ones' weight (README,
+    /// "Twice the bits per token"). Nil for any other tensor or shape.
+    package static func widenedLatent(_ stored: Tensor, name: String, to shape: [Int]) throws -> Tensor? {
+        let s = stored.shape
+        let tensor = try stored.to(.float32)  // an exported decoder is stored as float16
+        switch name {
+        case "encoder.convOut.weight", "encoder.convOut.bias":  // [d, …] → [k·d, …]
+            let d = s[0]
+            guard s.count == shape.count, shape[0] > d, shape[0] % d == 0, s[1...] == shape[1...] else { return nil }
+            var blocks = [tensor]
+            for j in 1..<(shape[0] / d) {
+                let shift = j % d  // a cyclic shift, negated in odd blocks: a signed permutation
+                let shifted = shift == 0 ? tensor : try Tensor.cat([tensor.slice(dim: 0, shift..<d), tensor.slice(dim: 0, 0..<shift)], dim: 0)
+                blocks.append(j % 2 == 1 ? try shifted * -1 : shifted)
+            }
+            return try Tensor.cat(blocks, dim: 0).contiguous()
+        case "decoder.convIn.weight":  // [O, d, kT, k, k] → [O, k·d, kT, k, k]
+            guard s.count == 5, shape.count == 5, s[0] == shape[0], shape[1] > s[1], shape[1] % s[1] == 0,
+                s[2...] == shape[2...]
+            else { return nil }
+            var rest = shape
+            rest[1] = shape[1] - s[1]
+            let k = Double(shape[1] / s[1])
+            return try Tensor.cat([tensor * k.squareRoot(), Tensor.zeros(rest)], dim: 1).contiguous()
+        default:
+            return nil
+        }
+    }
+
     /// Copies every tensor of `checkpoint` whose name is one of this model's parameters and
     /// whose shape fits — equal, or a temporal kernel of another length: a 1-frame kernel is
     /// grown as `inflated` grows it, a longer one cut to its last (current-frame) slice, which
-    /// is exact for an inflated image model. Returns the names left at their initialisation.
+    /// is exact for an inflated image model; or, at the latent's ends, a latent k times as wide
+    /// (`widenedLatent`). Returns the names left at their initialisation.
     package func warmStart(from checkpoint: String) throws -> [String] {
         let file: SafeTensors.File
         do { file = try SafeTensors.read(checkpoint) } catch let error as TorchError {
@@ -349,7 +386,10 @@ extension Tokenizer {
         var kept: [String] = []
         try withoutGrad {
             for (name, slot) in namedParameters() {
-                if let source = file.tensors[name], let fitted = try Self.fittedInTime(source, to: slot.shape) {
+                if let source = file.tensors[name],
+                    let fitted = try Self.fittedInTime(
+                        Self.widenedLatent(source, name: name, to: slot.shape) ?? source, to: slot.shape)
+                {
                     values[name] = fitted
                 } else {
                     kept.append(name)

@@ -40,6 +40,33 @@ struct TokenizerTests {
         #expect(decoded.shape == video.shape && decoded.dtype == .uint8)
     }
 
+    @Test("a latent widened k-fold starts as the narrower model: its first d bits and the reconstruction unchanged", arguments: [2, 3])
+    func widenedLatent(k: Int) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("widened-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let narrowPath = folder.appendingPathComponent("narrow.safetensors").path
+        try Self.tokenizer.save(to: narrowPath, trained: true)
+        var layout = Self.small
+        layout.latentDim = Self.small.latentDim * k
+        let wide = try Tokenizer(configuration: layout, logger: Self.logger)
+        #expect(try wide.warmStart(from: narrowPath).isEmpty)
+
+        let clip = try Self.video(frames: 9, height: 64, width: 64, seed: 21)
+        let narrowTokens = try Self.tokenizer.encode(clip)
+        let wideTokens = try wide.encode(clip)
+        let d = Self.small.latentDim
+        #expect(wideTokens.bits.shape == [narrowTokens.latentFrames, narrowTokens.schedule.tokensPerFrame, d * k])
+        let first = try wideTokens.bits.slice(dim: 2, 0..<d)
+        #expect(try first.equal(narrowTokens.bits).to(.int64).min().item() == 1)
+        let a = try Self.tokenizer.decode(narrowTokens).to(.int64)
+        let b = try wide.decode(wideTokens).to(.int64)
+        #expect(try (a - b).abs().max().item() <= 1)  // float rounding only
+        // The new bits are not the old ones: a signed permutation of them, not a copy.
+        let second = try wideTokens.bits.slice(dim: 2, d..<(2 * d))
+        #expect(try second.equal(first).to(.int64).min().item() == 0)
+    }
+
     @Test("a flat frame through per-frame group norm: two-channel groups keep only signs, one group keeps the colour")
     func flatFrameNormalisation() throws {
         // Two flat 16-channel frames whose channel pairs differ in the same direction: under
