@@ -347,15 +347,18 @@ extension Tokenizer {
     /// "Twice the bits per token"). Nil for any other tensor or shape.
     package static func widenedLatent(_ stored: Tensor, name: String, to shape: [Int]) throws -> Tensor? {
         let s = stored.shape
-        let tensor = try stored.to(.float32)  // an exported decoder is stored as float16
         switch name {
         case "encoder.convOut.weight", "encoder.convOut.bias":  // [d, …] → [k·d, …]
             let d = s[0]
             guard s.count == shape.count, shape[0] > d, shape[0] % d == 0, s[1...] == shape[1...] else { return nil }
+            let tensor = try stored.to(.float32)
             var blocks = [tensor]
             for j in 1..<(shape[0] / d) {
                 let shift = j % d  // a cyclic shift, negated in odd blocks: a signed permutation
-                let shifted = shift == 0 ? tensor : try Tensor.cat([tensor.slice(dim: 0, shift..<d), tensor.slice(dim: 0, 0..<shift)], dim: 0)
+                let shifted =
+                    shift == 0
+                    ? tensor
+                    : try Tensor.cat([tensor.slice(dim: 0, shift..<d), tensor.slice(dim: 0, 0..<shift)], dim: 0)
                 blocks.append(j % 2 == 1 ? try shifted * -1 : shifted)
             }
             return try Tensor.cat(blocks, dim: 0).contiguous()
@@ -366,6 +369,7 @@ extension Tokenizer {
             var rest = shape
             rest[1] = shape[1] - s[1]
             let k = Double(shape[1] / s[1])
+            let tensor = try stored.to(.float32)  // an exported decoder is stored as float16
             return try Tensor.cat([tensor * k.squareRoot(), Tensor.zeros(rest)], dim: 1).contiguous()
         default:
             return nil

@@ -40,7 +40,9 @@ struct TokenizerTests {
         #expect(decoded.shape == video.shape && decoded.dtype == .uint8)
     }
 
-    @Test("a latent widened k-fold starts as the narrower model: its first d bits and the reconstruction unchanged", arguments: [2, 3])
+    @Test(
+        "a latent widened k-fold starts as the narrower model: its first d bits and the reconstruction unchanged",
+        arguments: [2, 3])
     func widenedLatent(k: Int) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("widened-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
