@@ -230,6 +230,7 @@ public final class TokenizerTrainer {
         let entropy = try EntropyPenalty(temperature: w.entropyTemperature, codebookWeight: w.codebookWeight)(
             pass.quantizer.inputs)
         var total = try l1 * w.l1 + (1 - ssim) * w.perceptual + commitment * w.commitment + entropy.loss * w.entropy
+        if w.l2 > 0 { total = try total + Loss.mse(reconstruction, x) * w.l2 }
         var ganGenerator: Double? = nil
         if ganOn {
             let g = try -discriminator(reconstruction).mean()

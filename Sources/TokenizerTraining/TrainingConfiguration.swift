@@ -264,6 +264,10 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
     public struct LossConfiguration: Sendable, ConfigurationSection, Equatable {
         /// L1 between the clip and its reconstruction, in [−1, 1] units.
         public var l1: Double
+        /// MSE between the clip and its reconstruction, in [−1, 1] units: what PSNR measures.
+        /// L1 pulls toward the median and spares large errors; a late stage on MSE trades that
+        /// for PSNR (off by default).
+        public var l2: Double
         /// 1 − SSIM (7×7 windows, per frame): the locally computed perceptual term. No
         /// pretrained network (LPIPS/VGG) can be downloaded here; SSIM needs none and
         /// rewards the structure L1 blurs away.
@@ -283,11 +287,12 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         public var lecamDecay: Double
 
         public init(
-            l1: Double = 1.0, perceptual: Double = 0.2, commitment: Double = 0.25, entropy: Double = 0.1,
+            l1: Double = 1.0, l2: Double = 0, perceptual: Double = 0.2, commitment: Double = 0.25, entropy: Double = 0.1,
             codebookWeight: Double = 1.0, entropyTemperature: Double = 1.0, gan: Double = 0.05, ganStart: Int = 2000,
             lecam: Double = 0.01, lecamDecay: Double = 0.999
         ) {
             self.l1 = l1
+            self.l2 = l2
             self.perceptual = perceptual
             self.commitment = commitment
             self.entropy = entropy
@@ -302,7 +307,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
             [
-                .init("l1", \.l1), .init("perceptual", \.perceptual), .init("commitment", \.commitment),
+                .init("l1", \.l1), .init("l2", \.l2), .init("perceptual", \.perceptual), .init("commitment", \.commitment),
                 .init("entropy", \.entropy),
                 .init("codebook_weight", \.codebookWeight), .init("entropy_temperature", \.entropyTemperature),
                 .init("gan", \.gan),
@@ -312,7 +317,7 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
 
         func validate() throws {
             for (name, value) in [
-                ("l1", l1), ("perceptual", perceptual), ("commitment", commitment), ("entropy", entropy),
+                ("l1", l1), ("l2", l2), ("perceptual", perceptual), ("commitment", commitment), ("entropy", entropy),
                 ("codebook_weight", codebookWeight), ("gan", gan), ("lecam", lecam),
             ] where !(value >= 0) {
                 throw TrainingError(.configuration, "losses.\(name) must be ≥ 0, got \(value)")

@@ -251,6 +251,20 @@ struct TokenizerTrainingTests {
         #expect(change.decoder > 0)
     }
 
+    @Test("with only the l2 weight on, the training loss is the MSE that the logged PSNR measures")
+    func mseLoss() throws {
+        var configuration = Self.configuration(imageSteps: 4, videoSteps: 2)
+        configuration.losses = .init(l1: 0, l2: 1, perceptual: 0, commitment: 0, entropy: 0, gan: 0)
+        let run = try temporaryFolder("mse-run")
+        _ = try TokenizerTrainer(configuration: configuration, runDirectory: run, resume: false, logger: Self.logger)
+            .run()
+        for record in try Self.records(run) {
+            // PSNR on 8-bit frames: MSE in [−1, 1] units = 4 · 10^(−PSNR/10), up to rounding and clamping.
+            let mse = 4 * pow(10, -record.psnr / 10)
+            #expect(abs(record.loss / mse - 1) < 0.1, "step \(record.step): loss \(record.loss), MSE \(mse)")
+        }
+    }
+
     @Test("PSNR and SSIM are right on known pairs")
     func qualityMeasures() throws {
         let a = try Tensor.full([2, 16, 16, 3], 100, dtype: .uint8)
@@ -408,7 +422,14 @@ struct TokenizerTrainingTests {
             try c.validate()
         } throws: { ($0 as? TrainingError)?.message.contains("ema_decay must be in") == true }
         let parsed = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "losses: {gan: 0.1}\n")
-        #expect(parsed.losses.gan == 0.1 && parsed.losses.l1 == 1.0)
+        #expect(parsed.losses.gan == 0.1 && parsed.losses.l1 == 1.0 && parsed.losses.l2 == 0)
+        let mse = try YAMLDecoder().decode(TokenizerTrainingConfiguration.self, from: "losses: {l1: 0, l2: 6}\n")
+        #expect(mse.losses.l1 == 0 && mse.losses.l2 == 6)
+        c = Self.configuration()
+        c.losses.l2 = -1
+        #expect {
+            try c.validate()
+        } throws: { ($0 as? TrainingError)?.message.contains("losses.l2 must be ≥ 0") == true }
         // Partial sections keep the defaults of their parent; a stage's defaults follow its kind.
         let partial = try YAMLDecoder().decode(
             TokenizerTrainingConfiguration.self,
