@@ -82,6 +82,14 @@ public final class TokenizerTrainer {
         do { latest = try run.open(resume: resume) } catch let error as RunError {
             throw TrainingError(.checkpoint, error.message, cause: error.cause)
         }
+        // Said before the training data's minute of decoding, not after it.
+        if latest == nil, let initial = configuration.initialWeights, !FileManager.default.isReadableFile(atPath: initial)
+        {
+            throw TrainingError(
+                .checkpoint,
+                "cannot read the initial weights \(initial): no such file (initial_weights; the training "
+                    + "configuration's comments say how to make it)")
+        }
 
         let started = Date()
         data = try TrainingFrames(

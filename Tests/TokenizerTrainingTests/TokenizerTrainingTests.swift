@@ -251,6 +251,20 @@ struct TokenizerTrainingTests {
         #expect(change.decoder > 0)
     }
 
+    @Test("a missing initial_weights file is reported before the training data are read, naming the file")
+    func missingInitialWeights() throws {
+        var configuration = Self.configuration()
+        configuration.initialWeights = try temporaryFolder("no-weights") + "/start.safetensors"
+        configuration.data.videos = ["/nonexistent-training-videos"]  // would fail only after the weights' check
+        let run = try temporaryFolder("no-weights-run")
+        #expect {
+            _ = try TokenizerTrainer(configuration: configuration, runDirectory: run, resume: false, logger: Self.logger)
+        } throws: { error in
+            (error as? TrainingError)?.message.contains("cannot read the initial weights \(configuration.initialWeights!)")
+                == true
+        }
+    }
+
     @Test("with only the l2 weight on, the training loss is the MSE that the logged PSNR measures")
     func mseLoss() throws {
         var configuration = Self.configuration(imageSteps: 4, videoSteps: 2)
