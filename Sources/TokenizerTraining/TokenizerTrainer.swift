@@ -83,7 +83,8 @@ public final class TokenizerTrainer {
             throw TrainingError(.checkpoint, error.message, cause: error.cause)
         }
         // Said before the training data's minute of decoding, not after it.
-        if latest == nil, let initial = configuration.initialWeights, !FileManager.default.isReadableFile(atPath: initial)
+        if latest == nil, let initial = configuration.initialWeights,
+            !FileManager.default.isReadableFile(atPath: initial)
         {
             throw TrainingError(
                 .checkpoint,

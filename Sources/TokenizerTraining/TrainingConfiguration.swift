@@ -287,9 +287,9 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         public var lecamDecay: Double
 
         public init(
-            l1: Double = 1.0, l2: Double = 0, perceptual: Double = 0.2, commitment: Double = 0.25, entropy: Double = 0.1,
-            codebookWeight: Double = 1.0, entropyTemperature: Double = 1.0, gan: Double = 0.05, ganStart: Int = 2000,
-            lecam: Double = 0.01, lecamDecay: Double = 0.999
+            l1: Double = 1.0, l2: Double = 0, perceptual: Double = 0.2, commitment: Double = 0.25,
+            entropy: Double = 0.1, codebookWeight: Double = 1.0, entropyTemperature: Double = 1.0, gan: Double = 0.05,
+            ganStart: Int = 2000, lecam: Double = 0.01, lecamDecay: Double = 0.999
         ) {
             self.l1 = l1
             self.l2 = l2
@@ -307,8 +307,8 @@ public struct TokenizerTrainingConfiguration: Sendable, ConfigurationSection, Eq
         public static var defaults: Self { Self() }
         public static var keys: [ConfigurationKey<Self>] {
             [
-                .init("l1", \.l1), .init("l2", \.l2), .init("perceptual", \.perceptual), .init("commitment", \.commitment),
-                .init("entropy", \.entropy),
+                .init("l1", \.l1), .init("l2", \.l2), .init("perceptual", \.perceptual),
+                .init("commitment", \.commitment), .init("entropy", \.entropy),
                 .init("codebook_weight", \.codebookWeight), .init("entropy_temperature", \.entropyTemperature),
                 .init("gan", \.gan),
                 .init("gan_start", \.ganStart), .init("lecam", \.lecam), .init("lecam_decay", \.lecamDecay),

@@ -256,12 +256,12 @@ struct TokenizerTrainingTests {
         var configuration = Self.configuration()
         configuration.initialWeights = try temporaryFolder("no-weights") + "/start.safetensors"
         configuration.data.videos = ["/nonexistent-training-videos"]  // would fail only after the weights' check
-        let run = try temporaryFolder("no-weights-run")
+        let run = try temporaryFolder("no-weights-run"), missing = configuration.initialWeights!
         #expect {
-            _ = try TokenizerTrainer(configuration: configuration, runDirectory: run, resume: false, logger: Self.logger)
+            _ = try TokenizerTrainer(
+                configuration: configuration, runDirectory: run, resume: false, logger: Self.logger)
         } throws: { error in
-            (error as? TrainingError)?.message.contains("cannot read the initial weights \(configuration.initialWeights!)")
-                == true
+            (error as? TrainingError)?.message.contains("cannot read the initial weights \(missing)") == true
         }
     }
 
