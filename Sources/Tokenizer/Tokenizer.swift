@@ -376,11 +376,22 @@ extension Tokenizer {
         }
     }
 
+    /// Whether `name` is the second convolution of a residual block that `stored` lacks
+    /// altogether, as when `decoder_res_blocks` grows. Zeroed, an added block (same width in
+    /// and out, so no skip conv) adds nothing to its input: the deeper model starts out
+    /// computing exactly what the checkpoint did, and training only has to find a use for it.
+    static func startsAsIdentity(_ name: String, among stored: [String: Tensor]) -> Bool {
+        guard let range = name.range(of: ".conv2.", options: .backwards) else { return false }
+        let block = name[..<range.lowerBound]
+        return !stored.keys.contains { $0.hasPrefix(block + ".") }
+    }
+
     /// Copies every tensor of `checkpoint` whose name is one of this model's parameters and
     /// whose shape fits — equal, or a temporal kernel of another length: a 1-frame kernel is
     /// grown as `inflated` grows it, a longer one cut to its last (current-frame) slice, which
     /// is exact for an inflated image model; or, at the latent's ends, a latent k times as wide
-    /// (`widenedLatent`). Returns the names left at their initialisation.
+    /// (`widenedLatent`). A residual block the checkpoint lacks starts as the identity
+    /// (`startsAsIdentity`). Returns the names left at their initialisation.
     package func warmStart(from checkpoint: String) throws -> [String] {
         let file: SafeTensors.File
         do { file = try SafeTensors.read(checkpoint) } catch let error as TorchError {
@@ -397,7 +408,9 @@ extension Tokenizer {
                     values[name] = fitted
                 } else {
                     kept.append(name)
-                    values[name] = try slot.cloned()
+                    values[name] =
+                        try Self.startsAsIdentity(name, among: file.tensors)
+                        ? Tensor.zeros(slot.shape) : slot.cloned()
                 }
             }
         }

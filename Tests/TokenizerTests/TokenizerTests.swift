@@ -69,6 +69,37 @@ struct TokenizerTests {
         #expect(try second.equal(first).to(.int64).min().item() == 0)
     }
 
+    @Test("a decoder grown by a residual block per level starts as the checkpoint: same tokens, same reconstruction")
+    func deeperDecoder() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("deeper-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let shallowPath = folder.appendingPathComponent("shallow.safetensors").path
+        try Self.tokenizer.save(to: shallowPath, trained: true)
+        var layout = Self.small
+        layout.decoderResBlocks = Self.small.resBlocks + 1
+        let deeper = try Tokenizer(configuration: layout, logger: Self.logger)
+        let seeded = try deeper.warmStart(from: shallowPath)
+        // Only the new blocks start fresh, one per level.
+        let newBlocks = Set(seeded.map { $0.components(separatedBy: ".").prefix(5).joined(separator: ".") })
+        #expect(newBlocks.count == Self.small.channelMultipliers.count, "\(newBlocks.sorted())")
+        let added = ".blocks.\(Self.small.resBlocks)"
+        #expect(newBlocks.allSatisfy { $0.hasPrefix("decoder.levels.") && $0.hasSuffix(added) }, "\(newBlocks)")
+
+        let clip = try Self.video(frames: 9, height: 64, width: 64, seed: 23)
+        let tokens = try Self.tokenizer.encode(clip)
+        let deeperTokens = try deeper.encode(clip)
+        #expect(try deeperTokens.bits.equal(tokens.bits).to(.int64).min().item() == 1)
+        let a = try Self.tokenizer.decode(tokens).to(.int64)
+        let b = try deeper.decode(deeperTokens).to(.int64)
+        #expect(try (a - b).abs().max().item() <= 1)  // float rounding only
+        // The new blocks can learn: their first conv is random, only the second is zero.
+        let parameters = Dictionary(uniqueKeysWithValues: deeper.namedParameters().map { ($0.name, $0.tensor) })
+        let block = "decoder.levels.0.blocks.\(Self.small.resBlocks)"
+        #expect(try parameters[block + ".conv1.weight"]!.abs().max().item() > 0)
+        #expect(try parameters[block + ".conv2.weight"]!.abs().max().item() == 0)
+    }
+
     @Test("a flat frame through per-frame group norm: two-channel groups keep only signs, one group keeps the colour")
     func flatFrameNormalisation() throws {
         // Two flat 16-channel frames whose channel pairs differ in the same direction: under
