@@ -221,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "TokenizerTests",
             dependencies: [
-                "Tokenizer", "TokenFormat", "Tensor",
+                "Tokenizer", "TokenFormat", "Tensor", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

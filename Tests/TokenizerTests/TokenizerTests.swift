@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Tensor
+import TestSupport
 import Testing
 import TokenFormat
 import Yams
@@ -44,10 +45,9 @@ struct TokenizerTests {
         "a latent widened k-fold starts as the narrower model: its first d bits and the reconstruction unchanged",
         arguments: [2, 3])
     func widenedLatent(k: Int) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("widened-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let narrowPath = folder.appendingPathComponent("narrow.safetensors").path
+        let folder = try temporaryFolder("widened")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let narrowPath = folder + "/narrow.safetensors"
         try Self.tokenizer.save(to: narrowPath, trained: true)
         var layout = Self.small
         layout.latentDim = Self.small.latentDim * k
@@ -71,10 +71,9 @@ struct TokenizerTests {
 
     @Test("a decoder grown by a residual block per level starts as the checkpoint: same tokens, same reconstruction")
     func deeperDecoder() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("deeper-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let shallowPath = folder.appendingPathComponent("shallow.safetensors").path
+        let folder = try temporaryFolder("deeper")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let shallowPath = folder + "/shallow.safetensors"
         try Self.tokenizer.save(to: shallowPath, trained: true)
         var layout = Self.small
         layout.decoderResBlocks = Self.small.resBlocks + 1
